@@ -1,0 +1,271 @@
+//! Flag groups shared by subcommands. Each group turns into one core value, so no field is copied
+//! by hand between the CLI and the library. Environment variables are read here and nowhere else.
+
+use anyhow::Context as _;
+use clap::Args;
+use ironsign::{
+    Certificate, Credential, Error, Identity, IdentityField, InputError, KeyPairSigner, Keychain, Policy, PublicKey,
+    RegistryClient, RegistryOptions, TrustRoot,
+};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// How to reach registries.
+#[derive(Debug, Args, Clone)]
+pub struct RegistryArgs {
+    /// Use plain HTTP for this registry (host:port); loopback registries always use it.
+    #[arg(long = "allow-http-registry", value_name = "HOST:PORT", num_args = 0..=1, default_missing_value = "*")]
+    pub allow_http: Vec<String>,
+    /// Accepted for cosign compatibility: the same as --allow-http-registry for every registry given.
+    #[arg(long = "allow-insecure-registry", hide = true)]
+    pub allow_insecure: bool,
+    /// Extra CA certificate (PEM) for registry TLS, beside the system's.
+    #[arg(long = "registry-cacert", value_name = "FILE")]
+    pub cacert: Vec<PathBuf>,
+    /// Registry username (otherwise Docker/podman configuration and credential helpers are used).
+    #[arg(long = "registry-username", env = "IRONSIGN_REGISTRY_USERNAME")]
+    pub username: Option<String>,
+    /// Registry password.
+    #[arg(long = "registry-password", env = "IRONSIGN_REGISTRY_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+}
+
+impl RegistryArgs {
+    /// The client these flags describe, for the registries `references` name.
+    pub fn client(&self, references: &[&ironsign::ImageReference]) -> Result<RegistryClient, Error> {
+        let mut options = RegistryOptions::default();
+        for r in &self.allow_http {
+            if r == "*" || self.allow_insecure {
+                options.insecure_registries.extend(references.iter().filter_map(|r| match &r.location {
+                    ironsign::Location::Registry { registry, .. } => Some(registry.clone()),
+                    ironsign::Location::Layout { .. } => None,
+                }));
+            } else {
+                options.insecure_registries.push(r.clone());
+            }
+        }
+        for path in &self.cacert {
+            options.ca_certificates_pem.push(
+                std::fs::read(path)
+                    .map_err(|e| InputError::Io { path: path.display().to_string(), reason: e.to_string() })?,
+            );
+        }
+        options.keychain = keychain(self.username.as_deref(), self.password.as_deref())?;
+        RegistryClient::new(options)
+    }
+}
+
+/// Docker's and podman's credential files, in the order those tools read them.
+fn keychain(username: Option<&str>, password: Option<&str>) -> Result<Keychain, Error> {
+    let mut kc = Keychain::anonymous();
+    match (username, password) {
+        (Some(u), Some(p)) => {
+            kc = kc.with_credential(Credential::Basic { username: u.into(), password: Zeroizing::new(p.into()) })
+        }
+        (None, None) => {}
+        _ => {
+            return Err(InputError::InvalidArgument {
+                name: "--registry-username/--registry-password".into(),
+                reason: "give both or neither".into(),
+            }
+            .into());
+        }
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    match std::env::var_os("DOCKER_CONFIG") {
+        Some(dir) => kc = kc.with_config_file(PathBuf::from(dir).join("config.json")),
+        None => {
+            if let Some(h) = &home {
+                kc = kc.with_config_file(h.join(".docker/config.json"));
+            }
+        }
+    }
+    if let Some(f) = std::env::var_os("REGISTRY_AUTH_FILE") {
+        kc = kc.with_config_file(PathBuf::from(f));
+    }
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
+        kc = kc.with_config_file(PathBuf::from(dir).join("containers/auth.json"));
+    }
+    if let Some(h) = &home {
+        kc = kc.with_config_file(h.join(".config/containers/auth.json"));
+    }
+    Ok(kc)
+}
+
+/// Trust material for verification.
+#[derive(Debug, Args, Clone)]
+pub struct TrustArgs {
+    /// Public key (PEM) the signatures must be made with, instead of certificate trust.
+    #[arg(long = "key", value_name = "FILE")]
+    pub key: Vec<PathBuf>,
+    /// Chain file, cosign style: intermediates, then the root last (the only trust anchor).
+    #[arg(long = "certificate-chain", value_name = "FILE", conflicts_with_all = ["ca_roots", "ca_intermediates"])]
+    pub certificate_chain: Option<PathBuf>,
+    /// Root CA certificates (PEM bundle); several files allowed.
+    #[arg(long = "ca-roots", value_name = "FILE")]
+    pub ca_roots: Vec<PathBuf>,
+    /// Intermediate CA certificates (PEM bundle) available for path building.
+    #[arg(long = "ca-intermediates", value_name = "FILE")]
+    pub ca_intermediates: Vec<PathBuf>,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| InputError::Io { path: path.display().to_string(), reason: e.to_string() }.into())
+}
+
+impl TrustArgs {
+    /// The trust root these flags describe.
+    pub fn trust_root(&self) -> Result<TrustRoot, Error> {
+        let keys = self
+            .key
+            .iter()
+            .map(|p| Ok(PublicKey::from_pem(&read(p)?, &p.display().to_string())?))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let trust = if let Some(chain) = &self.certificate_chain {
+            TrustRoot::from_chain_pem(&read(chain)?)?
+        } else if !self.ca_roots.is_empty() {
+            let mut roots = Vec::new();
+            for p in &self.ca_roots {
+                roots.extend(Certificate::from_pem_many(&read(p)?, &p.display().to_string(), 100)?);
+            }
+            let mut intermediates = Vec::new();
+            for p in &self.ca_intermediates {
+                intermediates.extend(Certificate::from_pem_many(&read(p)?, &p.display().to_string(), 100)?);
+            }
+            TrustRoot::from_certificates(roots, intermediates)?
+        } else if keys.is_empty() {
+            return Err(InputError::InvalidArgument {
+                name: "trust".into(),
+                reason: "give --key, --certificate-chain or --ca-roots".into(),
+            }
+            .into());
+        } else {
+            TrustRoot::default()
+        };
+        Ok(trust.with_public_keys(keys))
+    }
+}
+
+/// The identity and annotation policy.
+#[derive(Debug, Args, Clone)]
+pub struct PolicyArgs {
+    /// SAN (email, URI or DNS name) the signing certificate must carry.
+    #[arg(long = "certificate-identity")]
+    pub identity: Vec<String>,
+    /// Regular expression a SAN must match (unanchored, as in cosign: use ^…$).
+    #[arg(long = "certificate-identity-regexp")]
+    pub identity_regexp: Vec<String>,
+    /// Subject DN (RFC 4514) the certificate must have (ironsign extension).
+    #[arg(long = "certificate-subject")]
+    pub subject: Vec<String>,
+    /// Regular expression the subject DN must match (ironsign extension).
+    #[arg(long = "certificate-subject-regexp")]
+    pub subject_regexp: Vec<String>,
+    /// Require a codeSigning extended key usage on the leaf (by default a leaf without the
+    /// extension is accepted, as cosign accepts it).
+    #[arg(long)]
+    pub require_code_signing_eku: bool,
+    /// Accepted for cosign compatibility; private certificates carry no OIDC issuer.
+    #[arg(long = "certificate-oidc-issuer", hide = true)]
+    pub oidc_issuer: Option<String>,
+    /// Accepted for cosign compatibility; private certificates carry no OIDC issuer.
+    #[arg(long = "certificate-oidc-issuer-regexp", hide = true)]
+    pub oidc_issuer_regexp: Option<String>,
+    /// Accepted for cosign compatibility: there is no transparency log.
+    #[arg(long = "insecure-ignore-tlog", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    pub ignore_tlog: Option<bool>,
+    /// Accepted for cosign compatibility: there are no SCTs.
+    #[arg(long = "insecure-ignore-sct", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    pub ignore_sct: Option<bool>,
+    /// Accepted for cosign v3 compatibility: ironsign reads the legacy format.
+    #[arg(long = "new-bundle-format", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    pub new_bundle_format: Option<bool>,
+}
+
+impl PolicyArgs {
+    /// The policy these flags describe, with the annotations to require.
+    pub fn policy(&self, trust: &TrustRoot, annotations: &BTreeMap<String, String>) -> Result<Policy, Error> {
+        let mut identities: Vec<Identity> = self.identity.iter().map(Identity::san).collect();
+        for r in &self.identity_regexp {
+            identities.push(Identity::san_regex(r)?);
+        }
+        identities.extend(self.subject.iter().map(|s| Identity::san(s.clone()).on(IdentityField::SubjectDn)));
+        for r in &self.subject_regexp {
+            identities.push(Identity::san_regex(r)?.on(IdentityField::SubjectDn));
+        }
+        let mut policy = match identities.split_first() {
+            Some((first, rest)) => rest.iter().fold(Policy::identity(first.clone()), |p, i| p.or_identity(i.clone())),
+            None if trust.has_certificate_authorities() => {
+                return Err(InputError::InvalidArgument {
+                    name: "--certificate-identity".into(),
+                    reason: "certificate trust needs --certificate-identity or --certificate-identity-regexp (or --certificate-subject)".into(),
+                }
+                .into());
+            }
+            None => Policy::key_only(),
+        };
+        for (k, v) in annotations {
+            policy = policy.with_annotation(k, v);
+        }
+        Ok(policy.require_code_signing_eku(self.require_code_signing_eku))
+    }
+}
+
+/// Parses `key=value` annotations.
+pub fn parse_annotations(values: &[String]) -> Result<BTreeMap<String, String>, Error> {
+    values
+        .iter()
+        .map(|kv| {
+            kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| {
+                InputError::InvalidArgument { name: "--annotations".into(), reason: format!("{kv:?} is not key=value") }
+                    .into()
+            })
+        })
+        .collect()
+}
+
+/// The password for a private key: `IRONSIGN_PASSWORD`, then `COSIGN_PASSWORD`, else a prompt
+/// on a terminal, else none.
+pub fn key_password(confirm: bool) -> anyhow::Result<Option<Zeroizing<String>>> {
+    for var in ["IRONSIGN_PASSWORD", "COSIGN_PASSWORD"] {
+        if let Ok(v) = std::env::var(var) {
+            return Ok(Some(Zeroizing::new(v)));
+        }
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Ok(None);
+    }
+    let first =
+        Zeroizing::new(rpassword::prompt_password("Enter password for private key: ").context("reading the password")?);
+    if confirm {
+        let second = Zeroizing::new(
+            rpassword::prompt_password("Enter password for private key again: ").context("reading the password")?,
+        );
+        anyhow::ensure!(*first == *second, "the passwords do not match");
+    }
+    Ok(Some(first))
+}
+
+/// Loads a private key, asking for a password only when the key is encrypted.
+pub fn load_signer(path: &Path) -> anyhow::Result<KeyPairSigner> {
+    let pem = Zeroizing::new(read(path)?);
+    match KeyPairSigner::from_pem(&pem, None, &path.display().to_string()) {
+        Err(ironsign::KeyError::PasswordRequired { .. }) => {
+            let password = key_password(false)?.unwrap_or_default();
+            Ok(KeyPairSigner::from_pem(&pem, Some(password.as_bytes()), &path.display().to_string())
+                .map_err(Error::from)?)
+        }
+        other => Ok(other.map_err(Error::from)?),
+    }
+}
+
+/// Reads certificate files.
+pub fn read_certificate(path: &Path) -> Result<Certificate, Error> {
+    Ok(Certificate::from_pem_or_der(&read(path)?, &path.display().to_string())?)
+}
+
+/// Reads a chain file.
+pub fn read_chain(path: &Path) -> Result<Vec<Certificate>, Error> {
+    Ok(Certificate::from_pem_many(&read(path)?, &path.display().to_string(), ironsign::pki::DEFAULT_MAX_CHAIN)?)
+}

@@ -1,0 +1,337 @@
+//! `ironsign`: the command line. Parsing, environment, output and exit codes only; every
+//! decision is the library's.
+
+mod args;
+
+use anyhow::Context as _;
+use args::{PolicyArgs, RegistryArgs, TrustArgs};
+use clap::{Parser, Subcommand, ValueEnum};
+use ironsign::{Error, ErrorFamily, ImageReference, SignOptions, SigningMaterial, Verifier};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Exit codes, stable and documented (README "Exit codes").
+mod exit {
+    pub const GENERIC: u8 = 1;
+    pub const BAD_INPUT: u8 = 3;
+    pub const REGISTRY: u8 = 4;
+    pub const NO_SIGNATURES: u8 = 10;
+    pub const IMAGE_NOT_FOUND: u8 = 11;
+    pub const NO_MATCHING_SIGNATURE: u8 = 12;
+}
+
+#[derive(Parser)]
+#[command(name = "ironsign", version, about = "Sign and verify OCI images in cosign's formats with your own X.509 PKI")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+enum Output {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign an image (by digest; a tag is resolved once) and append the signature to its .sig tag.
+    Sign(SignCmd),
+    /// Verify an image's signatures against root CAs and an identity, or a public key.
+    Verify(VerifyCmd),
+    /// Write a cosign-compatible encrypted key pair (cosign.key, cosign.pub).
+    GenerateKeyPair(GenerateKeyPairCmd),
+    /// Print where an image's attachment is stored.
+    Triangulate(TriangulateCmd),
+    /// Print the simple signing payload that signing the image would sign.
+    Generate(GenerateCmd),
+}
+
+#[derive(clap::Args)]
+struct SignCmd {
+    /// The image: REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[:TAG|@DIGEST].
+    image: String,
+    /// Private key file (PKCS#8, SEC1, PKCS#1, encrypted PKCS#8, or cosign's encrypted format).
+    #[arg(long)]
+    key: PathBuf,
+    /// Signing certificate (PEM or DER) for the key.
+    #[arg(long, alias = "cert")]
+    certificate: Option<PathBuf>,
+    /// Its issuing chain: intermediates, then the root last.
+    #[arg(long = "certificate-chain", alias = "cert-chain", requires = "certificate")]
+    certificate_chain: Option<PathBuf>,
+    /// key=value written into the payload's "optional" object.
+    #[arg(short = 'a', long = "annotations")]
+    annotations: Vec<String>,
+    /// Also sign every platform manifest of a multi-platform image.
+    #[arg(long)]
+    recursive: bool,
+    /// The docker-reference to write instead of the image's repository.
+    #[arg(long = "sign-container-identity")]
+    identity: Option<String>,
+    /// Accepted for cosign compatibility; there is no transparency log to upload to.
+    #[arg(long = "tlog-upload", hide = true, num_args = 0..=1, default_missing_value = "false")]
+    _tlog_upload: Option<bool>,
+    /// Accepted for cosign compatibility.
+    #[arg(short = 'y', long = "yes", hide = true)]
+    _yes: bool,
+    /// Accepted for cosign v3 compatibility: ironsign writes the legacy format.
+    #[arg(long = "new-bundle-format", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    _new_bundle_format: Option<bool>,
+    /// Accepted for cosign v3 compatibility.
+    #[arg(long = "use-signing-config", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    _use_signing_config: Option<bool>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: Output,
+}
+
+#[derive(clap::Args)]
+struct VerifyCmd {
+    /// The image: REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[:TAG|@DIGEST].
+    image: String,
+    #[command(flatten)]
+    trust: TrustArgs,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// key=value the payload's "optional" object must hold.
+    #[arg(short = 'a', long = "annotations")]
+    annotations: Vec<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: Output,
+}
+
+#[derive(clap::Args)]
+struct GenerateKeyPairCmd {
+    /// Write <PREFIX>.key and <PREFIX>.pub.
+    #[arg(long = "output-key-prefix", default_value = "cosign")]
+    prefix: String,
+    /// Overwrite existing files.
+    #[arg(long, short = 'f')]
+    force: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AttachmentType {
+    Signature,
+    Attestation,
+    Sbom,
+    Digest,
+}
+
+#[derive(clap::Args)]
+struct TriangulateCmd {
+    /// The image.
+    image: String,
+    /// Which attachment.
+    #[arg(long = "type", value_enum, default_value = "signature")]
+    kind: AttachmentType,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+#[derive(clap::Args)]
+struct GenerateCmd {
+    /// The image.
+    image: String,
+    /// key=value written into "optional".
+    #[arg(short = 'a', long = "annotations")]
+    annotations: Vec<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("IRONSIGN_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let output = match &cli.command {
+        Command::Sign(c) => c.output,
+        Command::Verify(c) => c.output,
+        _ => Output::Text,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Error: cannot start the runtime: {e}");
+            return ExitCode::from(exit::GENERIC);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(e, output),
+    }
+}
+
+/// Prints an error (JSON on stdout with `--output json`) and picks its exit code.
+fn report(e: anyhow::Error, output: Output) -> ExitCode {
+    let Some(err) = e.downcast_ref::<Error>() else {
+        eprintln!("Error: {e:#}");
+        return ExitCode::from(exit::GENERIC);
+    };
+    if output == Output::Json {
+        let json = serde_json::json!({"error": {"code": err.code(), "family": err.family(), "message": err.to_string(), "details": err.details()}});
+        println!("{json}");
+    }
+    eprintln!("Error [{}]: {err}", err.code());
+    ExitCode::from(exit_code(err))
+}
+
+fn exit_code(err: &Error) -> u8 {
+    match err.code() {
+        "NO_SIGNATURES" => exit::NO_SIGNATURES,
+        "IMAGE_NOT_FOUND" => exit::IMAGE_NOT_FOUND,
+        "NO_MATCHING_SIGNATURE" => exit::NO_MATCHING_SIGNATURE,
+        _ => match err.family() {
+            ErrorFamily::Registry => exit::REGISTRY,
+            ErrorFamily::Input | ErrorFamily::Key | ErrorFamily::Certificate => exit::BAD_INPUT,
+            _ => exit::GENERIC,
+        },
+    }
+}
+
+fn parse_ref(s: &str) -> Result<ImageReference, Error> {
+    Ok(ImageReference::parse(s)?)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Sign(c) => sign(c).await,
+        Command::Verify(c) => verify(c).await,
+        Command::GenerateKeyPair(c) => generate_key_pair(c),
+        Command::Triangulate(c) => {
+            let image = parse_ref(&c.image)?;
+            let client = c.registry.client(&[&image])?;
+            let digest = client.digest_of(&image).await?;
+            let suffix = match c.kind {
+                AttachmentType::Signature => "sig",
+                AttachmentType::Attestation => "att",
+                AttachmentType::Sbom => "sbom",
+                AttachmentType::Digest => {
+                    println!("{}", image.with_digest(digest));
+                    return Ok(());
+                }
+            };
+            println!("{}", image.with_tag(&digest.attachment_tag(suffix)));
+            Ok(())
+        }
+        Command::Generate(c) => {
+            let image = parse_ref(&c.image)?;
+            let client = c.registry.client(&[&image])?;
+            let options = SignOptions { annotations: args::parse_annotations(&c.annotations)?, ..Default::default() };
+            let payload = ironsign::sign::generate_payload(&client, &image, &options).await?;
+            println!("{}", String::from_utf8_lossy(&payload));
+            Ok(())
+        }
+    }
+}
+
+async fn sign(c: SignCmd) -> anyhow::Result<()> {
+    let image = parse_ref(&c.image)?;
+    let client = c.registry.client(&[&image])?;
+    let signer = args::load_signer(&c.key)?;
+    let mut material = SigningMaterial::new(Arc::new(signer));
+    if let Some(cert) = &c.certificate {
+        let chain = match &c.certificate_chain {
+            Some(p) => args::read_chain(p)?,
+            None => Vec::new(),
+        };
+        material = material
+            .with_certificate(args::read_certificate(cert)?, chain, std::time::SystemTime::now())
+            .map_err(Error::from)?;
+    }
+    for w in material.warnings() {
+        eprintln!("Warning: {w}");
+    }
+    let options = SignOptions {
+        annotations: args::parse_annotations(&c.annotations)?,
+        recursive: c.recursive,
+        identity: c.identity,
+    };
+    let report = ironsign::sign::sign_image(&client, &image, &material, &options).await?;
+    match c.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Output::Text => {
+            for s in &report.signatures {
+                let what = if s.added { "Pushed signature to" } else { "Signature already present in" };
+                eprintln!("{what} {}", image.with_tag(&s.tag));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn verify(c: VerifyCmd) -> anyhow::Result<()> {
+    let image = parse_ref(&c.image)?;
+    let trust = c.trust.trust_root()?;
+    let annotations = args::parse_annotations(&c.annotations)?;
+    let policy = c.policy.policy(&trust, &annotations)?;
+    let client = c.registry.client(&[&image])?;
+    let signed = client.fetch_signatures(&image).await?;
+    let result = Verifier::new(trust).verify(&signed, &policy)?;
+    match c.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+        Output::Text => {
+            eprintln!("\nVerification for {} --", image.with_digest(result.digest.clone()));
+            eprintln!("The following checks were performed on each of these signatures:");
+            eprintln!("  - The signatures chain to a configured root CA or were made with a configured key");
+            eprintln!("  - The signing certificates and their CAs are valid now, for code signing");
+            eprintln!("  - The identity and annotation policy was satisfied");
+            eprintln!("  - The signatures were verified over the payload, which names this image's digest");
+            for s in &result.signatures {
+                match s.certificate() {
+                    Some(cert) => eprintln!(
+                        "Signed by {} ({})",
+                        cert.subject,
+                        s.matched_identity.as_deref().unwrap_or("any identity")
+                    ),
+                    None => eprintln!("Signed by a configured key"),
+                }
+            }
+            // stdout: the verified payloads, as cosign prints them.
+            let payloads: Vec<serde_json::Value> = signed
+                .signatures
+                .iter()
+                .filter(|l| result.signatures.iter().any(|s| s.layer_digest == l.payload_digest))
+                .filter_map(|l| serde_json::from_slice(&l.payload).ok())
+                .collect();
+            println!("{}", serde_json::to_string(&payloads).context("encoding payloads")?);
+        }
+    }
+    Ok(())
+}
+
+fn generate_key_pair(c: GenerateKeyPairCmd) -> anyhow::Result<()> {
+    let key_path = PathBuf::from(format!("{}.key", c.prefix));
+    let pub_path = PathBuf::from(format!("{}.pub", c.prefix));
+    for p in [&key_path, &pub_path] {
+        anyhow::ensure!(c.force || !p.exists(), "{} exists; use --force to overwrite", p.display());
+    }
+    let password = args::key_password(true)?.unwrap_or_default();
+    let (private_pem, public_pem) =
+        ironsign::keys::generate_cosign_key_pair(password.as_bytes()).map_err(Error::from)?;
+    write_private(&key_path, private_pem.as_bytes())?;
+    std::fs::write(&pub_path, public_pem).with_context(|| format!("writing {}", pub_path.display()))?;
+    eprintln!("Private key written to {}", key_path.display());
+    eprintln!("Public key written to {}", pub_path.display());
+    Ok(())
+}
+
+/// Writes a private key file with mode 0600 from the start.
+fn write_private(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(data).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,591 @@
+//! Errors, by family.
+//!
+//! Every error is an enum variant that names what was wrong (which certificate, which field, what was
+//! expected) and carries a stable [`code`](Error::code). The codes are part of the API: the CLI maps
+//! families to exit codes, the Python binding maps them to exception classes and the Node binding puts
+//! them on `err.code`. Secrets never appear in an error.
+
+use serde::Serialize;
+use std::fmt;
+
+/// Any error ironsign returns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "family", content = "error", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Error {
+    /// The image is not trusted: the security verdict.
+    #[error(transparent)]
+    Verification(#[from] VerificationError),
+    /// The registry or image layout could not be read or written.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A private or public key could not be used.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A certificate could not be parsed or fails a check at signing or loading time.
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
+    /// Bad input from the caller: a reference, a file, an argument.
+    #[error(transparent)]
+    Input(#[from] InputError),
+}
+
+/// The family of an [`Error`], for callers that branch on the kind of failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorFamily {
+    /// See [`Error::Verification`].
+    Verification,
+    /// See [`Error::Registry`].
+    Registry,
+    /// See [`Error::Key`].
+    Key,
+    /// See [`Error::Certificate`].
+    Certificate,
+    /// See [`Error::Input`].
+    Input,
+}
+
+impl Error {
+    /// The stable code of this error, e.g. `NO_MATCHING_SIGNATURE`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Verification(e) => e.code(),
+            Error::Registry(e) => e.code(),
+            Error::Key(e) => e.code(),
+            Error::Certificate(e) => e.code(),
+            Error::Input(e) => e.code(),
+        }
+    }
+
+    /// The family this error belongs to.
+    pub fn family(&self) -> ErrorFamily {
+        match self {
+            Error::Verification(_) => ErrorFamily::Verification,
+            Error::Registry(_) => ErrorFamily::Registry,
+            Error::Key(_) => ErrorFamily::Key,
+            Error::Certificate(_) => ErrorFamily::Certificate,
+            Error::Input(_) => ErrorFamily::Input,
+        }
+    }
+
+    /// The structured details of this error as JSON (the same object the bindings expose).
+    pub fn details(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        // Flatten {"family":..,"error":{"Variant":{..}}} to {"Variant":{..}}: the family is known already.
+        if let Some(inner) = value.get_mut("error") {
+            return inner.take();
+        }
+        value
+    }
+}
+
+/// A convenient alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why an image is not trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[non_exhaustive]
+pub enum VerificationError {
+    /// The image has no signatures (or attestations) of the kind asked for at all.
+    #[error("no {kind} found for {image}")]
+    NoSignatures {
+        /// The image, by digest.
+        image: String,
+        /// `signatures` or `attestations`.
+        kind: String,
+    },
+    /// Signatures exist, but none passed every check. Each one's first failed check is listed.
+    #[error("none of the {count} {kind} of {image} matched: {}", RejectionList(.rejections))]
+    NoMatchingSignature {
+        /// The image, by digest.
+        image: String,
+        /// `signatures` or `attestations`.
+        kind: String,
+        /// How many were examined.
+        count: usize,
+        /// Why each was rejected, in registry order.
+        rejections: Vec<SignatureRejection>,
+    },
+}
+
+impl VerificationError {
+    /// See [`Error::code`].
+    pub fn code(&self) -> &'static str {
+        match self {
+            VerificationError::NoSignatures { .. } => "NO_SIGNATURES",
+            VerificationError::NoMatchingSignature { .. } => "NO_MATCHING_SIGNATURE",
+        }
+    }
+}
+
+struct RejectionList<'a>(&'a [SignatureRejection]);
+impl fmt::Display for RejectionList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, r) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "#{} ({}): {}", r.index, short_digest(&r.layer_digest), r.reason)?;
+        }
+        Ok(())
+    }
+}
+
+fn short_digest(d: &str) -> &str {
+    d.get(..19).unwrap_or(d)
+}
+
+/// One signature that was examined and rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignatureRejection {
+    /// Its position among the image's signature layers.
+    pub index: usize,
+    /// The digest of its payload layer.
+    pub layer_digest: String,
+    /// The first check it failed.
+    pub reason: RejectionReason,
+}
+
+/// The first check a signature failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[non_exhaustive]
+pub enum RejectionReason {
+    /// Trust is certificate-based but the signature carries no certificate.
+    #[error("the signature carries no certificate (annotation dev.sigstore.cosign/certificate)")]
+    MissingCertificate,
+    /// The signing certificate failed a check.
+    #[error(transparent)]
+    Certificate(CertificateError),
+    /// No configured identity matched the certificate.
+    #[error("identity mismatch: expected {expected}, certificate has {}", found_list(.found))]
+    IdentityMismatch {
+        /// The policy's identity, as text.
+        expected: String,
+        /// The identities the certificate carries (SANs, or the subject for DN/CN matchers).
+        found: Vec<String>,
+    },
+    /// The signature annotation is missing or not base64.
+    #[error("malformed signature: {reason}")]
+    MalformedSignature {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The cryptographic signature does not verify with the key.
+    #[error("the signature does not verify with {key}")]
+    BadSignature {
+        /// Which key: the certificate subject or the public key fingerprint.
+        key: String,
+    },
+    /// The payload could not be parsed.
+    #[error("invalid payload: {reason}")]
+    InvalidPayload {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The payload or envelope is of another type than expected.
+    #[error("payload type is {found:?}, expected {expected:?}")]
+    PayloadType {
+        /// What was found.
+        found: String,
+        /// What was required.
+        expected: String,
+    },
+    /// The signed digest is not the image's digest.
+    #[error("the signature is for {found}, not for the image {expected}")]
+    DigestMismatch {
+        /// The image digest.
+        expected: String,
+        /// What the payload names.
+        found: String,
+    },
+    /// A required annotation is missing or differs.
+    #[error("annotation {key:?} is {}, expected {expected:?}", found.as_deref().map(|v| format!("{v:?}")).unwrap_or_else(|| "absent".into()))]
+    AnnotationMismatch {
+        /// The annotation key.
+        key: String,
+        /// The required value.
+        expected: String,
+        /// The value found, if any.
+        found: Option<String>,
+    },
+    /// The layer's media type is not one this verifier reads.
+    #[error("unexpected layer media type {found:?}, expected {expected:?}")]
+    MediaType {
+        /// What was found.
+        found: String,
+        /// What was required.
+        expected: String,
+    },
+    /// The predicate type of an attestation is not the one asked for.
+    #[error("predicate type is {found:?}, expected {expected:?}")]
+    PredicateType {
+        /// What was found.
+        found: String,
+        /// What was required.
+        expected: String,
+    },
+}
+
+fn found_list(found: &[String]) -> String {
+    if found.is_empty() { "no identities".into() } else { found.join(", ") }
+}
+
+impl RejectionReason {
+    /// A stable code for this reason.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RejectionReason::MissingCertificate => "MISSING_CERTIFICATE",
+            RejectionReason::Certificate(e) => e.code(),
+            RejectionReason::IdentityMismatch { .. } => "IDENTITY_MISMATCH",
+            RejectionReason::MalformedSignature { .. } => "MALFORMED_SIGNATURE",
+            RejectionReason::BadSignature { .. } => "BAD_SIGNATURE",
+            RejectionReason::InvalidPayload { .. } => "INVALID_PAYLOAD",
+            RejectionReason::PayloadType { .. } => "PAYLOAD_TYPE_MISMATCH",
+            RejectionReason::DigestMismatch { .. } => "DIGEST_MISMATCH",
+            RejectionReason::AnnotationMismatch { .. } => "ANNOTATION_MISMATCH",
+            RejectionReason::MediaType { .. } => "MEDIA_TYPE_MISMATCH",
+            RejectionReason::PredicateType { .. } => "PREDICATE_TYPE_MISMATCH",
+        }
+    }
+}
+
+/// A certificate problem. `subject` always names the certificate concerned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[non_exhaustive]
+pub enum CertificateError {
+    /// Not a parseable X.509 certificate.
+    #[error("cannot parse {what}: {reason}")]
+    Parse {
+        /// Which input (file name, annotation, position).
+        what: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// Expired at the verification time.
+    #[error("certificate {subject:?} expired at {not_after} (checked at {time}){}", if *.timestamp_needed { "; a signed RFC 3161 timestamp from when it was valid would be needed" } else { "" })]
+    Expired {
+        /// Which certificate.
+        subject: String,
+        /// Its notAfter, RFC 3339.
+        not_after: String,
+        /// The time it was checked at, RFC 3339.
+        time: String,
+        /// True when the time was "now" because no verified timestamp was available.
+        timestamp_needed: bool,
+    },
+    /// Not yet valid at the verification time.
+    #[error("certificate {subject:?} is not valid before {not_before} (checked at {time})")]
+    NotYetValid {
+        /// Which certificate.
+        subject: String,
+        /// Its notBefore, RFC 3339.
+        not_before: String,
+        /// The time it was checked at, RFC 3339.
+        time: String,
+    },
+    /// Its extended key usage lacks codeSigning (or it has none and strict mode requires one).
+    #[error("certificate {subject:?} is not for code signing: extended key usage is [{}]", .found.join(", "))]
+    MissingCodeSigning {
+        /// Which certificate.
+        subject: String,
+        /// The EKU OIDs or names it has.
+        found: Vec<String>,
+    },
+    /// Its key usage extension lacks digitalSignature.
+    #[error("certificate {subject:?} key usage does not allow digitalSignature (has [{}])", .found.join(", "))]
+    MissingDigitalSignature {
+        /// Which certificate.
+        subject: String,
+        /// The key usage bits it has.
+        found: Vec<String>,
+    },
+    /// Its public key is not the signing key.
+    #[error("the public key of certificate {subject:?} does not match the private key")]
+    KeyMismatch {
+        /// Which certificate.
+        subject: String,
+    },
+    /// No path from it to a configured root.
+    #[error("certificate {subject:?} (issuer {issuer:?}) does not chain to a configured root CA{}", if .detail.is_empty() { String::new() } else { format!(": {}", .detail) })]
+    UntrustedChain {
+        /// Which certificate.
+        subject: String,
+        /// Its issuer name.
+        issuer: String,
+        /// The path validator's reason.
+        detail: String,
+    },
+    /// A certificate configured as a root CA is not self-signed.
+    #[error(
+        "certificate {subject:?} (issued by {issuer:?}) is not a self-signed root CA; configure it as an intermediate and trust its root"
+    )]
+    NotARoot {
+        /// Which certificate.
+        subject: String,
+        /// Its issuer.
+        issuer: String,
+    },
+    /// A key type or signature algorithm ironsign does not accept.
+    #[error("certificate {subject:?} uses an unsupported key or algorithm: {algorithm}")]
+    Unsupported {
+        /// Which certificate.
+        subject: String,
+        /// What was found.
+        algorithm: String,
+    },
+    /// More certificates than the configured bound.
+    #[error("{what} holds {count} certificates, more than the limit of {limit}")]
+    TooMany {
+        /// Which input.
+        what: String,
+        /// How many.
+        count: usize,
+        /// The bound.
+        limit: usize,
+    },
+}
+
+impl CertificateError {
+    /// See [`Error::code`].
+    pub fn code(&self) -> &'static str {
+        match self {
+            CertificateError::Parse { .. } => "CERT_PARSE",
+            CertificateError::Expired { .. } => "CERT_EXPIRED",
+            CertificateError::NotYetValid { .. } => "CERT_NOT_YET_VALID",
+            CertificateError::MissingCodeSigning { .. } => "CERT_NO_CODE_SIGNING",
+            CertificateError::MissingDigitalSignature { .. } => "CERT_NO_DIGITAL_SIGNATURE",
+            CertificateError::KeyMismatch { .. } => "CERT_KEY_MISMATCH",
+            CertificateError::UntrustedChain { .. } => "CERT_UNTRUSTED_CHAIN",
+            CertificateError::NotARoot { .. } => "CERT_NOT_A_ROOT",
+            CertificateError::Unsupported { .. } => "CERT_UNSUPPORTED",
+            CertificateError::TooMany { .. } => "CERT_TOO_MANY",
+        }
+    }
+}
+
+/// A key problem. Never contains key material or passwords.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The key could not be parsed.
+    #[error("cannot parse key {what}: {reason}")]
+    Parse {
+        /// Which input.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// The key is encrypted and no password was given.
+    #[error("key {what} is encrypted; a password is required")]
+    PasswordRequired {
+        /// Which input.
+        what: String,
+    },
+    /// The password does not decrypt the key.
+    #[error("wrong password for key {what} (or the file is corrupt)")]
+    WrongPassword {
+        /// Which input.
+        what: String,
+    },
+    /// A key type or size ironsign does not sign with.
+    #[error("unsupported key {what}: {algorithm}")]
+    Unsupported {
+        /// Which input.
+        what: String,
+        /// What was found.
+        algorithm: String,
+    },
+    /// Signing failed in the crypto provider or device.
+    #[error("signing failed: {reason}")]
+    SigningFailed {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl KeyError {
+    /// See [`Error::code`].
+    pub fn code(&self) -> &'static str {
+        match self {
+            KeyError::Parse { .. } => "KEY_PARSE",
+            KeyError::PasswordRequired { .. } => "KEY_PASSWORD_REQUIRED",
+            KeyError::WrongPassword { .. } => "KEY_WRONG_PASSWORD",
+            KeyError::Unsupported { .. } => "KEY_UNSUPPORTED",
+            KeyError::SigningFailed { .. } => "KEY_SIGNING_FAILED",
+        }
+    }
+}
+
+/// A registry or layout failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The image (tag or digest) does not exist.
+    #[error("image not found: {reference}")]
+    ImageNotFound {
+        /// The reference asked for.
+        reference: String,
+    },
+    /// The registry refused the credentials, or gave none of the access asked for.
+    #[error("{registry}: access denied for {scope} ({status})")]
+    Unauthorized {
+        /// Registry host.
+        registry: String,
+        /// The scope asked for, e.g. `repository:ns/img:pull,push`.
+        scope: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// An unexpected HTTP status.
+    #[error("{method} {url}: HTTP {status}{}", if .message.is_empty() { String::new() } else { format!(": {}", .message) })]
+    Http {
+        /// The request method.
+        method: String,
+        /// The URL, without credentials.
+        url: String,
+        /// The status.
+        status: u16,
+        /// The registry's error message, if any.
+        message: String,
+    },
+    /// The connection failed.
+    #[error("cannot reach {registry}: {reason}")]
+    Transport {
+        /// Registry host.
+        registry: String,
+        /// Why.
+        reason: String,
+    },
+    /// A response could not be understood.
+    #[error("invalid {what} from the registry: {reason}")]
+    InvalidResponse {
+        /// What was being read.
+        what: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// Content over a size bound.
+    #[error("{what} is {size} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// What.
+        what: String,
+        /// Its (declared or actual) size.
+        size: u64,
+        /// The bound.
+        limit: u64,
+    },
+    /// More entries than a count bound.
+    #[error("{what} has {count} entries, over the limit of {limit}")]
+    TooMany {
+        /// What.
+        what: String,
+        /// How many.
+        count: usize,
+        /// The bound.
+        limit: usize,
+    },
+    /// Content whose digest is not the one it was fetched by.
+    #[error("{what}: content digest is {actual}, expected {expected}")]
+    DigestMismatch {
+        /// What.
+        what: String,
+        /// The requested digest.
+        expected: String,
+        /// The computed digest.
+        actual: String,
+    },
+    /// Concurrent writers kept replacing the tag; the write was not confirmed.
+    #[error("could not confirm the update of {tag} after {attempts} attempts (concurrent writers)")]
+    ConcurrentUpdate {
+        /// The tag.
+        tag: String,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// An OCI image layout directory problem.
+    #[error("OCI layout {path}: {reason}")]
+    Layout {
+        /// The directory.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Credentials could not be obtained (config file, helper).
+    #[error("credentials for {registry}: {reason}")]
+    Credentials {
+        /// Registry host.
+        registry: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl RegistryError {
+    /// See [`Error::code`].
+    pub fn code(&self) -> &'static str {
+        match self {
+            RegistryError::ImageNotFound { .. } => "IMAGE_NOT_FOUND",
+            RegistryError::Unauthorized { .. } => "REGISTRY_UNAUTHORIZED",
+            RegistryError::Http { .. } => "REGISTRY_HTTP",
+            RegistryError::Transport { .. } => "REGISTRY_TRANSPORT",
+            RegistryError::InvalidResponse { .. } => "REGISTRY_INVALID_RESPONSE",
+            RegistryError::TooLarge { .. } => "REGISTRY_TOO_LARGE",
+            RegistryError::TooMany { .. } => "REGISTRY_TOO_MANY",
+            RegistryError::DigestMismatch { .. } => "REGISTRY_DIGEST_MISMATCH",
+            RegistryError::ConcurrentUpdate { .. } => "REGISTRY_CONCURRENT_UPDATE",
+            RegistryError::Layout { .. } => "LAYOUT",
+            RegistryError::Credentials { .. } => "REGISTRY_CREDENTIALS",
+        }
+    }
+}
+
+/// Bad input from the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[non_exhaustive]
+pub enum InputError {
+    /// Not a valid image reference.
+    #[error("invalid image reference {input:?}: {reason}")]
+    InvalidReference {
+        /// The text given.
+        input: String,
+        /// Why.
+        reason: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// An argument is invalid or conflicts with another.
+    #[error("invalid {name}: {reason}")]
+    InvalidArgument {
+        /// The argument.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl InputError {
+    /// See [`Error::code`].
+    pub fn code(&self) -> &'static str {
+        match self {
+            InputError::InvalidReference { .. } => "INVALID_REFERENCE",
+            InputError::Io { .. } => "IO",
+            InputError::InvalidArgument { .. } => "INVALID_ARGUMENT",
+        }
+    }
+
+    pub(crate) fn io(path: impl AsRef<std::path::Path>, err: std::io::Error) -> Self {
+        InputError::Io { path: path.as_ref().display().to_string(), reason: err.to_string() }
+    }
+
+    pub(crate) fn arg(name: &str, reason: impl Into<String>) -> Self {
+        InputError::InvalidArgument { name: name.into(), reason: reason.into() }
+    }
+}

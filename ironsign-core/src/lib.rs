@@ -1,0 +1,72 @@
+//! # ironsign
+//!
+//! Sign and verify OCI container images in **Sigstore cosign's formats** with an organisation's
+//! **own X.509 PKI**: a code-signing certificate from a private root, no Fulcio, no Rekor.
+//! What ironsign writes, cosign verifies; what cosign writes, ironsign reads.
+//!
+//! ## Design
+//!
+//! * **Fetching is separate from verifying.** [`RegistryClient`] reads and writes registries and
+//!   OCI image-layout directories (async, bounded by [`Limits`]). It produces plain data,
+//!   a [`SignedImage`]. Verifying that data is synchronous, pure and does no I/O.
+//! * **Trust, entity and policy are three inputs.** A [`Verifier`] is built once from a
+//!   [`TrustRoot`] (root CAs, intermediates, public keys); each call takes the [`SignedImage`] and
+//!   a [`Policy`] (identity, annotations). Skipping the identity is spelled
+//!   [`Policy::dangerous_any_identity`].
+//! * **The result records only what was proven** ([`VerificationResult`]), and every error is a
+//!   typed enum with a stable [`code`](Error::code).
+//! * **No environment, no defaults from outside.** The library never reads environment variables;
+//!   the CLI and bindings do.
+//!
+//! ## Signing and verifying
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ironsign::Error> {
+//! use ironsign::{Certificate, ImageReference, KeyPairSigner, Policy, Identity, RegistryClient,
+//!     RegistryOptions, SignOptions, SigningMaterial, TrustRoot, Verifier};
+//! use std::sync::Arc;
+//!
+//! let client = RegistryClient::new(RegistryOptions::default())?;
+//! let image = ImageReference::parse("registry.example/team/app:1.0")?;
+//!
+//! // Sign with a key, its code-signing certificate and the chain (intermediates, root last).
+//! let signer = KeyPairSigner::from_file("leaf.key".as_ref(), None)?;
+//! let cert = Certificate::from_pem_or_der(&std::fs::read("leaf.pem").unwrap(), "leaf.pem")?;
+//! let chain = Certificate::from_pem_many(&std::fs::read("chain.pem").unwrap(), "chain.pem", 10)?;
+//! let material = SigningMaterial::new(Arc::new(signer))
+//!     .with_certificate(cert, chain, std::time::SystemTime::now())?;
+//! ironsign::sign::sign_image(&client, &image, &material, &SignOptions::default()).await?;
+//!
+//! // Verify against the root, requiring the signer's SAN.
+//! let trust = TrustRoot::from_pem(&std::fs::read("root.pem").unwrap(), None)?;
+//! let verifier = Verifier::new(trust);
+//! let signed = client.fetch_signatures(&image).await?;
+//! let result = verifier.verify(&signed, &Policy::identity(Identity::san("signer@example.com")))?;
+//! println!("signed by {}", result.signatures[0].certificate().unwrap().subject);
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cosign;
+pub mod error;
+pub mod keys;
+pub mod pki;
+pub mod reference;
+pub mod registry;
+pub mod sign;
+pub mod verify;
+
+// The public interface is:
+pub use cosign::{Limits, SignatureLayer, SignedImage};
+pub use error::{
+    CertificateError, Error, ErrorFamily, InputError, KeyError, RegistryError, RejectionReason, SignatureRejection,
+    VerificationError,
+};
+pub use keys::{KeyAlgorithm, KeyKind, KeyPairSigner, PublicKey, Signer};
+pub use pki::{Certificate, CertificateSummary, TrustRoot};
+pub use reference::{Digest, ImageReference, Location};
+pub use registry::{Credential, Keychain, RegistryClient, RegistryOptions};
+pub use sign::{SignOptions, SignReport, SigningMaterial};
+pub use verify::{Identity, IdentityField, Policy, VerificationResult, VerifiedSignature, Verifier};

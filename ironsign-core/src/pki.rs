@@ -1,0 +1,505 @@
+//! X.509: certificates, trust roots, and the chain and usage checks of RFC 5280.
+//!
+//! Path building and signature checks along the path are rustls-webpki's. ironsign adds what
+//! webpki leaves to the caller: the end entity's key usage (RFC 5280 §4.2.1.3) and extended key
+//! usage (§4.2.1.12), validity of the trust anchor itself, and errors that name the certificate.
+//! The chain a signature carries is only ever a source of *untrusted* intermediates.
+
+use crate::error::CertificateError;
+use crate::keys::PublicKey;
+use der::{Decode, Encode};
+use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use serde::Serialize;
+use std::time::{Duration, SystemTime};
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName};
+
+/// `id-kp-codeSigning` (RFC 5280 §4.2.1.12).
+pub const OID_CODE_SIGNING: const_oid::ObjectIdentifier = const_oid::db::rfc5280::ID_KP_CODE_SIGNING;
+/// DER content octets of `id-kp-codeSigning`, as webpki wants them.
+const CODE_SIGNING_DER: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
+
+/// Default bound on the number of certificates in a chain annotation or file.
+pub const DEFAULT_MAX_CHAIN: usize = 10;
+
+/// A parsed certificate with its DER.
+#[derive(Clone)]
+pub struct Certificate {
+    der: CertificateDer<'static>,
+    parsed: x509_cert::Certificate,
+    summary: CertificateSummary,
+}
+
+impl std::fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Certificate({:?}, serial {})", self.summary.subject, self.summary.serial)
+    }
+}
+
+impl PartialEq for Certificate {
+    fn eq(&self, other: &Self) -> bool {
+        self.der == other.der
+    }
+}
+
+/// What a certificate says about itself, for results and errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertificateSummary {
+    /// Subject DN, RFC 4514.
+    pub subject: String,
+    /// Issuer DN, RFC 4514.
+    pub issuer: String,
+    /// Serial number, hex.
+    pub serial: String,
+    /// notBefore, RFC 3339.
+    pub not_before: String,
+    /// notAfter, RFC 3339.
+    pub not_after: String,
+    /// SAN email addresses.
+    pub emails: Vec<String>,
+    /// SAN URIs.
+    pub uris: Vec<String>,
+    /// SAN DNS names.
+    pub dns_names: Vec<String>,
+    /// Extended key usage OIDs (dotted), or `None` when the extension is absent.
+    pub extended_key_usage: Option<Vec<String>>,
+    /// Key usage bit names, or `None` when the extension is absent.
+    pub key_usage: Option<Vec<String>>,
+    /// Whether basicConstraints says CA.
+    pub is_ca: bool,
+    /// Hex SHA-256 of the DER.
+    pub sha256_fingerprint: String,
+}
+
+impl CertificateSummary {
+    /// Every SAN (emails, URIs, DNS names), in that order.
+    pub fn sans(&self) -> Vec<String> {
+        self.emails.iter().chain(&self.uris).chain(&self.dns_names).cloned().collect()
+    }
+
+    /// The common name from the subject, if any.
+    pub fn common_name(&self) -> Option<&str> {
+        self.subject.split(',').find_map(|rdn| rdn.trim().strip_prefix("CN="))
+    }
+}
+
+fn rfc3339(t: x509_cert::time::Time) -> String {
+    format_unix(t.to_unix_duration())
+}
+
+/// Formats seconds since the epoch as RFC 3339 UTC.
+pub(crate) fn format_unix(d: Duration) -> String {
+    time::OffsetDateTime::from_unix_timestamp(d.as_secs() as i64)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| format!("@{}", d.as_secs()))
+}
+
+fn key_usage_names(ku: &KeyUsage) -> Vec<String> {
+    use KeyUsages::*;
+    [
+        (DigitalSignature, "digitalSignature"),
+        (NonRepudiation, "nonRepudiation"),
+        (KeyEncipherment, "keyEncipherment"),
+        (DataEncipherment, "dataEncipherment"),
+        (KeyAgreement, "keyAgreement"),
+        (KeyCertSign, "keyCertSign"),
+        (CRLSign, "cRLSign"),
+        (EncipherOnly, "encipherOnly"),
+        (DecipherOnly, "decipherOnly"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| ku.0.contains(*bit))
+    .map(|(_, name)| name.to_owned())
+    .collect()
+}
+
+fn eku_name(oid: &const_oid::ObjectIdentifier) -> String {
+    use const_oid::db::rfc5280::*;
+    let name = match *oid {
+        o if o == ID_KP_SERVER_AUTH => "serverAuth",
+        o if o == ID_KP_CLIENT_AUTH => "clientAuth",
+        o if o == ID_KP_CODE_SIGNING => "codeSigning",
+        o if o == ID_KP_EMAIL_PROTECTION => "emailProtection",
+        o if o == ID_KP_TIME_STAMPING => "timeStamping",
+        o if o == ID_KP_OCSP_SIGNING => "OCSPSigning",
+        _ => return oid.to_string(),
+    };
+    name.to_owned()
+}
+
+impl Certificate {
+    /// Parses DER. `what` names the input in errors.
+    pub fn from_der(der: &[u8], what: &str) -> Result<Self, CertificateError> {
+        let parse = |reason: String| CertificateError::Parse { what: what.into(), reason };
+        let parsed = x509_cert::Certificate::from_der(der).map_err(|e| parse(e.to_string()))?;
+        let tbs = parsed.tbs_certificate();
+        let mut emails = Vec::new();
+        let mut uris = Vec::new();
+        let mut dns_names = Vec::new();
+        if let Some((_, san)) =
+            tbs.get_extension::<SubjectAltName>().map_err(|e| parse(format!("subjectAltName: {e}")))?
+        {
+            for name in san.0 {
+                match name {
+                    GeneralName::Rfc822Name(s) => emails.push(s.to_string()),
+                    GeneralName::UniformResourceIdentifier(s) => uris.push(s.to_string()),
+                    GeneralName::DnsName(s) => dns_names.push(s.to_string()),
+                    _ => {}
+                }
+            }
+        }
+        let extended_key_usage = tbs
+            .get_extension::<ExtendedKeyUsage>()
+            .map_err(|e| parse(format!("extendedKeyUsage: {e}")))?
+            .map(|(_, eku)| eku.0.iter().map(eku_name).collect());
+        let key_usage = tbs
+            .get_extension::<KeyUsage>()
+            .map_err(|e| parse(format!("keyUsage: {e}")))?
+            .map(|(_, ku)| key_usage_names(&ku));
+        let is_ca = tbs
+            .get_extension::<x509_cert::ext::pkix::BasicConstraints>()
+            .map_err(|e| parse(format!("basicConstraints: {e}")))?
+            .is_some_and(|(_, bc)| bc.ca);
+        let summary = CertificateSummary {
+            subject: tbs.subject().to_string(),
+            issuer: tbs.issuer().to_string(),
+            serial: hex::encode(tbs.serial_number().as_bytes()),
+            not_before: rfc3339(tbs.validity().not_before),
+            not_after: rfc3339(tbs.validity().not_after),
+            emails,
+            uris,
+            dns_names,
+            extended_key_usage,
+            key_usage,
+            is_ca,
+            sha256_fingerprint: hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref()),
+        };
+        Ok(Certificate { der: CertificateDer::from(der.to_vec()), parsed, summary })
+    }
+
+    /// Parses every `CERTIFICATE` block of a PEM text, in order, at most `limit` of them.
+    pub fn from_pem_many(pem_text: &[u8], what: &str, limit: usize) -> Result<Vec<Self>, CertificateError> {
+        let blocks = pem::parse_many(pem_text)
+            .map_err(|e| CertificateError::Parse { what: what.into(), reason: e.to_string() })?;
+        let certs: Vec<_> = blocks.iter().filter(|b| b.tag() == "CERTIFICATE").collect();
+        if certs.len() > limit {
+            return Err(CertificateError::TooMany { what: what.into(), count: certs.len(), limit });
+        }
+        certs
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Certificate::from_der(b.contents(), &format!("{what} (certificate {})", i + 1)))
+            .collect()
+    }
+
+    /// Parses a single certificate from PEM or DER.
+    pub fn from_pem_or_der(data: &[u8], what: &str) -> Result<Self, CertificateError> {
+        if data.trim_ascii_start().starts_with(b"-----BEGIN") {
+            let mut certs = Self::from_pem_many(data, what, 1)?;
+            certs
+                .pop()
+                .ok_or_else(|| CertificateError::Parse { what: what.into(), reason: "no CERTIFICATE PEM block".into() })
+        } else {
+            Self::from_der(data, what)
+        }
+    }
+
+    /// The DER.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The certificate as one PEM block, with the trailing newline cosign writes.
+    pub fn to_pem(&self) -> String {
+        pem::encode_config(
+            &pem::Pem::new("CERTIFICATE", self.der.to_vec()),
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        )
+    }
+
+    /// Its summary.
+    pub fn summary(&self) -> &CertificateSummary {
+        &self.summary
+    }
+
+    /// Its subject DN (RFC 4514).
+    pub fn subject(&self) -> &str {
+        &self.summary.subject
+    }
+
+    /// Its public key.
+    pub fn public_key(&self) -> Result<PublicKey, CertificateError> {
+        let spki = self.parsed.tbs_certificate().subject_public_key_info();
+        PublicKey::from_spki(spki, self.subject())
+            .map_err(|e| CertificateError::Unsupported { subject: self.subject().into(), algorithm: e.to_string() })
+    }
+
+    fn validity(&self) -> (Duration, Duration) {
+        let v = self.parsed.tbs_certificate().validity();
+        (v.not_before.to_unix_duration(), v.not_after.to_unix_duration())
+    }
+
+    /// Checks notBefore ≤ `at` ≤ notAfter (RFC 5280 §4.1.2.5). `timestamp_needed` goes into the
+    /// error to say that a signed time would have allowed an expired certificate.
+    pub fn check_validity(&self, at: SystemTime, timestamp_needed: bool) -> Result<(), CertificateError> {
+        let at = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let (not_before, not_after) = self.validity();
+        if at < not_before {
+            return Err(CertificateError::NotYetValid {
+                subject: self.subject().into(),
+                not_before: self.summary.not_before.clone(),
+                time: format_unix(at),
+            });
+        }
+        if at > not_after {
+            return Err(CertificateError::Expired {
+                subject: self.subject().into(),
+                not_after: self.summary.not_after.clone(),
+                time: format_unix(at),
+                timestamp_needed,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks the end-entity usage for code signing: key usage, when present, includes
+    /// digitalSignature (RFC 5280 §4.2.1.3); extended key usage, when present (or always, with
+    /// `require_eku`), includes codeSigning (§4.2.1.12), as cosign and Go's x509 require.
+    pub fn check_code_signing_usage(&self, require_eku: bool) -> Result<(), CertificateError> {
+        if let Some(ku) = &self.summary.key_usage
+            && !ku.iter().any(|u| u == "digitalSignature")
+        {
+            return Err(CertificateError::MissingDigitalSignature {
+                subject: self.subject().into(),
+                found: ku.clone(),
+            });
+        }
+        match &self.summary.extended_key_usage {
+            Some(eku) if eku.iter().any(|u| u == "codeSigning") => Ok(()),
+            None if !require_eku => Ok(()),
+            other => Err(CertificateError::MissingCodeSigning {
+                subject: self.subject().into(),
+                found: other.clone().unwrap_or_default(),
+            }),
+        }
+    }
+
+    fn is_self_signed(&self) -> bool {
+        let tbs = self.parsed.tbs_certificate();
+        if tbs.subject() != tbs.issuer() {
+            return false;
+        }
+        // Verify the self-signature so a forged "root" with a copied name is not taken for one.
+        let Ok(key) = self.public_key() else {
+            return false;
+        };
+        let Ok(tbs_der) = tbs.to_der() else {
+            return false;
+        };
+        key.verify(&tbs_der, self.parsed.signature().raw_bytes())
+    }
+}
+
+/// Trust material: the root CAs (and optional intermediates) that signing certificates must chain
+/// to, and/or public keys that signatures may be made with.
+#[derive(Debug, Clone, Default)]
+pub struct TrustRoot {
+    roots: Vec<Certificate>,
+    anchors: Vec<TrustAnchor<'static>>,
+    intermediates: Vec<Certificate>,
+    keys: Vec<PublicKey>,
+}
+
+impl TrustRoot {
+    /// Trust these root CAs, with these intermediates available for path building. Roots must be
+    /// self-signed CA certificates: an intermediate offered as a root is refused, because
+    /// anchoring on it would silently trust whatever issued it too.
+    pub fn from_certificates(
+        roots: Vec<Certificate>,
+        intermediates: Vec<Certificate>,
+    ) -> Result<Self, CertificateError> {
+        let mut anchors = Vec::with_capacity(roots.len());
+        for root in &roots {
+            if !root.is_self_signed() {
+                return Err(CertificateError::NotARoot {
+                    subject: root.subject().into(),
+                    issuer: root.summary.issuer.clone(),
+                });
+            }
+            let anchor = webpki::anchor_from_trusted_cert(&root.der).map_err(|e| CertificateError::Parse {
+                what: format!("root {:?}", root.subject()),
+                reason: format!("{e:?}"),
+            })?;
+            anchors.push(anchor.to_owned());
+        }
+        Ok(TrustRoot { roots, anchors, intermediates, keys: Vec::new() })
+    }
+
+    /// Trust the roots in `roots_pem` with the intermediates in `intermediates_pem`.
+    pub fn from_pem(roots_pem: &[u8], intermediates_pem: Option<&[u8]>) -> Result<Self, CertificateError> {
+        let roots = Certificate::from_pem_many(roots_pem, "root CAs", 100)?;
+        if roots.is_empty() {
+            return Err(CertificateError::Parse { what: "root CAs".into(), reason: "no CERTIFICATE PEM block".into() });
+        }
+        let intermediates = match intermediates_pem {
+            Some(p) => Certificate::from_pem_many(p, "intermediate CAs", 100)?,
+            None => Vec::new(),
+        };
+        Self::from_certificates(roots, intermediates)
+    }
+
+    /// Trust a cosign-style `--certificate-chain` file: intermediates first, the root last.
+    pub fn from_chain_pem(chain_pem: &[u8]) -> Result<Self, CertificateError> {
+        let mut certs = Certificate::from_pem_many(chain_pem, "certificate chain", DEFAULT_MAX_CHAIN)?;
+        let root = certs.pop().ok_or_else(|| CertificateError::Parse {
+            what: "certificate chain".into(),
+            reason: "no CERTIFICATE PEM block".into(),
+        })?;
+        Self::from_certificates(vec![root], certs)
+    }
+
+    /// Trust signatures made with these public keys.
+    pub fn from_public_keys(keys: Vec<PublicKey>) -> Self {
+        TrustRoot { keys, ..Default::default() }
+    }
+
+    /// Adds public keys to certificate-based trust.
+    pub fn with_public_keys(mut self, keys: Vec<PublicKey>) -> Self {
+        self.keys.extend(keys);
+        self
+    }
+
+    /// The root CAs.
+    pub fn roots(&self) -> &[Certificate] {
+        &self.roots
+    }
+
+    /// The configured intermediates.
+    pub fn intermediates(&self) -> &[Certificate] {
+        &self.intermediates
+    }
+
+    /// The trusted public keys.
+    pub fn public_keys(&self) -> &[PublicKey] {
+        &self.keys
+    }
+
+    /// Whether certificates can be trusted (some root is configured).
+    pub fn has_certificate_authorities(&self) -> bool {
+        !self.roots.is_empty()
+    }
+
+    /// Validates `leaf` for code signing at `at`: end-entity usage, validity of the leaf, a path
+    /// through configured and `untrusted` intermediates to a configured root, and validity of every
+    /// certificate on that path including the root. Returns the path, leaf first, root last.
+    pub fn verify_code_signing(
+        &self,
+        leaf: &Certificate,
+        untrusted: &[Certificate],
+        at: SystemTime,
+        require_eku: bool,
+        timestamp_needed: bool,
+    ) -> Result<Vec<Certificate>, CertificateError> {
+        leaf.check_code_signing_usage(require_eku)?;
+        leaf.check_validity(at, timestamp_needed)?;
+        let pool: Vec<&Certificate> = self.intermediates.iter().chain(untrusted).collect();
+        let pool_der: Vec<CertificateDer<'_>> = pool.iter().map(|c| c.der.clone()).collect();
+        let ee = webpki::EndEntityCert::try_from(&leaf.der).map_err(|e| CertificateError::Parse {
+            what: format!("certificate {:?}", leaf.subject()),
+            reason: format!("{e:?}"),
+        })?;
+        let untrusted_chain = |detail: String| CertificateError::UntrustedChain {
+            subject: leaf.subject().into(),
+            issuer: leaf.summary.issuer.clone(),
+            detail,
+        };
+        let build = |time: Duration| {
+            ee.verify_for_usage(
+                webpki::ALL_VERIFICATION_ALGS,
+                &self.anchors,
+                &pool_der,
+                UnixTime::since_unix_epoch(time),
+                webpki::KeyUsage::required_if_present(CODE_SIGNING_DER),
+                None,
+                None,
+            )
+            .map(|path| {
+                let inter: Vec<Vec<u8>> = path.intermediate_certificates().map(|c| c.der().as_ref().to_vec()).collect();
+                let anchor_spki = path.anchor().subject_public_key_info.as_ref().to_vec();
+                (inter, anchor_spki)
+            })
+        };
+        let now = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let (inter, anchor_spki) = match build(now) {
+            Ok(p) => p,
+            Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
+                // Some CA on the path is out of its validity. Build the path at the leaf's start of
+                // validity to learn which one, so the error can name it.
+                let (not_before, _) = leaf.validity();
+                let path =
+                    build(not_before + Duration::from_secs(1)).map_err(|e| untrusted_chain(webpki_reason(&e)))?;
+                let mut certs = self.path_certificates(leaf, &pool, &path)?;
+                certs.remove(0);
+                for c in &certs {
+                    c.check_validity(at, timestamp_needed)?;
+                }
+                return Err(untrusted_chain(
+                    "a CA certificate on the path is not valid at the verification time".into(),
+                ));
+            }
+            Err(e) => return Err(untrusted_chain(webpki_reason(&e))),
+        };
+        let path = self.path_certificates(leaf, &pool, &(inter, anchor_spki))?;
+        // webpki does not check the anchor's own validity; RFC 5280 leaves that to policy, and
+        // cosign (Go's x509) checks it, so do the same.
+        if let Some(root) = path.last() {
+            root.check_validity(at, timestamp_needed)?;
+        }
+        Ok(path)
+    }
+
+    fn path_certificates(
+        &self,
+        leaf: &Certificate,
+        pool: &[&Certificate],
+        (inter, anchor_spki): &(Vec<Vec<u8>>, Vec<u8>),
+    ) -> Result<Vec<Certificate>, CertificateError> {
+        let mut out = vec![leaf.clone()];
+        for der in inter {
+            if let Some(c) = pool.iter().find(|c| c.der.as_ref() == der.as_slice()) {
+                out.push((*c).clone());
+            }
+        }
+        let root = self
+            .roots
+            .iter()
+            .zip(&self.anchors)
+            .find(|(_, a)| a.subject_public_key_info.as_ref() == anchor_spki.as_slice());
+        if let Some((root, _)) = root {
+            out.push(root.clone());
+        }
+        Ok(out)
+    }
+}
+
+fn webpki_reason(e: &webpki::Error) -> String {
+    match e {
+        webpki::Error::UnknownIssuer => "no path to a configured root (unknown issuer)".into(),
+        webpki::Error::InvalidSignatureForPublicKey => "a certificate signature on the path does not verify".into(),
+        webpki::Error::CaUsedAsEndEntity => "the signing certificate is a CA certificate".into(),
+        webpki::Error::EndEntityUsedAsCa => "a non-CA certificate issued another certificate".into(),
+        webpki::Error::RequiredEkuNotFoundContext(_) => {
+            "a CA on the path has an extended key usage without codeSigning".into()
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// Whether the certificate and the signer hold the same public key.
+pub fn certificate_matches_key(cert: &Certificate, key: &PublicKey) -> Result<(), CertificateError> {
+    match cert.public_key() {
+        Ok(k) if &k == key => Ok(()),
+        _ => Err(CertificateError::KeyMismatch { subject: cert.subject().into() }),
+    }
+}

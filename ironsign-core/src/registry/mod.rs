@@ -1,0 +1,292 @@
+//! Reading and writing images and their attachments, in a registry or an OCI image layout.
+//!
+//! [`RegistryClient`] speaks the OCI Distribution API (anonymous, basic and bearer-token auth,
+//! one token cache for every request) and treats `oci:` image-layout directories as a second
+//! backend with the same operations. Every read is bounded by [`Limits`] and every blob or
+//! manifest fetched by digest is checked against it.
+
+pub mod auth;
+pub(crate) mod layout;
+mod remote;
+
+use crate::cosign::{self, AttachmentKind, Limits, Manifest, SignatureLayer, SignedImage};
+use crate::error::{Error, RegistryError};
+use crate::reference::{Digest, ImageReference, Location};
+pub use auth::{Credential, Keychain};
+pub use layout::REF_NAME;
+pub use layout::init as init_layout;
+use remote::{Access, Remote};
+use std::time::Duration;
+
+/// How to reach registries.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// Registries (`host:port`) reached over plain HTTP. Loopback addresses always are.
+    pub insecure_registries: Vec<String>,
+    /// Extra CA certificates (PEM) trusted for registry TLS, beside the system's.
+    pub ca_certificates_pem: Vec<Vec<u8>>,
+    /// Where credentials come from.
+    pub keychain: Keychain,
+    /// `User-Agent`.
+    pub user_agent: String,
+    /// Connection timeout.
+    pub connect_timeout: Duration,
+    /// Timeout between reads of a response.
+    pub read_timeout: Duration,
+    /// Bounds on what is read.
+    pub limits: Limits,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            insecure_registries: Vec::new(),
+            ca_certificates_pem: Vec::new(),
+            keychain: Keychain::anonymous(),
+            user_agent: concat!("ironsign/", env!("CARGO_PKG_VERSION")).into(),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A manifest's identity: digest, media type, size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestRef {
+    /// Its digest.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// Its size.
+    pub size: u64,
+}
+
+/// A manifest's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedManifest {
+    /// The exact bytes.
+    pub bytes: Vec<u8>,
+    /// The media type (from the response, or from the content when the response has none).
+    pub media_type: String,
+    /// The digest of the bytes.
+    pub digest: Digest,
+}
+
+/// The media type of manifest bytes: the declared one, else the `mediaType` field, else guessed
+/// from the shape (OCI allows omitting it).
+pub(crate) fn manifest_media_type(bytes: &[u8], declared: &str) -> String {
+    let declared = declared.split(';').next().unwrap_or("").trim();
+    if cosign::MANIFEST_MEDIA_TYPES.contains(&declared) {
+        return declared.to_owned();
+    }
+    let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+    if let Some(mt) = v.get("mediaType").and_then(|m| m.as_str()) {
+        return mt.to_owned();
+    }
+    if v.get("manifests").is_some() { cosign::OCI_INDEX.into() } else { cosign::OCI_MANIFEST.into() }
+}
+
+/// A client for registries and image layouts.
+pub struct RegistryClient {
+    remote: Remote,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryClient").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+impl RegistryClient {
+    /// A client with these options.
+    pub fn new(options: RegistryOptions) -> Result<Self, Error> {
+        Ok(RegistryClient { remote: Remote::new(&options)?, limits: options.limits })
+    }
+
+    /// The bounds this client applies.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Resolves a reference to the digest of its manifest (a HEAD request for a tag; for a
+    /// digest reference, a HEAD as well, to learn the media type and that it exists).
+    pub async fn resolve(&self, reference: &ImageReference) -> Result<ManifestRef, Error> {
+        let version = reference.version();
+        let not_found = || RegistryError::ImageNotFound { reference: reference.to_string() };
+        let found = match &reference.location {
+            Location::Registry { registry, repository } => {
+                let version = version.unwrap_or_else(|| "latest".into());
+                self.remote.head_manifest(registry, repository, &version).await?
+            }
+            Location::Layout { path } => layout::resolve(path, version.as_deref())?,
+        };
+        let found = found.ok_or_else(not_found)?;
+        if let Some(d) = &reference.digest
+            && &found.digest != d
+        {
+            return Err(RegistryError::DigestMismatch {
+                what: format!("manifest {reference}"),
+                expected: d.to_string(),
+                actual: found.digest.to_string(),
+            }
+            .into());
+        }
+        Ok(found)
+    }
+
+    /// The digest of a reference: the one written in it, without a request, or the tag resolved.
+    pub async fn digest_of(&self, reference: &ImageReference) -> Result<Digest, Error> {
+        match &reference.digest {
+            Some(d) => Ok(d.clone()),
+            None => Ok(self.resolve(reference).await?.digest),
+        }
+    }
+
+    /// Fetches a manifest by tag or digest; `None` if there is none.
+    pub async fn get_manifest(&self, location: &Location, reference: &str) -> Result<Option<FetchedManifest>, Error> {
+        let limit = self.limits.max_manifest_size;
+        Ok(match location {
+            Location::Registry { registry, repository } => {
+                self.remote.get_manifest(registry, repository, reference, limit).await?
+            }
+            Location::Layout { path } => layout::get_manifest(path, reference, limit)?,
+        })
+    }
+
+    /// Stores a manifest under a tag or by digest, returning its digest.
+    pub async fn put_manifest(
+        &self,
+        location: &Location,
+        reference: &str,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<Digest, Error> {
+        Ok(match location {
+            Location::Registry { registry, repository } => {
+                self.remote.put_manifest(registry, repository, reference, bytes, media_type).await?
+            }
+            Location::Layout { path } => layout::put_manifest(path, reference, bytes, media_type)?,
+        })
+    }
+
+    /// Deletes a manifest by digest (every tag on it goes too). False if it did not exist.
+    pub async fn delete_manifest(&self, location: &Location, digest: &Digest) -> Result<bool, Error> {
+        Ok(match location {
+            Location::Registry { registry, repository } => {
+                self.remote.delete_manifest(registry, repository, digest).await?
+            }
+            Location::Layout { path } => layout::delete_manifest(path, digest)?,
+        })
+    }
+
+    /// Whether a blob exists.
+    pub async fn blob_exists(&self, location: &Location, digest: &Digest) -> Result<bool, Error> {
+        Ok(match location {
+            Location::Registry { registry, repository } => {
+                self.remote.blob_exists(registry, repository, digest, Access::Pull).await?
+            }
+            Location::Layout { path } => layout::blob_exists(path, digest)?,
+        })
+    }
+
+    /// Reads a blob of at most `limit` bytes, checking its digest.
+    pub async fn get_blob(&self, location: &Location, digest: &Digest, limit: u64) -> Result<Vec<u8>, Error> {
+        Ok(match location {
+            Location::Registry { registry, repository } => {
+                self.remote.get_blob(registry, repository, digest, limit).await?
+            }
+            Location::Layout { path } => layout::get_blob(path, digest, limit)?,
+        })
+    }
+
+    /// Uploads a blob unless it is already there.
+    pub async fn put_blob(&self, location: &Location, data: &[u8]) -> Result<Digest, Error> {
+        let digest = Digest::sha256(data);
+        match location {
+            Location::Registry { registry, repository } => {
+                if !self.remote.blob_exists(registry, repository, &digest, Access::Push).await? {
+                    self.remote
+                        .put_blob(registry, repository, &digest, bytes::Bytes::copy_from_slice(data), None)
+                        .await?;
+                }
+            }
+            Location::Layout { path } => layout::put_blob(path, &digest, data)?,
+        }
+        Ok(digest)
+    }
+
+    /// Lists the tags of a repository (following pagination), at most `limit`.
+    pub async fn list_tags(&self, location: &Location, limit: usize) -> Result<Vec<String>, Error> {
+        Ok(match location {
+            Location::Registry { registry, repository } => self.remote.list_tags(registry, repository, limit).await?,
+            Location::Layout { path } => layout::list_tags(path)?,
+        })
+    }
+
+    /// Reads the attachment manifest (`.sig`, `.att`, `.sbom`) of a digest, bounded by the layer
+    /// limit. `None` when there is none.
+    pub async fn get_attachment_manifest(
+        &self,
+        location: &Location,
+        digest: &Digest,
+        kind: AttachmentKind,
+    ) -> Result<Option<(FetchedManifest, Manifest)>, Error> {
+        let tag = digest.attachment_tag(kind.suffix());
+        let Some(fetched) = self.get_manifest(location, &tag).await? else {
+            return Ok(None);
+        };
+        let manifest = Manifest::parse_bounded(&fetched.bytes, &format!("{tag} manifest"), &self.limits)?;
+        Ok(Some((fetched, manifest)))
+    }
+
+    /// Fetches an image's signatures: the layers of its `.sig` manifest with their payloads. A tag
+    /// costs one request to resolve; then one for the manifest and one per layer.
+    pub async fn fetch_signatures(&self, reference: &ImageReference) -> Result<SignedImage, Error> {
+        let digest = self.digest_of(reference).await?;
+        self.fetch_attached(reference, &digest, AttachmentKind::Signature).await
+    }
+
+    /// Fetches the layers of an attachment manifest of `digest`, payloads included.
+    pub async fn fetch_attached(
+        &self,
+        reference: &ImageReference,
+        digest: &Digest,
+        kind: AttachmentKind,
+    ) -> Result<SignedImage, Error> {
+        let mut image =
+            SignedImage { repository: reference.repository_name(), digest: digest.clone(), signatures: Vec::new() };
+        let Some((_, manifest)) = self.get_attachment_manifest(&reference.location, digest, kind).await? else {
+            return Ok(image);
+        };
+        let fetches = manifest.layers.iter().map(|layer| async move {
+            if layer.size > self.limits.max_blob_size {
+                return Err(Error::from(RegistryError::TooLarge {
+                    what: format!("layer {}", layer.digest),
+                    size: layer.size,
+                    limit: self.limits.max_blob_size,
+                }));
+            }
+            let payload =
+                self.get_blob(&reference.location, &layer.digest, layer.size.min(self.limits.max_blob_size)).await?;
+            Ok(SignatureLayer {
+                media_type: layer.media_type.clone(),
+                payload,
+                payload_digest: layer.digest.clone(),
+                annotations: layer.annotations.clone().unwrap_or_default(),
+            })
+        });
+        image.signatures = join_bounded(fetches, 8).await?;
+        Ok(image)
+    }
+}
+
+/// Runs futures with at most `limit` in flight, keeping their order; fails on the first error.
+pub(crate) async fn join_bounded<T, F>(futures: impl IntoIterator<Item = F>, limit: usize) -> Result<Vec<T>, Error>
+where
+    F: std::future::Future<Output = Result<T, Error>>,
+{
+    use futures_util::{StreamExt, TryStreamExt};
+    futures_util::stream::iter(futures).buffered(limit.max(1)).try_collect().await
+}

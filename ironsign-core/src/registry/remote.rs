@@ -1,0 +1,580 @@
+//! The OCI Distribution API over HTTP(S): manifests, blobs, tags, with the anonymous, basic and
+//! bearer-token flows, bounded reads and digest checks.
+
+use super::auth::{Authorization, Challenge, Credential, Keychain, TokenCache, parse_challenge};
+use super::{FetchedManifest, ManifestRef};
+use crate::cosign::MANIFEST_MEDIA_TYPES;
+use crate::error::RegistryError;
+use crate::reference::Digest;
+use reqwest::{Method, StatusCode, header};
+use std::time::Duration;
+
+/// What a request needs access to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    Pull,
+    Push,
+    Delete,
+}
+
+impl Access {
+    fn actions(self) -> &'static str {
+        match self {
+            Access::Pull => "pull",
+            Access::Push => "pull,push",
+            Access::Delete => "delete",
+        }
+    }
+}
+
+/// Most attempts for a request that is safe to repeat.
+const ATTEMPTS: u32 = 3;
+/// Longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+pub(crate) struct Remote {
+    http: reqwest::Client,
+    insecure: Vec<String>,
+    keychain: Keychain,
+    tokens: TokenCache,
+}
+
+fn is_loopback(registry: &str) -> bool {
+    let host = registry.rsplit_once(':').map(|(h, _)| h).unwrap_or(registry);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Remote {
+    pub(crate) fn new(options: &super::RegistryOptions) -> Result<Self, RegistryError> {
+        let config_error = |reason: String| RegistryError::Transport { registry: "(client)".into(), reason };
+        let mut builder = reqwest::Client::builder()
+            .user_agent(options.user_agent.clone())
+            .connect_timeout(options.connect_timeout)
+            .read_timeout(options.read_timeout)
+            .redirect(reqwest::redirect::Policy::limited(5));
+        let mut extra = Vec::new();
+        for pem in &options.ca_certificates_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| config_error(format!("registry CA certificate: {e}")))?;
+            extra.extend(certs);
+        }
+        if !extra.is_empty() {
+            builder = builder.tls_certs_merge(extra);
+        }
+        let http = builder.build().map_err(|e| config_error(e.to_string()))?;
+        Ok(Remote {
+            http,
+            insecure: options.insecure_registries.clone(),
+            keychain: options.keychain.clone(),
+            tokens: TokenCache::default(),
+        })
+    }
+
+    fn base(&self, registry: &str) -> String {
+        let http = is_loopback(registry) || self.insecure.iter().any(|r| r == registry);
+        let host = if registry == crate::reference::DOCKER_HUB { "index.docker.io" } else { registry };
+        format!("{}://{host}", if http { "http" } else { "https" })
+    }
+
+    /// Sends a request built by `build`, handling authentication and retrying what is safe.
+    async fn send(
+        &self,
+        registry: &str,
+        repository: &str,
+        access: Access,
+        method: Method,
+        url: &str,
+        build: &(dyn Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder + Send + Sync),
+    ) -> Result<reqwest::Response, RegistryError> {
+        let scope = format!("repository:{repository}:{}", access.actions());
+        let idempotent = matches!(method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE);
+        let mut authenticated = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut req = build(self.http.request(method.clone(), url));
+            if let Some(auth) = self.tokens.get(registry, &scope) {
+                req = req.header(header::AUTHORIZATION, auth.header());
+            }
+            let result = req.send().await;
+            let retry_delay = match &result {
+                Err(e) if idempotent && (e.is_connect() || e.is_timeout()) => Some(backoff(attempt, None)),
+                Ok(r) if idempotent && matches!(r.status().as_u16(), 429 | 502 | 503 | 504) => {
+                    Some(backoff(attempt, retry_after(r)))
+                }
+                _ => None,
+            };
+            if let Some(delay) = retry_delay.filter(|_| attempt < ATTEMPTS) {
+                tracing::debug!(url, attempt, ?delay, "retrying registry request");
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            let resp =
+                result.map_err(|e| RegistryError::Transport { registry: registry.into(), reason: error_chain(&e) })?;
+            if resp.status() == StatusCode::UNAUTHORIZED && !authenticated {
+                authenticated = true;
+                let challenge = resp
+                    .headers()
+                    .get(header::WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_challenge);
+                if let Some(challenge) = challenge
+                    && self.authenticate(registry, &scope, &challenge).await?
+                {
+                    attempt -= 1;
+                    continue;
+                }
+                return Err(RegistryError::Unauthorized { registry: registry.into(), scope, status: 401 });
+            }
+            if resp.status() == StatusCode::UNAUTHORIZED || resp.status() == StatusCode::FORBIDDEN {
+                return Err(RegistryError::Unauthorized {
+                    registry: registry.into(),
+                    scope,
+                    status: resp.status().as_u16(),
+                });
+            }
+            return Ok(resp);
+        }
+    }
+
+    /// Obtains an authorisation for `scope` after a challenge; false when there is nothing to try.
+    async fn authenticate(&self, registry: &str, scope: &str, challenge: &Challenge) -> Result<bool, RegistryError> {
+        let credential = self.keychain.lookup(registry)?;
+        match challenge {
+            Challenge::Basic => match credential {
+                Some(Credential::Basic { username, password }) => {
+                    self.tokens.put(
+                        registry,
+                        scope,
+                        Authorization::basic(&username, &password),
+                        Duration::from_secs(24 * 3600),
+                    );
+                    Ok(true)
+                }
+                _ => Ok(false),
+            },
+            Challenge::Bearer { realm, service } => {
+                let token = self.fetch_token(registry, realm, service.as_deref(), scope, credential.as_ref()).await?;
+                let ttl = Duration::from_secs(token.1.max(60));
+                self.tokens.put(registry, scope, Authorization::Bearer(token.0), ttl);
+                Ok(true)
+            }
+        }
+    }
+
+    /// The token flow of the distribution spec: GET (or, with a refresh token, POST) the realm.
+    async fn fetch_token(
+        &self,
+        registry: &str,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+        credential: Option<&Credential>,
+    ) -> Result<(zeroize::Zeroizing<String>, u64), RegistryError> {
+        let transport = |e: reqwest::Error| RegistryError::Transport {
+            registry: registry.into(),
+            reason: format!("token service {realm}: {}", error_chain(&e)),
+        };
+        let resp = match credential {
+            Some(Credential::IdentityToken(refresh)) => {
+                let mut form = vec![
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh.as_str()),
+                    ("client_id", "ironsign"),
+                    ("scope", scope),
+                ];
+                if let Some(s) = service {
+                    form.push(("service", s));
+                }
+                let body = form.iter().map(|(k, v)| format!("{k}={}", url_encode(v))).collect::<Vec<_>>().join("&");
+                self.http
+                    .post(realm)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(transport)?
+            }
+            other => {
+                let mut query = vec![("scope", scope.to_owned())];
+                if let Some(s) = service {
+                    query.push(("service", s.to_owned()));
+                }
+                let qs = query.iter().map(|(k, v)| format!("{k}={}", url_encode(v))).collect::<Vec<_>>().join("&");
+                let sep = if realm.contains('?') { '&' } else { '?' };
+                let mut req = self.http.get(format!("{realm}{sep}{qs}"));
+                if let Some(Credential::Basic { username, password }) = other {
+                    req = req.basic_auth(username, Some(password.as_str()));
+                }
+                req.send().await.map_err(transport)?
+            }
+        };
+        if !resp.status().is_success() {
+            return Err(RegistryError::Unauthorized {
+                registry: registry.into(),
+                scope: scope.into(),
+                status: resp.status().as_u16(),
+            });
+        }
+        let body = read_bounded(resp, 1 << 20, "token response", registry).await?;
+        let v: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| RegistryError::InvalidResponse { what: "token response".into(), reason: e.to_string() })?;
+        let token = v.get("token").or_else(|| v.get("access_token")).and_then(|t| t.as_str()).ok_or_else(|| {
+            RegistryError::InvalidResponse { what: "token response".into(), reason: "no token".into() }
+        })?;
+        let expires = v.get("expires_in").and_then(|e| e.as_u64()).unwrap_or(60);
+        Ok((zeroize::Zeroizing::new(token.to_owned()), expires))
+    }
+
+    fn manifest_url(&self, registry: &str, repository: &str, reference: &str) -> String {
+        format!("{}/v2/{repository}/manifests/{reference}", self.base(registry))
+    }
+
+    fn blob_url(&self, registry: &str, repository: &str, digest: &Digest) -> String {
+        format!("{}/v2/{repository}/blobs/{digest}", self.base(registry))
+    }
+
+    pub(crate) async fn head_manifest(
+        &self,
+        registry: &str,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<ManifestRef>, RegistryError> {
+        let url = self.manifest_url(registry, repository, reference);
+        let accept = MANIFEST_MEDIA_TYPES.join(", ");
+        let resp = self
+            .send(registry, repository, Access::Pull, Method::HEAD, &url, &|r| {
+                r.header(header::ACCEPT, accept.as_str())
+            })
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = check_status(resp, "HEAD", &url).await?;
+        let digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|d| Digest::parse(d).ok());
+        let media_type = header_str(&resp, header::CONTENT_TYPE).unwrap_or_default();
+        let size = resp
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        match digest {
+            Some(digest) => Ok(Some(ManifestRef { digest, media_type, size })),
+            // Some registries omit the digest on HEAD: GET and hash instead.
+            None => Ok(self.get_manifest(registry, repository, reference, 4 << 20).await?.map(|m| ManifestRef {
+                size: m.bytes.len() as u64,
+                digest: m.digest,
+                media_type: m.media_type,
+            })),
+        }
+    }
+
+    pub(crate) async fn get_manifest(
+        &self,
+        registry: &str,
+        repository: &str,
+        reference: &str,
+        limit: u64,
+    ) -> Result<Option<FetchedManifest>, RegistryError> {
+        let url = self.manifest_url(registry, repository, reference);
+        let accept = MANIFEST_MEDIA_TYPES.join(", ");
+        let resp = self
+            .send(registry, repository, Access::Pull, Method::GET, &url, &|r| r.header(header::ACCEPT, accept.as_str()))
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = check_status(resp, "GET", &url).await?;
+        let media_type = header_str(&resp, header::CONTENT_TYPE).unwrap_or_default();
+        let header_digest = header_str(&resp, "docker-content-digest");
+        let bytes = read_bounded(resp, limit, &format!("manifest {repository}:{reference}"), registry).await?;
+        let digest = Digest::sha256(&bytes);
+        // Content addressed by digest must hash to it; a registry that lies is refused.
+        let claimed = if reference.contains(':') { Some(reference.to_owned()) } else { header_digest };
+        if let Some(claimed) = claimed.and_then(|c| Digest::parse(&c).ok())
+            && !claimed.matches(&bytes)
+        {
+            return Err(RegistryError::DigestMismatch {
+                what: format!("manifest {repository}:{reference}"),
+                expected: claimed.to_string(),
+                actual: digest.to_string(),
+            });
+        }
+        let media_type = super::manifest_media_type(&bytes, &media_type);
+        Ok(Some(FetchedManifest { bytes, media_type, digest }))
+    }
+
+    pub(crate) async fn put_manifest(
+        &self,
+        registry: &str,
+        repository: &str,
+        reference: &str,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<Digest, RegistryError> {
+        let url = self.manifest_url(registry, repository, reference);
+        let body = bytes::Bytes::copy_from_slice(bytes);
+        let resp = self
+            .send(registry, repository, Access::Push, Method::PUT, &url, &|r| {
+                r.header(header::CONTENT_TYPE, media_type).body(body.clone())
+            })
+            .await?;
+        check_status(resp, "PUT", &url).await?;
+        Ok(Digest::sha256(bytes))
+    }
+
+    pub(crate) async fn delete_manifest(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<bool, RegistryError> {
+        let url = self.manifest_url(registry, repository, digest.as_str());
+        let resp = self.send(registry, repository, Access::Delete, Method::DELETE, &url, &|r| r).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        check_status(resp, "DELETE", &url).await?;
+        Ok(true)
+    }
+
+    pub(crate) async fn blob_exists(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &Digest,
+        access: Access,
+    ) -> Result<bool, RegistryError> {
+        let url = self.blob_url(registry, repository, digest);
+        let resp = self.send(registry, repository, access, Method::HEAD, &url, &|r| r).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        check_status(resp, "HEAD", &url).await?;
+        Ok(true)
+    }
+
+    pub(crate) async fn get_blob(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &Digest,
+        limit: u64,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let url = self.blob_url(registry, repository, digest);
+        let resp = self.send(registry, repository, Access::Pull, Method::GET, &url, &|r| r).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Err(RegistryError::Http { method: "GET".into(), url, status: 404, message: "blob unknown".into() });
+        }
+        let resp = check_status(resp, "GET", &url).await?;
+        let bytes = read_bounded(resp, limit, &format!("blob {digest}"), registry).await?;
+        if !digest.matches(&bytes) {
+            return Err(RegistryError::DigestMismatch {
+                what: format!("blob in {repository}"),
+                expected: digest.to_string(),
+                actual: Digest::sha256(&bytes).to_string(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Uploads a blob monolithically (POST then PUT), or mounts it from `mount_from` when given.
+    pub(crate) async fn put_blob(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &Digest,
+        data: bytes::Bytes,
+        mount_from: Option<&str>,
+    ) -> Result<(), RegistryError> {
+        let mut url = format!("{}/v2/{repository}/blobs/uploads/", self.base(registry));
+        if let Some(from) = mount_from {
+            url.push_str(&format!("?mount={digest}&from={from}"));
+        }
+        let resp = self
+            .send(registry, repository, Access::Push, Method::POST, &url, &|r| r.header(header::CONTENT_LENGTH, "0"))
+            .await?;
+        if resp.status() == StatusCode::CREATED && mount_from.is_some() {
+            return Ok(());
+        }
+        let resp = check_status(resp, "POST", &url).await?;
+        let location = header_str(&resp, header::LOCATION).ok_or_else(|| RegistryError::InvalidResponse {
+            what: "blob upload".into(),
+            reason: "no Location header".into(),
+        })?;
+        let location = if location.starts_with('/') { format!("{}{location}", self.base(registry)) } else { location };
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let put_url = format!("{location}{sep}digest={}", url_encode(digest.as_str()));
+        let resp = self
+            .send(registry, repository, Access::Push, Method::PUT, &put_url, &|r| {
+                r.header(header::CONTENT_TYPE, "application/octet-stream").body(data.clone())
+            })
+            .await?;
+        check_status(resp, "PUT", &put_url).await?;
+        Ok(())
+    }
+
+    /// Lists tags, following `Link` pagination, up to `limit` tags.
+    pub(crate) async fn list_tags(
+        &self,
+        registry: &str,
+        repository: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, RegistryError> {
+        let mut url = format!("{}/v2/{repository}/tags/list?n=1000", self.base(registry));
+        let mut tags = Vec::new();
+        loop {
+            let resp = self.send(registry, repository, Access::Pull, Method::GET, &url, &|r| r).await?;
+            if resp.status() == StatusCode::NOT_FOUND {
+                return Ok(tags);
+            }
+            let resp = check_status(resp, "GET", &url).await?;
+            let next = header_str(&resp, header::LINK).and_then(|l| parse_link_next(&l));
+            let body = read_bounded(resp, 16 << 20, "tag list", registry).await?;
+            #[derive(serde::Deserialize)]
+            struct TagList {
+                #[serde(default)]
+                tags: Option<Vec<String>>,
+            }
+            let page: TagList = serde_json::from_slice(&body)
+                .map_err(|e| RegistryError::InvalidResponse { what: "tag list".into(), reason: e.to_string() })?;
+            tags.extend(page.tags.unwrap_or_default());
+            if tags.len() > limit {
+                return Err(RegistryError::TooMany {
+                    what: format!("tag list of {repository}"),
+                    count: tags.len(),
+                    limit,
+                });
+            }
+            match next {
+                Some(n) if n.starts_with('/') => url = format!("{}{n}", self.base(registry)),
+                Some(n) => url = n,
+                None => return Ok(tags),
+            }
+        }
+    }
+}
+
+fn parse_link_next(link: &str) -> Option<String> {
+    link.split(',').find(|part| part.contains("rel=\"next\"") || part.contains("rel=next")).and_then(|part| {
+        let start = part.find('<')? + 1;
+        let end = part.find('>')?;
+        Some(part[start..end].to_owned())
+    })
+}
+
+fn header_str(resp: &reqwest::Response, name: impl header::AsHeaderName) -> Option<String> {
+    resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    header_str(resp, header::RETRY_AFTER)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER))
+}
+
+/// Exponential backoff with jitter: 200 ms, 400 ms, … plus up to 50 %.
+fn backoff(attempt: u32, hint: Option<Duration>) -> Duration {
+    if let Some(h) = hint {
+        return h;
+    }
+    let base = Duration::from_millis(200u64 << attempt.min(6));
+    let mut b = [0u8; 2];
+    let _ = aws_lc_rs::rand::fill(&mut b);
+    base + base.mul_f64(f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) / 2.0)
+}
+
+pub(crate) fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+async fn check_status(resp: reqwest::Response, method: &str, url: &str) -> Result<reqwest::Response, RegistryError> {
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status().as_u16();
+    let message = read_bounded(resp, 64 << 10, "error body", "")
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v.pointer("/errors/0/message").and_then(|m| m.as_str()).map(str::to_owned))
+        .unwrap_or_default();
+    Err(RegistryError::Http { method: method.into(), url: url.into(), status, message })
+}
+
+/// Reads a body, refusing more than `limit` bytes whether declared or actually sent.
+pub(crate) async fn read_bounded(
+    mut resp: reqwest::Response,
+    limit: u64,
+    what: &str,
+    registry: &str,
+) -> Result<Vec<u8>, RegistryError> {
+    if let Some(len) = resp.content_length()
+        && len > limit
+    {
+        return Err(RegistryError::TooLarge { what: what.into(), size: len, limit });
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| RegistryError::Transport { registry: registry.into(), reason: error_chain(&e) })?
+    {
+        if out.len() as u64 + chunk.len() as u64 > limit {
+            return Err(RegistryError::TooLarge {
+                what: what.into(),
+                size: out.len() as u64 + chunk.len() as u64,
+                limit,
+            });
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("localhost:5000"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("reg.example:5000"));
+    }
+
+    #[test]
+    fn link_header() {
+        assert_eq!(
+            parse_link_next(r#"</v2/a/tags/list?n=2&last=b>; rel="next""#).as_deref(),
+            Some("/v2/a/tags/list?n=2&last=b")
+        );
+        assert_eq!(parse_link_next("").as_deref(), None);
+    }
+}

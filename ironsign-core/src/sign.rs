@@ -1,0 +1,289 @@
+//! Signing: build cosign's payload, sign it, and append it to the image's `.sig` manifest without
+//! losing anyone else's signature.
+//!
+//! The registry API has no compare-and-swap, so appending is read-modify-write: read the current
+//! manifest, write it back with one more layer, then wait a little longer than that round trip
+//! took and read it again. A writer that read before our write must have written within its own
+//! round trip, so after the wait its overwrite (which lacks our layer) is visible and we append
+//! again. The residual assumption is that concurrent writers' round trips are of the same order as
+//! ours; cosign has no protection at all (cosign.md §1.7).
+
+use crate::cosign::{self, AttachmentKind, LayerSpec};
+use crate::error::{CertificateError, Error, RegistryError};
+use crate::keys::Signer;
+use crate::pki::{Certificate, TrustRoot, certificate_matches_key};
+use crate::reference::{Digest, ImageReference, Location};
+use crate::registry::RegistryClient;
+use base64::Engine as _;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// A signer with the certificate and chain that go beside its signatures.
+#[derive(Debug, Clone)]
+pub struct SigningMaterial {
+    signer: Arc<dyn Signer>,
+    certificate: Option<Certificate>,
+    chain: Vec<Certificate>,
+    warnings: Vec<String>,
+}
+
+impl SigningMaterial {
+    /// Key-only signing: no certificate annotation.
+    pub fn new(signer: Arc<dyn Signer>) -> Self {
+        SigningMaterial { signer, certificate: None, chain: Vec::new(), warnings: Vec::new() }
+    }
+
+    /// Adds the signing certificate and its issuing chain (intermediates, then the root). Refuses
+    /// a certificate whose key is not the signer's, that is not valid at `at`, whose extended key
+    /// usage lacks codeSigning, or whose chain does not lead from it to the chain's root.
+    pub fn with_certificate(
+        mut self,
+        certificate: Certificate,
+        chain: Vec<Certificate>,
+        at: SystemTime,
+    ) -> Result<Self, CertificateError> {
+        certificate_matches_key(&certificate, self.signer.public_key())?;
+        certificate.check_validity(at, false)?;
+        certificate.check_code_signing_usage(false)?;
+        if certificate.summary().sans().is_empty() {
+            self.warnings.push(format!(
+                "certificate {:?} has no subject alternative name: cosign, Kyverno, policy-controller and podman can pin an identity only on SANs",
+                certificate.subject()
+            ));
+        }
+        if let Some((root, intermediates)) = chain.split_last() {
+            match TrustRoot::from_certificates(vec![root.clone()], intermediates.to_vec()) {
+                Ok(trust) => {
+                    trust.verify_code_signing(&certificate, &[], at, false, false)?;
+                }
+                Err(CertificateError::NotARoot { .. }) => self.warnings.push(format!(
+                    "the chain ends with {:?}, which is not a self-signed root; cosign and podman drop the last chain certificate as the root",
+                    root.subject()
+                )),
+                Err(e) => return Err(e),
+            }
+        }
+        self.certificate = Some(certificate);
+        self.chain = chain;
+        Ok(self)
+    }
+
+    /// The signer.
+    pub fn signer(&self) -> &Arc<dyn Signer> {
+        &self.signer
+    }
+
+    /// The certificate, if any.
+    pub fn certificate(&self) -> Option<&Certificate> {
+        self.certificate.as_ref()
+    }
+
+    /// Warnings found when the material was assembled (e.g. no SAN).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The cosign layer annotations for a signature made with this material.
+    pub(crate) fn annotations(&self, signature_b64: String) -> BTreeMap<String, String> {
+        let mut a = BTreeMap::new();
+        a.insert(cosign::SIGNATURE_ANNOTATION.to_owned(), signature_b64);
+        if let Some(cert) = &self.certificate {
+            a.insert(cosign::CERTIFICATE_ANNOTATION.to_owned(), cert.to_pem());
+            // cosign sets the chain key whenever it sets a certificate, even to "".
+            a.insert(cosign::CHAIN_ANNOTATION.to_owned(), self.chain.iter().map(Certificate::to_pem).collect());
+        }
+        a
+    }
+}
+
+/// Options of [`sign_image`].
+#[derive(Debug, Clone, Default)]
+pub struct SignOptions {
+    /// `-a key=value` annotations, written into the payload's `optional`.
+    pub annotations: BTreeMap<String, String>,
+    /// Also sign every manifest of a multi-platform index.
+    pub recursive: bool,
+    /// The `docker-reference` to write instead of the image's repository (cosign's
+    /// `--sign-container-identity`).
+    pub identity: Option<String>,
+}
+
+/// One signature written (or found already present).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignedEntry {
+    /// The signed manifest digest.
+    pub digest: Digest,
+    /// The attachment tag written.
+    pub tag: String,
+    /// The payload layer digest.
+    pub layer_digest: Digest,
+    /// False when an identical signature was already there and nothing was written.
+    pub added: bool,
+}
+
+/// What [`sign_image`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignReport {
+    /// The reference as given.
+    pub reference: String,
+    /// One entry per signed manifest.
+    pub signatures: Vec<SignedEntry>,
+    /// Warnings about the signing material.
+    pub warnings: Vec<String>,
+}
+
+/// The payload `cosign generate` prints for `reference` (tags are resolved first).
+pub async fn generate_payload(
+    client: &RegistryClient,
+    reference: &ImageReference,
+    options: &SignOptions,
+) -> Result<Vec<u8>, Error> {
+    let digest = client.digest_of(reference).await?;
+    let identity = options.identity.clone().unwrap_or_else(|| reference.repository_name());
+    Ok(cosign::simple_signing_payload(&identity, &digest, &options.annotations))
+}
+
+/// Signs an image: resolves the reference to a digest once, signs that digest (and, with
+/// `recursive`, every child manifest), and appends each signature to its `.sig` manifest.
+pub async fn sign_image(
+    client: &RegistryClient,
+    reference: &ImageReference,
+    material: &SigningMaterial,
+    options: &SignOptions,
+) -> Result<SignReport, Error> {
+    let resolved = client.resolve(reference).await?;
+    let mut digests = vec![resolved.digest.clone()];
+    if options.recursive && cosign::is_index(&resolved.media_type) {
+        let index = client
+            .get_manifest(&reference.location, resolved.digest.as_str())
+            .await?
+            .ok_or_else(|| RegistryError::ImageNotFound { reference: reference.to_string() })?;
+        let parsed = cosign::Manifest::parse(&index.bytes, "image index")?;
+        digests.extend(parsed.manifests.into_iter().map(|d| d.digest));
+    }
+    let identity = options.identity.clone().unwrap_or_else(|| reference.repository_name());
+    let mut signatures = Vec::new();
+    for digest in digests {
+        let payload = cosign::simple_signing_payload(&identity, &digest, &options.annotations);
+        let signature = material.signer.sign(&payload)?;
+        let annotations = material.annotations(base64::engine::general_purpose::STANDARD.encode(&signature));
+        let layer = LayerSpec {
+            media_type: cosign::SIMPLE_SIGNING_MEDIA_TYPE.into(),
+            digest: Digest::sha256(&payload),
+            size: payload.len() as u64,
+            annotations,
+        };
+        let signer = material.signer.clone();
+        let duplicate = move |existing: &LayerSpec, new: &LayerSpec, payload: &[u8]| {
+            is_same_signature(existing, new, payload, signer.as_ref())
+        };
+        let added =
+            append_layer(client, &reference.location, &digest, AttachmentKind::Signature, &layer, &payload, &duplicate)
+                .await?;
+        signatures.push(SignedEntry { tag: digest.attachment_tag("sig"), layer_digest: layer.digest, digest, added });
+    }
+    Ok(SignReport { reference: reference.to_string(), signatures, warnings: material.warnings.clone() })
+}
+
+/// cosign's dedupe rule (§1.7): same payload and media type, every new annotation but the
+/// signature present, and the existing signature verifies with our key.
+fn is_same_signature(existing: &LayerSpec, new: &LayerSpec, payload: &[u8], signer: &dyn Signer) -> bool {
+    if existing.digest != new.digest || existing.media_type != new.media_type {
+        return false;
+    }
+    let annotations_match = new
+        .annotations
+        .iter()
+        .filter(|(k, _)| k.as_str() != cosign::SIGNATURE_ANNOTATION)
+        .all(|(k, v)| existing.annotations.get(k) == Some(v));
+    let verifies = existing
+        .annotations
+        .get(cosign::SIGNATURE_ANNOTATION)
+        .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s.trim()).ok())
+        .is_some_and(|sig| signer.public_key().verify(payload, &sig));
+    annotations_match && verifies
+}
+
+/// Decides whether an existing layer already holds what we are about to add.
+pub(crate) type DuplicateCheck<'a> = dyn Fn(&LayerSpec, &LayerSpec, &[u8]) -> bool + Send + Sync + 'a;
+
+/// Most read-modify-write rounds before giving up.
+const MAX_APPEND_ATTEMPTS: u32 = 12;
+
+/// Appends `layer` (whose blob is `payload`) to the attachment manifest of `digest`, race-safely
+/// (see the module docs). Returns false when `duplicate` found it already present.
+pub(crate) async fn append_layer(
+    client: &RegistryClient,
+    location: &Location,
+    digest: &Digest,
+    kind: AttachmentKind,
+    layer: &LayerSpec,
+    payload: &[u8],
+    duplicate: &DuplicateCheck<'_>,
+) -> Result<bool, Error> {
+    let tag = digest.attachment_tag(kind.suffix());
+    // Blobs go first, so the tag never points at a missing blob.
+    client.put_blob(location, payload).await?;
+    let present =
+        |layers: &[LayerSpec]| layers.iter().any(|l| l.digest == layer.digest && l.annotations == layer.annotations);
+    for attempt in 1..=MAX_APPEND_ATTEMPTS {
+        let started = Instant::now();
+        let existing: Vec<LayerSpec> = current_layers(client, location, digest, kind).await?;
+        if existing.iter().any(|l| duplicate(l, layer, payload)) {
+            return Ok(false);
+        }
+        let mut layers = existing;
+        layers.push(layer.clone());
+        if layers.len() > client.limits().max_layers {
+            return Err(RegistryError::TooMany {
+                what: format!("{tag} manifest"),
+                count: layers.len(),
+                limit: client.limits().max_layers,
+            }
+            .into());
+        }
+        let config = cosign::signature_config(&layers);
+        client.put_blob(location, &config).await?;
+        let manifest = cosign::signature_manifest(&config, &layers);
+        client.put_manifest(location, &tag, &manifest, cosign::OCI_MANIFEST).await?;
+        let round_trip = started.elapsed();
+        // Two confirmations, each after a wait longer than a concurrent writer's round trip.
+        let mut confirmed = true;
+        for _ in 0..2 {
+            tokio::time::sleep(settle_delay(round_trip)).await;
+            if !present(&current_layers(client, location, digest, kind).await?) {
+                confirmed = false;
+                break;
+            }
+        }
+        if confirmed {
+            return Ok(true);
+        }
+        tracing::debug!(%tag, attempt, "a concurrent writer replaced the manifest; appending again");
+        tokio::time::sleep(settle_delay(round_trip) * attempt.min(4)).await;
+    }
+    Err(RegistryError::ConcurrentUpdate { tag, attempts: MAX_APPEND_ATTEMPTS }.into())
+}
+
+async fn current_layers(
+    client: &RegistryClient,
+    location: &Location,
+    digest: &Digest,
+    kind: AttachmentKind,
+) -> Result<Vec<LayerSpec>, Error> {
+    Ok(client
+        .get_attachment_manifest(location, digest, kind)
+        .await?
+        .map(|(_, m)| m.layers.iter().map(LayerSpec::from).collect())
+        .unwrap_or_default())
+}
+
+/// Twice the observed round trip, plus 50 ms and up to one more round trip of jitter.
+fn settle_delay(round_trip: Duration) -> Duration {
+    let mut b = [0u8; 2];
+    let _ = aws_lc_rs::rand::fill(&mut b);
+    let jitter = round_trip.mul_f64(f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX));
+    round_trip * 2 + Duration::from_millis(50) + jitter
+}

@@ -1,0 +1,493 @@
+//! Verification: pure and synchronous.
+//!
+//! Three inputs, kept apart as in sigstore-go: the trust material ([`TrustRoot`], given once to a
+//! [`Verifier`]), the thing verified ([`SignedImage`], plain data fetched by
+//! [`RegistryClient`](crate::registry::RegistryClient)) and the [`Policy`] (per call). Nothing here
+//! does I/O, so it can run on any thread, in a batch, or under a binding's released GIL.
+//!
+//! A signature is accepted when every check passes on that same signature, in this order:
+//! 1. the layer is a simple signing payload with a well-formed signature annotation;
+//! 2. with certificate trust: the leaf parses (a certificate that does not parse is never
+//!    treated as a raw key), its usage allows code signing, it and every CA on a path to a
+//!    configured root are valid at the verification time, and an identity of the policy matches;
+//!    with key trust: a trusted key verifies the signature;
+//! 3. the signature verifies over the exact payload bytes;
+//! 4. the payload is a cosign container image signature for exactly this image digest, and
+//!    carries every annotation the policy requires.
+//!
+//! The image verifies iff at least one signature passes. "No signatures" and "none matched" are
+//! different errors.
+
+use crate::cosign::{self, SignatureLayer, SignedImage, SimpleSigning};
+use crate::error::{Error, InputError, RejectionReason, SignatureRejection, VerificationError};
+use crate::pki::{Certificate, CertificateSummary, TrustRoot};
+use crate::reference::Digest;
+use base64::Engine as _;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+/// Media type of a serialised [`VerificationResult`].
+pub const RESULT_MEDIA_TYPE: &str = "application/vnd.ironsign.verification-result+json;version=0.1";
+
+/// Which certificate field an identity is matched against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityField {
+    /// Any SAN: email, URI or DNS name (what cosign, Kyverno and podman match).
+    San,
+    /// The subject DN in RFC 4514 form (an ironsign extension).
+    SubjectDn,
+    /// The subject common name (an ironsign extension).
+    CommonName,
+}
+
+#[derive(Debug, Clone)]
+enum Matcher {
+    Exact(String),
+    Regex(regex::Regex),
+}
+
+/// An identity a signing certificate must carry.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    field: IdentityField,
+    matcher: Matcher,
+}
+
+impl Identity {
+    /// A SAN equal to `value`.
+    pub fn san(value: impl Into<String>) -> Self {
+        Identity { field: IdentityField::San, matcher: Matcher::Exact(value.into()) }
+    }
+
+    /// A SAN matching `pattern`. Like cosign's `--certificate-identity-regexp`, the pattern is
+    /// **not anchored**: write `^…$` to match whole values.
+    pub fn san_regex(pattern: &str) -> Result<Self, InputError> {
+        Ok(Identity { field: IdentityField::San, matcher: Matcher::Regex(compile(pattern)?) })
+    }
+
+    /// Match on another field.
+    pub fn on(mut self, field: IdentityField) -> Self {
+        self.field = field;
+        self
+    }
+
+    /// The field matched.
+    pub fn field(&self) -> IdentityField {
+        self.field
+    }
+
+    fn candidates(&self, cert: &CertificateSummary) -> Vec<String> {
+        match self.field {
+            IdentityField::San => cert.sans(),
+            IdentityField::SubjectDn => vec![cert.subject.clone()],
+            IdentityField::CommonName => cert.common_name().map(str::to_owned).into_iter().collect(),
+        }
+    }
+
+    fn matches(&self, value: &str) -> bool {
+        match &self.matcher {
+            Matcher::Exact(v) => v == value,
+            Matcher::Regex(r) => r.is_match(value),
+        }
+    }
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let field = match self.field {
+            IdentityField::San => "SAN",
+            IdentityField::SubjectDn => "subject",
+            IdentityField::CommonName => "CN",
+        };
+        match &self.matcher {
+            Matcher::Exact(v) => write!(f, "{field} {v:?}"),
+            Matcher::Regex(r) => write!(f, "{field} matching /{}/", r.as_str()),
+        }
+    }
+}
+
+fn compile(pattern: &str) -> Result<regex::Regex, InputError> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| InputError::arg("identity regular expression", e.to_string()))
+}
+
+/// What a signature must satisfy beyond the trust material: the signer's identity and the
+/// annotations of the payload.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    identities: Vec<Identity>,
+    any_identity: bool,
+    annotations: BTreeMap<String, String>,
+    require_code_signing_eku: bool,
+}
+
+impl Policy {
+    /// A policy requiring the signing certificate to carry `identity`.
+    pub fn identity(identity: Identity) -> Self {
+        Policy { identities: vec![identity], ..Default::default() }
+    }
+
+    /// A policy for key-based trust (no certificate identity applies).
+    pub fn key_only() -> Self {
+        Policy::default()
+    }
+
+    /// Accept any certificate that chains to a configured root, whatever identity it carries.
+    /// Every certificate the CA ever issued, for any purpose, is then a valid signer.
+    pub fn dangerous_any_identity() -> Self {
+        Policy { any_identity: true, ..Default::default() }
+    }
+
+    /// Also accept this identity (any one of the identities suffices).
+    pub fn or_identity(mut self, identity: Identity) -> Self {
+        self.identities.push(identity);
+        self
+    }
+
+    /// Require `optional[key] == value` in the payload (cosign's `-a key=value`).
+    pub fn with_annotation(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.annotations.insert(key.into(), value.into());
+        self
+    }
+
+    /// Require the leaf to carry an extended key usage with codeSigning (by default a leaf without
+    /// the extension is accepted, as cosign and Go's x509 accept it).
+    pub fn require_code_signing_eku(mut self, on: bool) -> Self {
+        self.require_code_signing_eku = on;
+        self
+    }
+
+    /// The required annotations.
+    pub fn annotations(&self) -> &BTreeMap<String, String> {
+        &self.annotations
+    }
+
+    fn check_against(&self, trust: &TrustRoot) -> Result<(), InputError> {
+        if trust.has_certificate_authorities() && self.identities.is_empty() && !self.any_identity {
+            return Err(InputError::arg(
+                "policy",
+                "certificate-based trust needs an identity (--certificate-identity or --certificate-identity-regexp)",
+            ));
+        }
+        if !trust.has_certificate_authorities() && !self.identities.is_empty() {
+            return Err(InputError::arg(
+                "policy",
+                "an identity cannot be checked with key-based trust (no root CA is configured)",
+            ));
+        }
+        if !trust.has_certificate_authorities() && trust.public_keys().is_empty() {
+            return Err(InputError::arg("trust", "no root CA and no public key is configured"));
+        }
+        Ok(())
+    }
+
+    fn match_identity(&self, cert: &CertificateSummary) -> Result<Option<String>, RejectionReason> {
+        if self.identities.is_empty() && self.any_identity {
+            return Ok(None);
+        }
+        for identity in &self.identities {
+            if let Some(v) = identity.candidates(cert).into_iter().find(|v| identity.matches(v)) {
+                return Ok(Some(v));
+            }
+        }
+        let expected = self.identities.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ");
+        let mut found: Vec<String> = Vec::new();
+        for field in [IdentityField::San, IdentityField::SubjectDn, IdentityField::CommonName] {
+            if self.identities.iter().any(|i| i.field == field) {
+                found.extend(Identity::san("").on(field).candidates(cert));
+            }
+        }
+        Err(RejectionReason::IdentityMismatch { expected, found })
+    }
+}
+
+/// A check that passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// The leaf's key usage and extended key usage allow code signing.
+    CodeSigningUsage,
+    /// The leaf and every CA on its path are valid at the verification time.
+    Validity,
+    /// The leaf chains to a configured root CA.
+    ChainToRoot,
+    /// A policy identity matched.
+    Identity,
+    /// The signature was made by a configured public key.
+    TrustedKey,
+    /// The signature verifies over the payload.
+    Signature,
+    /// The payload is a cosign container image signature.
+    PayloadType,
+    /// The payload names this image's digest.
+    DigestBinding,
+    /// The payload carries the required annotations.
+    Annotations,
+}
+
+/// Who made a verified signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum VerifiedSigner {
+    /// A certificate chaining to a configured root.
+    Certificate {
+        /// The leaf.
+        certificate: Box<CertificateSummary>,
+        /// Subjects of the path, leaf first, root last.
+        chain: Vec<String>,
+    },
+    /// A configured public key.
+    Key {
+        /// Hex SHA-256 of its SubjectPublicKeyInfo.
+        fingerprint: String,
+    },
+}
+
+/// A signature that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifiedSignature {
+    /// Its position among the layers.
+    pub index: usize,
+    /// Its payload layer digest.
+    pub layer_digest: Digest,
+    /// Its signer.
+    pub signer: VerifiedSigner,
+    /// The identity value that matched the policy, when one was required.
+    pub matched_identity: Option<String>,
+    /// The verified payload.
+    pub payload: SimpleSigning,
+    /// The checks that passed, in order.
+    pub checks: Vec<Check>,
+}
+
+impl VerifiedSignature {
+    /// The signing certificate, when certificate trust was used.
+    pub fn certificate(&self) -> Option<&CertificateSummary> {
+        match &self.signer {
+            VerifiedSigner::Certificate { certificate, .. } => Some(certificate),
+            VerifiedSigner::Key { .. } => None,
+        }
+    }
+}
+
+/// What verification proved, and only that.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerificationResult {
+    /// [`RESULT_MEDIA_TYPE`].
+    pub media_type: &'static str,
+    /// The repository.
+    pub repository: String,
+    /// The image digest.
+    pub digest: Digest,
+    /// The time certificates were checked at, RFC 3339.
+    pub verified_at: String,
+    /// Where that time came from: `current_time` (no verified timestamp).
+    pub time_source: &'static str,
+    /// The signatures that passed every check.
+    pub signatures: Vec<VerifiedSignature>,
+    /// The signatures that did not, with the first check each failed.
+    pub rejected: Vec<SignatureRejection>,
+}
+
+/// Verifies images against trust material given once.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    trust: TrustRoot,
+    max_chain: usize,
+}
+
+impl Verifier {
+    /// A verifier trusting `trust`.
+    pub fn new(trust: TrustRoot) -> Self {
+        Verifier { trust, max_chain: crate::pki::DEFAULT_MAX_CHAIN }
+    }
+
+    /// The trust material.
+    pub fn trust(&self) -> &TrustRoot {
+        &self.trust
+    }
+
+    /// Verifies at the current time.
+    pub fn verify(&self, image: &SignedImage, policy: &Policy) -> Result<VerificationResult, Error> {
+        self.verify_at(image, policy, SystemTime::now())
+    }
+
+    /// Verifies, checking certificate validity at `at`.
+    pub fn verify_at(&self, image: &SignedImage, policy: &Policy, at: SystemTime) -> Result<VerificationResult, Error> {
+        policy.check_against(&self.trust)?;
+        let kind = "signatures";
+        if image.signatures.is_empty() {
+            return Err(VerificationError::NoSignatures {
+                image: format!("{}@{}", image.repository, image.digest),
+                kind: kind.into(),
+            }
+            .into());
+        }
+        let mut signatures = Vec::new();
+        let mut rejected = Vec::new();
+        for (index, layer) in image.signatures.iter().enumerate() {
+            match self.check_signature(image, layer, policy, at) {
+                Ok((signer, matched_identity, payload, checks)) => signatures.push(VerifiedSignature {
+                    index,
+                    layer_digest: layer.payload_digest.clone(),
+                    signer,
+                    matched_identity,
+                    payload,
+                    checks,
+                }),
+                Err(reason) => {
+                    rejected.push(SignatureRejection { index, layer_digest: layer.payload_digest.to_string(), reason })
+                }
+            }
+        }
+        if signatures.is_empty() {
+            return Err(VerificationError::NoMatchingSignature {
+                image: format!("{}@{}", image.repository, image.digest),
+                kind: kind.into(),
+                count: image.signatures.len(),
+                rejections: rejected,
+            }
+            .into());
+        }
+        Ok(VerificationResult {
+            media_type: RESULT_MEDIA_TYPE,
+            repository: image.repository.clone(),
+            digest: image.digest.clone(),
+            verified_at: crate::pki::format_unix(at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default()),
+            time_source: "current_time",
+            signatures,
+            rejected,
+        })
+    }
+
+    /// Establishes who signed: returns the signer, the matched identity, the key, and the checks.
+    pub(crate) fn establish_signer(
+        &self,
+        layer: &SignatureLayer,
+        signed_bytes: &[u8],
+        signature: &[u8],
+        policy: &Policy,
+        at: SystemTime,
+        checks: &mut Vec<Check>,
+    ) -> Result<(VerifiedSigner, Option<String>), RejectionReason> {
+        let cert_pem = layer.certificate_pem();
+        if let (Some(pem), true) = (cert_pem, self.trust.has_certificate_authorities()) {
+            let leaf = Certificate::from_pem_or_der(pem.as_bytes(), "certificate annotation")
+                .map_err(RejectionReason::Certificate)?;
+            let untrusted = match layer.chain_pem() {
+                Some(chain) => Certificate::from_pem_many(chain.as_bytes(), "chain annotation", self.max_chain)
+                    .map_err(RejectionReason::Certificate)?,
+                None => Vec::new(),
+            };
+            let path = self
+                .trust
+                .verify_code_signing(&leaf, &untrusted, at, policy.require_code_signing_eku, true)
+                .map_err(RejectionReason::Certificate)?;
+            checks.extend([Check::CodeSigningUsage, Check::Validity, Check::ChainToRoot]);
+            let matched = policy.match_identity(leaf.summary())?;
+            if matched.is_some() {
+                checks.push(Check::Identity);
+            }
+            let key = leaf.public_key().map_err(RejectionReason::Certificate)?;
+            if !key.verify(signed_bytes, signature) {
+                return Err(RejectionReason::BadSignature { key: format!("certificate {:?}", leaf.subject()) });
+            }
+            checks.push(Check::Signature);
+            let chain = path.iter().map(|c| c.subject().to_owned()).collect();
+            return Ok((VerifiedSigner::Certificate { certificate: Box::new(leaf.summary().clone()), chain }, matched));
+        }
+        if self.trust.public_keys().is_empty() {
+            return Err(RejectionReason::MissingCertificate);
+        }
+        let key = self.trust.public_keys().iter().find(|k| k.verify(signed_bytes, signature)).ok_or_else(|| {
+            let keys = self
+                .trust
+                .public_keys()
+                .iter()
+                .map(|k| format!("sha256:{}", k.fingerprint()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            RejectionReason::BadSignature { key: format!("any configured key ({keys})") }
+        })?;
+        checks.extend([Check::TrustedKey, Check::Signature]);
+        // cosign checks the validity of a certificate a signature carries even under key trust.
+        if let Some(pem) = cert_pem {
+            let leaf = Certificate::from_pem_or_der(pem.as_bytes(), "certificate annotation")
+                .map_err(RejectionReason::Certificate)?;
+            leaf.check_validity(at, true).map_err(RejectionReason::Certificate)?;
+            checks.push(Check::Validity);
+        }
+        Ok((VerifiedSigner::Key { fingerprint: key.fingerprint() }, None))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn check_signature(
+        &self,
+        image: &SignedImage,
+        layer: &SignatureLayer,
+        policy: &Policy,
+        at: SystemTime,
+    ) -> Result<(VerifiedSigner, Option<String>, SimpleSigning, Vec<Check>), RejectionReason> {
+        if layer.media_type != cosign::SIMPLE_SIGNING_MEDIA_TYPE {
+            return Err(RejectionReason::MediaType {
+                found: layer.media_type.clone(),
+                expected: cosign::SIMPLE_SIGNING_MEDIA_TYPE.into(),
+            });
+        }
+        let signature = decode_signature(layer)?;
+        let mut checks = Vec::new();
+        let (signer, matched) = self.establish_signer(layer, &layer.payload, &signature, policy, at, &mut checks)?;
+        let payload = cosign::parse_simple_signing(&layer.payload)?;
+        if payload.kind != cosign::SIGNATURE_TYPE {
+            return Err(RejectionReason::PayloadType { found: payload.kind, expected: cosign::SIGNATURE_TYPE.into() });
+        }
+        checks.push(Check::PayloadType);
+        if payload.docker_manifest_digest != image.digest.as_str() {
+            return Err(RejectionReason::DigestMismatch {
+                expected: image.digest.to_string(),
+                found: payload.docker_manifest_digest,
+            });
+        }
+        checks.push(Check::DigestBinding);
+        check_annotations(policy, |k| payload.optional.get(k).map(json_text))?;
+        if !policy.annotations.is_empty() {
+            checks.push(Check::Annotations);
+        }
+        Ok((signer, matched, payload, checks))
+    }
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Checks every required annotation against `lookup`.
+pub(crate) fn check_annotations(
+    policy: &Policy,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<(), RejectionReason> {
+    for (key, expected) in &policy.annotations {
+        let found = lookup(key);
+        if found.as_deref() != Some(expected.as_str()) {
+            return Err(RejectionReason::AnnotationMismatch { key: key.clone(), expected: expected.clone(), found });
+        }
+    }
+    Ok(())
+}
+
+/// Decodes the base64 signature annotation.
+pub(crate) fn decode_signature(layer: &SignatureLayer) -> Result<Vec<u8>, RejectionReason> {
+    let b64 = layer.signature_b64().ok_or_else(|| RejectionReason::MalformedSignature {
+        reason: format!("no {} annotation", cosign::SIGNATURE_ANNOTATION),
+    })?;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| RejectionReason::MalformedSignature { reason: format!("signature annotation is not base64: {e}") })
+}
