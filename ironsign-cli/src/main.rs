@@ -51,8 +51,12 @@ enum Command {
 
 #[derive(clap::Args)]
 struct SignCmd {
-    /// The image: REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[:TAG|@DIGEST].
-    image: String,
+    /// The images: REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[:TAG|@DIGEST].
+    #[arg(required = true)]
+    images: Vec<String>,
+    /// How many images to sign at once.
+    #[arg(long = "max-workers", default_value_t = 8)]
+    max_workers: usize,
     /// Private key file (PKCS#8, SEC1, PKCS#1, encrypted PKCS#8, or cosign's encrypted format).
     #[arg(long)]
     key: PathBuf,
@@ -91,8 +95,12 @@ struct SignCmd {
 
 #[derive(clap::Args)]
 struct VerifyCmd {
-    /// The image: REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[:TAG|@DIGEST].
-    image: String,
+    /// The images: REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[:TAG|@DIGEST].
+    #[arg(required = true)]
+    images: Vec<String>,
+    /// How many images to verify at once.
+    #[arg(long = "max-workers", default_value_t = 10)]
+    max_workers: usize,
     #[command(flatten)]
     trust: TrustArgs,
     #[command(flatten)]
@@ -172,13 +180,15 @@ fn main() -> ExitCode {
 
 /// Prints an error (JSON on stdout with `--output json`) and picks its exit code.
 fn report(e: anyhow::Error, output: Output) -> ExitCode {
+    if let Some(Reported(err)) = e.downcast_ref::<Reported>() {
+        return ExitCode::from(exit_code(err));
+    }
     let Some(err) = e.downcast_ref::<Error>() else {
         eprintln!("Error: {e:#}");
         return ExitCode::from(exit::GENERIC);
     };
     if output == Output::Json {
-        let json = serde_json::json!({"error": {"code": err.code(), "family": err.family(), "message": err.to_string(), "details": err.details()}});
-        println!("{json}");
+        println!("{}", serde_json::json!({"error": error_json(err)}));
     }
     eprintln!("Error [{}]: {err}", err.code());
     ExitCode::from(exit_code(err))
@@ -234,8 +244,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn sign(c: SignCmd) -> anyhow::Result<()> {
-    let image = parse_ref(&c.image)?;
-    let client = c.registry.client(&[&image])?;
+    let images = c.images.iter().map(|i| parse_ref(i)).collect::<Result<Vec<_>, _>>()?;
+    let client = c.registry.client(&images.iter().collect::<Vec<_>>())?;
     let signer = args::load_signer(&c.key)?;
     let mut material = SigningMaterial::new(Arc::new(signer));
     if let Some(cert) = &c.certificate {
@@ -255,57 +265,127 @@ async fn sign(c: SignCmd) -> anyhow::Result<()> {
         recursive: c.recursive,
         identity: c.identity,
     };
-    let report = ironsign::sign::sign_image(&client, &image, &material, &options).await?;
-    match c.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Output::Text => {
-            for s in &report.signatures {
-                let what = if s.added { "Pushed signature to" } else { "Signature already present in" };
-                eprintln!("{what} {}", image.with_tag(&s.tag));
+    let results =
+        for_each_image(&images, c.max_workers, |image| ironsign::sign::sign_image(&client, image, &material, &options))
+            .await;
+    let mut first_error = None;
+    for (image, result) in images.iter().zip(results) {
+        match result {
+            Ok(report) => match c.output {
+                Output::Json => println!("{}", serde_json::to_string(&report)?),
+                Output::Text => {
+                    for s in &report.signatures {
+                        let what = if s.added { "Pushed signature to" } else { "Signature already present in" };
+                        eprintln!("{what} {}", image.with_tag(&s.tag));
+                    }
+                }
+            },
+            Err(e) => {
+                if images.len() > 1 {
+                    eprintln!("Error signing {image} [{}]: {e}", e.code());
+                }
+                first_error.get_or_insert(e);
             }
         }
     }
-    Ok(())
+    first_error.map_or(Ok(()), |e| Err(e.into()))
+}
+
+/// Runs `op` over every image with at most `workers` at once, keeping the order.
+async fn for_each_image<'a, T, F, Fut>(images: &'a [ImageReference], workers: usize, op: F) -> Vec<Result<T, Error>>
+where
+    F: Fn(&'a ImageReference) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    use futures_util::StreamExt;
+    futures_util::stream::iter(images.iter().map(op)).buffered(workers.max(1)).collect().await
 }
 
 async fn verify(c: VerifyCmd) -> anyhow::Result<()> {
-    let image = parse_ref(&c.image)?;
+    let images = c.images.iter().map(|i| parse_ref(i)).collect::<Result<Vec<_>, _>>()?;
     let trust = c.trust.trust_root()?;
     let annotations = args::parse_annotations(&c.annotations)?;
     let policy = c.policy.policy(&trust, &annotations)?;
-    let client = c.registry.client(&[&image])?;
-    let signed = client.fetch_signatures(&image).await?;
-    let result = Verifier::new(trust).verify(&signed, &policy)?;
-    match c.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&result)?),
-        Output::Text => {
-            eprintln!("\nVerification for {} --", image.with_digest(result.digest.clone()));
-            eprintln!("The following checks were performed on each of these signatures:");
-            eprintln!("  - The signatures chain to a configured root CA or were made with a configured key");
-            eprintln!("  - The signing certificates and their CAs are valid now, for code signing");
-            eprintln!("  - The identity and annotation policy was satisfied");
-            eprintln!("  - The signatures were verified over the payload, which names this image's digest");
-            for s in &result.signatures {
-                match s.certificate() {
-                    Some(cert) => eprintln!(
-                        "Signed by {} ({})",
-                        cert.subject,
-                        s.matched_identity.as_deref().unwrap_or("any identity")
-                    ),
-                    None => eprintln!("Signed by a configured key"),
-                }
+    let client = c.registry.client(&images.iter().collect::<Vec<_>>())?;
+    let verifier = Verifier::new(trust);
+    let results = for_each_image(&images, c.max_workers, |image| async {
+        let signed = client.fetch_signatures(image).await?;
+        let result = verifier.verify(&signed, &policy)?;
+        Ok((signed, result))
+    })
+    .await;
+    let many = images.len() > 1;
+    let mut first_error = None;
+    for (image, outcome) in images.iter().zip(results) {
+        match (outcome, c.output) {
+            (Ok((_, result)), Output::Json) if !many => println!("{}", serde_json::to_string_pretty(&result)?),
+            (Ok((_, result)), Output::Json) => {
+                println!("{}", serde_json::json!({"image": image.to_string(), "result": result}))
             }
-            // stdout: the verified payloads, as cosign prints them.
-            let payloads: Vec<serde_json::Value> = signed
-                .signatures
-                .iter()
-                .filter(|l| result.signatures.iter().any(|s| s.layer_digest == l.payload_digest))
-                .filter_map(|l| serde_json::from_slice(&l.payload).ok())
-                .collect();
-            println!("{}", serde_json::to_string(&payloads).context("encoding payloads")?);
+            (Ok((signed, result)), Output::Text) => print_verified(image, &signed, &result)?,
+            (Err(e), output) => {
+                if many {
+                    if output == Output::Json {
+                        println!("{}", serde_json::json!({"image": image.to_string(), "error": error_json(&e)}));
+                    }
+                    eprintln!("Error verifying {image} [{}]: {e}", e.code());
+                }
+                first_error.get_or_insert(e);
+            }
         }
     }
+    match first_error {
+        // With several images the errors were printed already; report the first one's exit code.
+        Some(e) if many => Err(anyhow::Error::new(Reported(e))),
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+fn print_verified(
+    image: &ImageReference,
+    signed: &ironsign::SignedImage,
+    result: &ironsign::VerificationResult,
+) -> anyhow::Result<()> {
+    eprintln!("\nVerification for {} --", image.with_digest(result.digest.clone()));
+    eprintln!("The following checks were performed on each of these signatures:");
+    eprintln!("  - The signatures chain to a configured root CA or were made with a configured key");
+    eprintln!("  - The signing certificates and their CAs are valid now, for code signing");
+    eprintln!("  - The identity and annotation policy was satisfied");
+    eprintln!("  - The signatures were verified over the payload, which names this image's digest");
+    for s in &result.signatures {
+        match s.certificate() {
+            Some(cert) => {
+                eprintln!("Signed by {} ({})", cert.subject, s.matched_identity.as_deref().unwrap_or("any identity"))
+            }
+            None => eprintln!("Signed by a configured key"),
+        }
+    }
+    // stdout: the verified payloads, as cosign prints them.
+    let payloads: Vec<serde_json::Value> = signed
+        .signatures
+        .iter()
+        .filter(|l| result.signatures.iter().any(|s| s.layer_digest == l.payload_digest))
+        .filter_map(|l| serde_json::from_slice(&l.payload).ok())
+        .collect();
+    println!("{}", serde_json::to_string(&payloads).context("encoding payloads")?);
     Ok(())
+}
+
+/// An error already printed; only its exit code is still wanted.
+#[derive(Debug)]
+struct Reported(Error);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Reported {}
+
+fn error_json(err: &Error) -> serde_json::Value {
+    serde_json::json!({"code": err.code(), "family": err.family(), "message": err.to_string(), "details": err.details()})
 }
 
 fn generate_key_pair(c: GenerateKeyPairCmd) -> anyhow::Result<()> {

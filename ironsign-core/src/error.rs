@@ -144,8 +144,17 @@ pub struct SignatureRejection {
     pub index: usize,
     /// The digest of its payload layer.
     pub layer_digest: String,
+    /// The stable code of `reason`.
+    pub code: &'static str,
     /// The first check it failed.
     pub reason: RejectionReason,
+}
+
+impl SignatureRejection {
+    /// A rejection of the signature at `index` for `reason`.
+    pub fn new(index: usize, layer_digest: impl Into<String>, reason: RejectionReason) -> Self {
+        SignatureRejection { index, layer_digest: layer_digest.into(), code: reason.code(), reason }
+    }
 }
 
 /// The first check a signature failed.

@@ -151,6 +151,18 @@ impl ImageReference {
         self.location.to_string()
     }
 
+    /// The `docker-reference` a signature payload names by default: the repository for a registry
+    /// image; for a layout, the directory's name (a layout has no repository: pass the image's
+    /// destination as the signing identity when it will be pushed somewhere).
+    pub fn docker_reference(&self) -> String {
+        match &self.location {
+            Location::Registry { .. } => self.repository_name(),
+            Location::Layout { path } => {
+                path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "oci-layout".into())
+            }
+        }
+    }
+
     /// The tag or digest string to request from the registry (digest preferred).
     pub fn version(&self) -> Option<String> {
         self.digest.as_ref().map(|d| d.to_string()).or_else(|| self.tag.clone())

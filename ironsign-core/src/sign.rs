@@ -141,7 +141,7 @@ pub async fn generate_payload(
     options: &SignOptions,
 ) -> Result<Vec<u8>, Error> {
     let digest = client.digest_of(reference).await?;
-    let identity = options.identity.clone().unwrap_or_else(|| reference.repository_name());
+    let identity = options.identity.clone().unwrap_or_else(|| reference.docker_reference());
     Ok(cosign::simple_signing_payload(&identity, &digest, &options.annotations))
 }
 
@@ -163,7 +163,7 @@ pub async fn sign_image(
         let parsed = cosign::Manifest::parse(&index.bytes, "image index")?;
         digests.extend(parsed.manifests.into_iter().map(|d| d.digest));
     }
-    let identity = options.identity.clone().unwrap_or_else(|| reference.repository_name());
+    let identity = options.identity.clone().unwrap_or_else(|| reference.docker_reference());
     let mut signatures = Vec::new();
     for digest in digests {
         let payload = cosign::simple_signing_payload(&identity, &digest, &options.annotations);
@@ -230,7 +230,7 @@ pub(crate) async fn append_layer(
         |layers: &[LayerSpec]| layers.iter().any(|l| l.digest == layer.digest && l.annotations == layer.annotations);
     for attempt in 1..=MAX_APPEND_ATTEMPTS {
         let started = Instant::now();
-        let existing: Vec<LayerSpec> = current_layers(client, location, digest, kind).await?;
+        let (read_digest, existing) = current_layers(client, location, digest, kind).await?;
         if existing.iter().any(|l| duplicate(l, layer, payload)) {
             return Ok(false);
         }
@@ -245,15 +245,39 @@ pub(crate) async fn append_layer(
             .into());
         }
         let config = cosign::signature_config(&layers);
-        client.put_blob(location, &config).await?;
         let manifest = cosign::signature_manifest(&config, &layers);
-        client.put_manifest(location, &tag, &manifest, cosign::OCI_MANIFEST).await?;
+        let written = async {
+            client.put_blob(location, &config).await?;
+            // Write only if nobody replaced the tag since we read it: this shrinks the lost-update
+            // window from the whole round (reads, blob uploads) to one request.
+            if client.head_manifest(location, &tag).await?.map(|m| m.digest) != read_digest {
+                return Ok(false);
+            }
+            client.put_manifest(location, &tag, &manifest, cosign::OCI_MANIFEST).await.map(|_| true)
+        };
+        match written.await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(%tag, attempt, "the manifest changed while we prepared ours; appending again");
+                tokio::time::sleep(jitter(started.elapsed())).await;
+                continue;
+            }
+            // Concurrent writers of the same blobs make some registries fail a write now and
+            // then (distribution answers 400 DIGEST_INVALID or 500); the next round retries.
+            Err(Error::Registry(e)) if is_write_conflict(&e) && attempt < MAX_APPEND_ATTEMPTS => {
+                tracing::debug!(%tag, attempt, error = %e, "write conflict; appending again");
+                tokio::time::sleep(settle_delay(started.elapsed())).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
         let round_trip = started.elapsed();
-        // Two confirmations, each after a wait longer than a concurrent writer's round trip.
+        // Confirm after waits longer than a concurrent writer's round trip, growing each time.
         let mut confirmed = true;
-        for _ in 0..2 {
-            tokio::time::sleep(settle_delay(round_trip)).await;
-            if !present(&current_layers(client, location, digest, kind).await?) {
+        for wait in 1..=2 {
+            tokio::time::sleep(settle_delay(round_trip) * wait).await;
+            let (_, now) = current_layers(client, location, digest, kind).await?;
+            if !present(&now) {
                 confirmed = false;
                 break;
             }
@@ -262,28 +286,36 @@ pub(crate) async fn append_layer(
             return Ok(true);
         }
         tracing::debug!(%tag, attempt, "a concurrent writer replaced the manifest; appending again");
-        tokio::time::sleep(settle_delay(round_trip) * attempt.min(4)).await;
+        tokio::time::sleep(jitter(round_trip * attempt.min(4))).await;
     }
     Err(RegistryError::ConcurrentUpdate { tag, attempts: MAX_APPEND_ATTEMPTS }.into())
 }
 
+fn is_write_conflict(e: &RegistryError) -> bool {
+    matches!(e, RegistryError::Http { status: 400 | 409 | 500 | 503, .. } | RegistryError::DigestMismatch { .. })
+}
+
+/// The attachment manifest's digest (if any) and its layers.
 async fn current_layers(
     client: &RegistryClient,
     location: &Location,
     digest: &Digest,
     kind: AttachmentKind,
-) -> Result<Vec<LayerSpec>, Error> {
-    Ok(client
-        .get_attachment_manifest(location, digest, kind)
-        .await?
-        .map(|(_, m)| m.layers.iter().map(LayerSpec::from).collect())
-        .unwrap_or_default())
+) -> Result<(Option<Digest>, Vec<LayerSpec>), Error> {
+    Ok(match client.get_attachment_manifest(location, digest, kind).await? {
+        Some((fetched, manifest)) => (Some(fetched.digest), manifest.layers.iter().map(LayerSpec::from).collect()),
+        None => (None, Vec::new()),
+    })
 }
 
 /// Twice the observed round trip, plus 50 ms and up to one more round trip of jitter.
 fn settle_delay(round_trip: Duration) -> Duration {
+    round_trip * 2 + Duration::from_millis(50) + jitter(round_trip)
+}
+
+/// A random duration between zero and `max`.
+fn jitter(max: Duration) -> Duration {
     let mut b = [0u8; 2];
     let _ = aws_lc_rs::rand::fill(&mut b);
-    let jitter = round_trip.mul_f64(f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX));
-    round_trip * 2 + Duration::from_millis(50) + jitter
+    max.mul_f64(f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX))
 }

@@ -339,9 +339,7 @@ impl Verifier {
                     payload,
                     checks,
                 }),
-                Err(reason) => {
-                    rejected.push(SignatureRejection { index, layer_digest: layer.payload_digest.to_string(), reason })
-                }
+                Err(reason) => rejected.push(SignatureRejection::new(index, layer.payload_digest.to_string(), reason)),
             }
         }
         if signatures.is_empty() {

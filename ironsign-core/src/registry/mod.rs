@@ -144,6 +144,17 @@ impl RegistryClient {
         }
     }
 
+    /// A manifest's digest, media type and size by tag or digest (a HEAD request); `None` if
+    /// there is none.
+    pub async fn head_manifest(&self, location: &Location, reference: &str) -> Result<Option<ManifestRef>, Error> {
+        Ok(match location {
+            Location::Registry { registry, repository } => {
+                self.remote.head_manifest(registry, repository, reference).await?
+            }
+            Location::Layout { path } => layout::resolve(path, Some(reference))?,
+        })
+    }
+
     /// Fetches a manifest by tag or digest; `None` if there is none.
     pub async fn get_manifest(&self, location: &Location, reference: &str) -> Result<Option<FetchedManifest>, Error> {
         let limit = self.limits.max_manifest_size;

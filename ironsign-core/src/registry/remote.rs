@@ -37,6 +37,7 @@ pub(crate) struct Remote {
     insecure: Vec<String>,
     keychain: Keychain,
     tokens: TokenCache,
+    schemes: std::sync::Mutex<std::collections::HashMap<String, &'static str>>,
 }
 
 fn is_loopback(registry: &str) -> bool {
@@ -68,13 +69,31 @@ impl Remote {
             insecure: options.insecure_registries.clone(),
             keychain: options.keychain.clone(),
             tokens: TokenCache::default(),
+            schemes: Default::default(),
         })
     }
 
-    fn base(&self, registry: &str) -> String {
-        let http = is_loopback(registry) || self.insecure.iter().any(|r| r == registry);
+    /// `scheme://host` for a registry. Loopback and explicitly allowed registries may use plain
+    /// HTTP: like ggcr's ping, TLS is tried first (once per registry) and plain HTTP used only when
+    /// the server does not speak TLS. A TLS server with an untrusted certificate stays on HTTPS,
+    /// so its error surfaces instead of a silent downgrade.
+    async fn base(&self, registry: &str) -> String {
         let host = if registry == crate::reference::DOCKER_HUB { "index.docker.io" } else { registry };
-        format!("{}://{host}", if http { "http" } else { "https" })
+        if !(is_loopback(registry) || self.insecure.iter().any(|r| r == registry)) {
+            return format!("https://{host}");
+        }
+        if let Some(scheme) = self.schemes.lock().ok().and_then(|m| m.get(registry).copied()) {
+            return format!("{scheme}://{host}");
+        }
+        let scheme = match self.http.get(format!("https://{host}/v2/")).send().await {
+            Ok(_) => "https",
+            Err(e) if error_chain(&e).contains("certificate") => "https",
+            Err(_) => "http",
+        };
+        if let Ok(mut m) = self.schemes.lock() {
+            m.insert(registry.to_owned(), scheme);
+        }
+        format!("{scheme}://{host}")
     }
 
     /// Sends a request built by `build`, handling authentication and retrying what is safe.
@@ -100,7 +119,7 @@ impl Remote {
             let result = req.send().await;
             let retry_delay = match &result {
                 Err(e) if idempotent && (e.is_connect() || e.is_timeout()) => Some(backoff(attempt, None)),
-                Ok(r) if idempotent && matches!(r.status().as_u16(), 429 | 502 | 503 | 504) => {
+                Ok(r) if idempotent && matches!(r.status().as_u16(), 429 | 500 | 502 | 503 | 504) => {
                     Some(backoff(attempt, retry_after(r)))
                 }
                 _ => None,
@@ -227,12 +246,12 @@ impl Remote {
         Ok((zeroize::Zeroizing::new(token.to_owned()), expires))
     }
 
-    fn manifest_url(&self, registry: &str, repository: &str, reference: &str) -> String {
-        format!("{}/v2/{repository}/manifests/{reference}", self.base(registry))
+    async fn manifest_url(&self, registry: &str, repository: &str, reference: &str) -> String {
+        format!("{}/v2/{repository}/manifests/{reference}", self.base(registry).await)
     }
 
-    fn blob_url(&self, registry: &str, repository: &str, digest: &Digest) -> String {
-        format!("{}/v2/{repository}/blobs/{digest}", self.base(registry))
+    async fn blob_url(&self, registry: &str, repository: &str, digest: &Digest) -> String {
+        format!("{}/v2/{repository}/blobs/{digest}", self.base(registry).await)
     }
 
     pub(crate) async fn head_manifest(
@@ -241,7 +260,7 @@ impl Remote {
         repository: &str,
         reference: &str,
     ) -> Result<Option<ManifestRef>, RegistryError> {
-        let url = self.manifest_url(registry, repository, reference);
+        let url = self.manifest_url(registry, repository, reference).await;
         let accept = MANIFEST_MEDIA_TYPES.join(", ");
         let resp = self
             .send(registry, repository, Access::Pull, Method::HEAD, &url, &|r| {
@@ -282,7 +301,7 @@ impl Remote {
         reference: &str,
         limit: u64,
     ) -> Result<Option<FetchedManifest>, RegistryError> {
-        let url = self.manifest_url(registry, repository, reference);
+        let url = self.manifest_url(registry, repository, reference).await;
         let accept = MANIFEST_MEDIA_TYPES.join(", ");
         let resp = self
             .send(registry, repository, Access::Pull, Method::GET, &url, &|r| r.header(header::ACCEPT, accept.as_str()))
@@ -318,7 +337,7 @@ impl Remote {
         bytes: &[u8],
         media_type: &str,
     ) -> Result<Digest, RegistryError> {
-        let url = self.manifest_url(registry, repository, reference);
+        let url = self.manifest_url(registry, repository, reference).await;
         let body = bytes::Bytes::copy_from_slice(bytes);
         let resp = self
             .send(registry, repository, Access::Push, Method::PUT, &url, &|r| {
@@ -335,7 +354,7 @@ impl Remote {
         repository: &str,
         digest: &Digest,
     ) -> Result<bool, RegistryError> {
-        let url = self.manifest_url(registry, repository, digest.as_str());
+        let url = self.manifest_url(registry, repository, digest.as_str()).await;
         let resp = self.send(registry, repository, Access::Delete, Method::DELETE, &url, &|r| r).await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(false);
@@ -351,7 +370,7 @@ impl Remote {
         digest: &Digest,
         access: Access,
     ) -> Result<bool, RegistryError> {
-        let url = self.blob_url(registry, repository, digest);
+        let url = self.blob_url(registry, repository, digest).await;
         let resp = self.send(registry, repository, access, Method::HEAD, &url, &|r| r).await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(false);
@@ -367,7 +386,7 @@ impl Remote {
         digest: &Digest,
         limit: u64,
     ) -> Result<Vec<u8>, RegistryError> {
-        let url = self.blob_url(registry, repository, digest);
+        let url = self.blob_url(registry, repository, digest).await;
         let resp = self.send(registry, repository, Access::Pull, Method::GET, &url, &|r| r).await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Err(RegistryError::Http { method: "GET".into(), url, status: 404, message: "blob unknown".into() });
@@ -393,7 +412,7 @@ impl Remote {
         data: bytes::Bytes,
         mount_from: Option<&str>,
     ) -> Result<(), RegistryError> {
-        let mut url = format!("{}/v2/{repository}/blobs/uploads/", self.base(registry));
+        let mut url = format!("{}/v2/{repository}/blobs/uploads/", self.base(registry).await);
         if let Some(from) = mount_from {
             url.push_str(&format!("?mount={digest}&from={from}"));
         }
@@ -408,7 +427,8 @@ impl Remote {
             what: "blob upload".into(),
             reason: "no Location header".into(),
         })?;
-        let location = if location.starts_with('/') { format!("{}{location}", self.base(registry)) } else { location };
+        let location =
+            if location.starts_with('/') { format!("{}{location}", self.base(registry).await) } else { location };
         let sep = if location.contains('?') { '&' } else { '?' };
         let put_url = format!("{location}{sep}digest={}", url_encode(digest.as_str()));
         let resp = self
@@ -427,7 +447,7 @@ impl Remote {
         repository: &str,
         limit: usize,
     ) -> Result<Vec<String>, RegistryError> {
-        let mut url = format!("{}/v2/{repository}/tags/list?n=1000", self.base(registry));
+        let mut url = format!("{}/v2/{repository}/tags/list?n=1000", self.base(registry).await);
         let mut tags = Vec::new();
         loop {
             let resp = self.send(registry, repository, Access::Pull, Method::GET, &url, &|r| r).await?;
@@ -453,7 +473,7 @@ impl Remote {
                 });
             }
             match next {
-                Some(n) if n.starts_with('/') => url = format!("{}{n}", self.base(registry)),
+                Some(n) if n.starts_with('/') => url = format!("{}{n}", self.base(registry).await),
                 Some(n) => url = n,
                 None => return Ok(tags),
             }

@@ -1,0 +1,285 @@
+//! Shared harness for the end-to-end tests: the real registry started by `scripts/registry`, the
+//! openssl-made PKI of `scripts/gen-test-pki`, the built `ironsign` binary and the pinned cosign
+//! binaries installed by `scripts/install-deps`. Nothing is skipped when a tool is missing: the
+//! test fails and says which setup step to run.
+
+use ironsign::cosign::{self, LayerSpec};
+use ironsign::{Digest, ImageReference, RegistryClient, RegistryOptions};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_owned()
+}
+
+fn run_script(name: &str, args: &[&str]) -> String {
+    let out = Command::new(repo_root().join("scripts").join(name))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("scripts/{name}: {e}"));
+    assert!(out.status.success(), "scripts/{name} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+}
+
+/// The test PKI directory (made once per machine; the script is idempotent and locked).
+pub fn pki() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::var_os("IRONSIGN_TEST_PKI")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("ironsign-test-pki"));
+        run_script("gen-test-pki", &[dir.to_str().expect("utf-8 path")]);
+        dir
+    })
+}
+
+/// A file of the test PKI.
+pub fn pki_file(name: &str) -> String {
+    pki().join(name).to_str().expect("utf-8 path").to_owned()
+}
+
+/// The kinds of test registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryKind {
+    /// Anonymous, plain HTTP.
+    Plain,
+    /// HTTP basic auth (user `tester`, password `s3cret`).
+    Basic,
+    /// TLS with a certificate from the private test TLS CA.
+    Tls,
+}
+
+/// Basic-auth credentials of [`RegistryKind::Basic`].
+pub const BASIC_USER: &str = "tester";
+/// See [`BASIC_USER`].
+pub const BASIC_PASSWORD: &str = "s3cret";
+
+/// The address of a test registry: taken from `IRONSIGN_TEST_REGISTRY_<KIND>` when the test script
+/// started it, otherwise started here (and left running for the next test run).
+pub fn registry(kind: RegistryKind) -> String {
+    static ADDRS: OnceLock<std::sync::Mutex<BTreeMap<String, String>>> = OnceLock::new();
+    let (var, name) = match kind {
+        RegistryKind::Plain => ("IRONSIGN_TEST_REGISTRY_PLAIN", "e2e-plain"),
+        RegistryKind::Basic => ("IRONSIGN_TEST_REGISTRY_BASIC", "e2e-basic"),
+        RegistryKind::Tls => ("IRONSIGN_TEST_REGISTRY_TLS", "e2e-tls"),
+    };
+    if let Ok(addr) = std::env::var(var) {
+        return addr;
+    }
+    let mut map = ADDRS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    map.entry(name.to_owned())
+        .or_insert_with(|| {
+            let htpasswd = format!("{BASIC_USER}:{BASIC_PASSWORD}");
+            let (cert, key) = (pki_file("registry-tls.pem"), pki_file("registry-tls.key"));
+            let args: Vec<&str> = match kind {
+                RegistryKind::Plain => vec!["start", name],
+                RegistryKind::Basic => vec!["start", name, "--htpasswd", &htpasswd],
+                RegistryKind::Tls => vec!["start", name, "--tls", &cert, &key],
+            };
+            run_script("registry", &args)
+        })
+        .clone()
+}
+
+/// The `ironsign` binary of this build (scripts/test builds it before the tests).
+pub fn ironsign_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+    let bin = dir.join("ironsign");
+    assert!(bin.exists(), "{} is missing: run `cargo build -p ironsign-cli` first (scripts/test does)", bin.display());
+    bin
+}
+
+/// The pinned cosign releases the tests run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cosign {
+    /// v2.6.5
+    V2,
+    /// v3.1.3
+    V3,
+}
+
+impl Cosign {
+    /// Both.
+    pub const ALL: [Cosign; 2] = [Cosign::V2, Cosign::V3];
+
+    /// The binary, installed by scripts/install-deps.
+    pub fn bin(self) -> PathBuf {
+        let tools = std::env::var_os("IRONSIGN_TOOLS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/ironsign/tools"));
+        let version = match self {
+            Cosign::V2 => "v2.6.5",
+            Cosign::V3 => "v3.1.3",
+        };
+        let bin = tools.join(format!("cosign-{version}/cosign"));
+        assert!(bin.exists(), "{} is missing: run scripts/install-deps", bin.display());
+        bin
+    }
+
+    /// Flags that make this version read and write the legacy `.sig` format without a log.
+    pub fn legacy_flags(self, signing: bool) -> Vec<&'static str> {
+        match (self, signing) {
+            (Cosign::V2, true) => vec!["--tlog-upload=false"],
+            (Cosign::V2, false) => vec![],
+            (Cosign::V3, true) => {
+                vec!["--tlog-upload=false", "--new-bundle-format=false", "--use-signing-config=false"]
+            }
+            (Cosign::V3, false) => vec!["--new-bundle-format=false"],
+        }
+    }
+}
+
+/// A command's outcome.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts success and returns self.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "command failed\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Asserts the exit code and returns self.
+    #[track_caller]
+    pub fn code(self, code: i32) -> Self {
+        assert_eq!(self.code, code, "unexpected exit code\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Parses stdout as JSON.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// Runs `program` with `args` and extra environment.
+pub fn run(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(program);
+    cmd.args(args).env_remove("IRONSIGN_PASSWORD").env_remove("COSIGN_PASSWORD");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Run::from(cmd.output().unwrap_or_else(|e| panic!("{}: {e}", program.display())))
+}
+
+/// Runs ironsign.
+pub fn ironsign(args: &[&str]) -> Run {
+    run(&ironsign_bin(), args, &[])
+}
+
+/// Runs ironsign with environment.
+pub fn ironsign_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    run(&ironsign_bin(), args, env)
+}
+
+/// Pushes a new random image to the plain registry: returns (tag reference, digest reference).
+pub fn push_image(repo: &str) -> (String, String) {
+    push_image_to(&registry(RegistryKind::Plain), repo, &[])
+}
+
+/// Pushes a new random image (or a multi-platform index with `--platforms`) to `addr/repo:v1`.
+pub fn push_image_to(addr: &str, repo: &str, extra: &[&str]) -> (String, String) {
+    let target = format!("{addr}/{repo}:v1");
+    let mut args = vec![target.as_str()];
+    args.extend_from_slice(extra);
+    let line = run_script("make-test-image", &args);
+    let (tagged, digest) = line.rsplit_once('@').expect("ref@digest");
+    (tagged.to_owned(), format!("{}@{digest}", tagged.rsplit_once(':').expect("tag").0))
+}
+
+/// A unique repository name for a test.
+pub fn unique_repo(test: &str) -> String {
+    let mut b = [0u8; 4];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b)).expect("urandom");
+    format!("e2e/{test}-{:08x}", u32::from_le_bytes(b))
+}
+
+/// Runs a future on a fresh runtime.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+}
+
+/// A client for the loopback test registries.
+pub fn client() -> RegistryClient {
+    RegistryClient::new(RegistryOptions::default()).expect("client")
+}
+
+/// Writes a `.sig` manifest with exactly these layers (payload, annotations), the way a hostile
+/// or buggy signer could: used to build negative cases no honest signer produces.
+pub fn push_raw_signatures(image: &str, layers: &[(Vec<u8>, BTreeMap<String, String>)]) {
+    let reference = ImageReference::parse(image).expect("reference");
+    let digest = reference.digest.clone().expect("digest reference");
+    block_on(async {
+        let c = client();
+        let mut specs = Vec::new();
+        for (payload, annotations) in layers {
+            let d = c.put_blob(&reference.location, payload).await.expect("payload blob");
+            specs.push(LayerSpec {
+                media_type: cosign::SIMPLE_SIGNING_MEDIA_TYPE.into(),
+                digest: d,
+                size: payload.len() as u64,
+                annotations: annotations.clone(),
+            });
+        }
+        let config = cosign::signature_config(&specs);
+        c.put_blob(&reference.location, &config).await.expect("config blob");
+        let manifest = cosign::signature_manifest(&config, &specs);
+        c.put_manifest(&reference.location, &digest.attachment_tag("sig"), &manifest, cosign::OCI_MANIFEST)
+            .await
+            .expect("manifest");
+    });
+}
+
+/// Signs `payload` with a PEM key file of the test PKI and returns the layer annotations cosign
+/// would write with `cert` and `chain` (file names in the PKI; `None` to omit).
+pub fn signed_layer(payload: &[u8], key: &str, cert: Option<&str>, chain: Option<&str>) -> BTreeMap<String, String> {
+    use base64::Engine as _;
+    use ironsign::Signer as _;
+    let signer = ironsign::KeyPairSigner::from_file(&pki().join(key), None).expect("key");
+    let sig = signer.sign(payload).expect("sign");
+    let mut a = BTreeMap::new();
+    a.insert(cosign::SIGNATURE_ANNOTATION.to_owned(), base64::engine::general_purpose::STANDARD.encode(sig));
+    if let Some(cert) = cert {
+        a.insert(cosign::CERTIFICATE_ANNOTATION.to_owned(), std::fs::read_to_string(pki().join(cert)).expect("cert"));
+        let chain = chain.map(|c| std::fs::read_to_string(pki().join(c)).expect("chain")).unwrap_or_default();
+        a.insert(cosign::CHAIN_ANNOTATION.to_owned(), chain);
+    }
+    a
+}
+
+/// The simple signing payload for an image digest reference.
+pub fn payload_for(image: &str) -> Vec<u8> {
+    let reference = ImageReference::parse(image).expect("reference");
+    let digest: Digest = reference.digest.clone().expect("digest");
+    cosign::simple_signing_payload(&reference.repository_name(), &digest, &BTreeMap::new())
+}
+
+/// The rejection codes in a `--output json` error report.
+pub fn rejection_codes(run: &Run) -> Vec<String> {
+    let v = run.json();
+    let rejections = v.pointer("/error/details/NoMatchingSignature/rejections").and_then(|r| r.as_array()).cloned();
+    let rejections = rejections.unwrap_or_else(|| panic!("no rejections in {v}"));
+    rejections.iter().map(|r| r["code"].as_str().expect("code").to_owned()).collect()
+}
