@@ -227,21 +227,24 @@ impl KeyPairSigner {
     pub fn from_pem(pem_text: &[u8], password: Option<&[u8]>, what: &str) -> Result<Self, KeyError> {
         let parse = |reason: String| KeyError::Parse { what: what.into(), reason };
         let blocks = pem::parse_many(pem_text).map_err(|e| parse(e.to_string()))?;
-        let block = blocks
-            .iter()
+        // Take the key's bytes out of the PEM structure so they are zeroized when dropped; the
+        // other blocks (certificates) are public.
+        let (tag, contents) = blocks
+            .into_iter()
             .find(|b| b.tag().contains("PRIVATE KEY"))
+            .map(|b| (b.tag().to_owned(), Zeroizing::new(b.into_contents())))
             .ok_or_else(|| parse("no PRIVATE KEY PEM block found".into()))?;
         let need_password = || password.ok_or_else(|| KeyError::PasswordRequired { what: what.into() });
-        match block.tag() {
-            "PRIVATE KEY" => Self::from_pkcs8_der(block.contents(), what),
-            "EC PRIVATE KEY" => Self::from_sec1_der(block.contents(), what),
+        match tag.as_str() {
+            "PRIVATE KEY" => Self::from_pkcs8_der(&contents, what),
+            "EC PRIVATE KEY" => Self::from_sec1_der(&contents, what),
             "RSA PRIVATE KEY" => {
-                let key = RsaKeyPair::from_der(block.contents()).map_err(|e| parse(format!("PKCS#1 RSA key: {e}")))?;
+                let key = RsaKeyPair::from_der(&contents).map_err(|e| parse(format!("PKCS#1 RSA key: {e}")))?;
                 Self::from_rsa(key, what)
             }
             "ENCRYPTED PRIVATE KEY" => {
                 let password = need_password()?;
-                let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(block.contents())
+                let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(contents.as_slice())
                     .map_err(|e| parse(format!("encrypted PKCS#8: {e}")))?;
                 let doc = info.decrypt(password).map_err(|e| match e {
                     pkcs8::Error::EncryptedPrivateKey(_) => KeyError::WrongPassword { what: what.into() },
@@ -250,7 +253,7 @@ impl KeyPairSigner {
                 Self::from_pkcs8_der(doc.as_bytes(), what)
             }
             cosign_file::SIGSTORE_LABEL | cosign_file::LEGACY_COSIGN_LABEL => {
-                let der = cosign_file::decrypt(block.contents(), need_password()?, what)?;
+                let der = cosign_file::decrypt(&contents, need_password()?, what)?;
                 Self::from_pkcs8_der(&der, what)
             }
             other => Err(parse(format!("unsupported PEM block {other}"))),
