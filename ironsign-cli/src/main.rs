@@ -2,6 +2,7 @@
 //! decision is the library's.
 
 mod args;
+mod lifecycle;
 
 use anyhow::Context as _;
 use args::{PolicyArgs, RegistryArgs, TrustArgs};
@@ -29,7 +30,7 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-enum Output {
+pub(crate) enum Output {
     #[default]
     Text,
     Json,
@@ -47,6 +48,12 @@ enum Command {
     Triangulate(TriangulateCmd),
     /// Print the simple signing payload that signing the image would sign.
     Generate(GenerateCmd),
+    /// List everything attached to an image (signatures, attestations, SBOMs, referrers).
+    Tree(lifecycle::TreeCmd),
+    /// Find (and with --delete remove) attachments whose image is gone or untagged.
+    Gc(lifecycle::GcCmd),
+    /// Remove one image's attachments (also when the image itself is gone: give it by digest).
+    Clean(lifecycle::CleanCmd),
 }
 
 #[derive(clap::Args)]
@@ -163,6 +170,9 @@ fn main() -> ExitCode {
     let output = match &cli.command {
         Command::Sign(c) => c.output,
         Command::Verify(c) => c.output,
+        Command::Tree(c) => c.output,
+        Command::Gc(c) => c.output,
+        Command::Clean(c) => c.output,
         _ => Output::Text,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -207,7 +217,7 @@ fn exit_code(err: &Error) -> u8 {
     }
 }
 
-fn parse_ref(s: &str) -> Result<ImageReference, Error> {
+pub(crate) fn parse_ref(s: &str) -> Result<ImageReference, Error> {
     Ok(ImageReference::parse(s)?)
 }
 
@@ -216,6 +226,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sign(c) => sign(c).await,
         Command::Verify(c) => verify(c).await,
         Command::GenerateKeyPair(c) => generate_key_pair(c),
+        Command::Tree(c) => lifecycle::tree(c).await,
+        Command::Gc(c) => lifecycle::gc(c).await,
+        Command::Clean(c) => lifecycle::clean(c).await,
         Command::Triangulate(c) => {
             let image = parse_ref(&c.image)?;
             let client = c.registry.client(&[&image])?;

@@ -51,7 +51,9 @@
 
 pub mod cosign;
 pub mod error;
+pub mod gc;
 pub mod keys;
+pub mod list;
 pub mod pki;
 pub mod reference;
 pub mod registry;
@@ -64,7 +66,9 @@ pub use error::{
     CertificateError, Error, ErrorFamily, InputError, KeyError, RegistryError, RejectionReason, SignatureRejection,
     VerificationError,
 };
+pub use gc::{CleanType, GcOptions, GcPlan, GcReport};
 pub use keys::{KeyAlgorithm, KeyKind, KeyPairSigner, PublicKey, Signer};
+pub use list::{ArtifactTree, ListOptions, list_artifacts};
 pub use pki::{Certificate, CertificateSummary, TrustRoot};
 pub use reference::{Digest, ImageReference, Location};
 pub use registry::{Credential, Keychain, RegistryClient, RegistryOptions};

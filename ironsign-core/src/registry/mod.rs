@@ -9,13 +9,13 @@ pub mod auth;
 pub(crate) mod layout;
 mod remote;
 
-use crate::cosign::{self, AttachmentKind, Limits, Manifest, SignatureLayer, SignedImage};
+use crate::cosign::{self, AttachmentKind, Descriptor, Limits, Manifest, SignatureLayer, SignedImage};
 use crate::error::{Error, RegistryError};
 use crate::reference::{Digest, ImageReference, Location};
 pub use auth::{Credential, Keychain};
 pub use layout::REF_NAME;
 pub use layout::init as init_layout;
-use remote::{Access, Remote};
+use remote::{Access, ReferrersAnswer, Remote};
 use std::time::Duration;
 
 /// How to reach registries.
@@ -290,6 +290,76 @@ impl RegistryClient {
         });
         image.signatures = join_bounded(fetches, 8).await?;
         Ok(image)
+    }
+}
+
+/// Where the referrers of a manifest were found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferrersSource {
+    /// The registry's referrers API (`GET /v2/<name>/referrers/<digest>`).
+    Api,
+    /// The referrers tag schema: an OCI index tagged `sha256-<hex>` (registries without the API).
+    FallbackTag,
+    /// Neither: the registry has no referrers API and there is no fallback index.
+    None,
+}
+
+/// The referrers of a manifest: descriptors of the manifests whose `subject` it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrers {
+    /// Where they were found.
+    pub source: ReferrersSource,
+    /// The fallback index (its digest, media type and size), when that is where they were found.
+    pub fallback_index: Option<ManifestRef>,
+    /// The referrer manifests, as the registry or the index describes them.
+    pub descriptors: Vec<Descriptor>,
+}
+
+impl RegistryClient {
+    /// Lists the repositories of a registry (its catalog, `GET /v2/_catalog`, following `Link`
+    /// pagination), at most `limit`. Registries may restrict the catalog to administrators.
+    pub async fn list_repositories(&self, registry: &str, limit: usize) -> Result<Vec<String>, Error> {
+        Ok(self.remote.list_repositories(registry, limit).await?)
+    }
+
+    /// The referrers of `digest` (OCI 1.1): the registry's referrers API when it has one, else the
+    /// fallback index tagged `sha256-<hex>`. At most `limit` descriptors. An image layout has no
+    /// API, so only its fallback tag is read. A `sha256-<hex>` tag that is not an index (such as the
+    /// entity copy `cosign copy` tags that way) is not a referrers index.
+    pub async fn get_referrers(&self, location: &Location, digest: &Digest, limit: usize) -> Result<Referrers, Error> {
+        if let Location::Registry { registry, repository } = location
+            && let ReferrersAnswer::Api(descriptors) =
+                self.remote.get_referrers(registry, repository, digest, limit).await?
+        {
+            return Ok(Referrers { source: ReferrersSource::Api, fallback_index: None, descriptors });
+        }
+        let tag = digest.attachment_tag("");
+        let none = Referrers { source: ReferrersSource::None, fallback_index: None, descriptors: Vec::new() };
+        let Some(fetched) = self.get_manifest(location, &tag).await? else {
+            return Ok(none);
+        };
+        if !cosign::is_index(&fetched.media_type) || &fetched.digest == digest {
+            return Ok(none);
+        }
+        let index = Manifest::parse(&fetched.bytes, &format!("referrers index {tag}"))?;
+        if index.manifests.len() > limit {
+            return Err(RegistryError::TooMany {
+                what: format!("referrers index {tag}"),
+                count: index.manifests.len(),
+                limit,
+            }
+            .into());
+        }
+        Ok(Referrers {
+            source: ReferrersSource::FallbackTag,
+            fallback_index: Some(ManifestRef {
+                size: fetched.bytes.len() as u64,
+                digest: fetched.digest,
+                media_type: fetched.media_type,
+            }),
+            descriptors: index.manifests,
+        })
     }
 }
 

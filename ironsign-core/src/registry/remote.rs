@@ -15,6 +15,8 @@ pub(crate) enum Access {
     Pull,
     Push,
     Delete,
+    /// The registry's catalog (`registry:catalog:*`), not a repository.
+    Catalog,
 }
 
 impl Access {
@@ -23,6 +25,14 @@ impl Access {
             Access::Pull => "pull",
             Access::Push => "pull,push",
             Access::Delete => "delete",
+            Access::Catalog => "*",
+        }
+    }
+
+    fn scope(self, repository: &str) -> String {
+        match self {
+            Access::Catalog => "registry:catalog:*".into(),
+            _ => format!("repository:{repository}:{}", self.actions()),
         }
     }
 }
@@ -106,7 +116,7 @@ impl Remote {
         url: &str,
         build: &(dyn Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder + Send + Sync),
     ) -> Result<reqwest::Response, RegistryError> {
-        let scope = format!("repository:{repository}:{}", access.actions());
+        let scope = access.scope(repository);
         let idempotent = matches!(method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE);
         let mut authenticated = false;
         let mut attempt = 0;
@@ -478,6 +488,108 @@ impl Remote {
                 None => return Ok(tags),
             }
         }
+    }
+}
+
+/// What a referrers request found.
+pub(crate) enum ReferrersAnswer {
+    /// The registry implements the referrers API: this is its answer (the `manifests` of every page).
+    Api(Vec<crate::cosign::Descriptor>),
+    /// The registry does not implement it (any answer other than an OCI index with 200).
+    Unsupported,
+}
+
+impl Remote {
+    /// Lists the repositories of the registry catalog (`GET /v2/_catalog?n=`), following `Link`
+    /// pagination, up to `limit` names.
+    pub(crate) async fn list_repositories(&self, registry: &str, limit: usize) -> Result<Vec<String>, RegistryError> {
+        let mut url = format!("{}/v2/_catalog?n=1000", self.base(registry).await);
+        let mut names = Vec::new();
+        for _page in 0..=limit {
+            let resp = self.send(registry, "", Access::Catalog, Method::GET, &url, &|r| r).await?;
+            let resp = check_status(resp, "GET", &url).await?;
+            let next = header_str(&resp, header::LINK).and_then(|l| parse_link_next(&l));
+            let body = read_bounded(resp, 16 << 20, "catalog", registry).await?;
+            #[derive(serde::Deserialize)]
+            struct Catalog {
+                #[serde(default)]
+                repositories: Option<Vec<String>>,
+            }
+            let page: Catalog = serde_json::from_slice(&body)
+                .map_err(|e| RegistryError::InvalidResponse { what: "catalog".into(), reason: e.to_string() })?;
+            let page = page.repositories.unwrap_or_default();
+            let empty = page.is_empty();
+            names.extend(page);
+            if names.len() > limit {
+                return Err(RegistryError::TooMany {
+                    what: format!("catalog of {registry}"),
+                    count: names.len(),
+                    limit,
+                });
+            }
+            match next {
+                // A registry that keeps answering with empty pages and a next link is not followed forever.
+                Some(_) if empty => return Ok(names),
+                Some(n) if n.starts_with('/') => url = format!("{}{n}", self.base(registry).await),
+                Some(n) => url = n,
+                None => return Ok(names),
+            }
+        }
+        Ok(names)
+    }
+
+    /// Asks the referrers API (`GET /v2/<name>/referrers/<digest>`) of the registry, following
+    /// `Link` pagination, up to `limit` descriptors. Anything but a 200 with an OCI index means the
+    /// registry has no referrers API (the rule of the distribution spec and ggcr).
+    pub(crate) async fn get_referrers(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &Digest,
+        limit: usize,
+    ) -> Result<ReferrersAnswer, RegistryError> {
+        let mut url = format!("{}/v2/{repository}/referrers/{digest}", self.base(registry).await);
+        let mut found = Vec::new();
+        for page in 0..=limit {
+            let resp = self
+                .send(registry, repository, Access::Pull, Method::GET, &url, &|r| {
+                    r.header(header::ACCEPT, crate::cosign::OCI_INDEX)
+                })
+                .await?;
+            let content_type = header_str(&resp, header::CONTENT_TYPE).unwrap_or_default();
+            if resp.status() != StatusCode::OK
+                || content_type.split(';').next().unwrap_or("").trim() != crate::cosign::OCI_INDEX
+            {
+                if page == 0 {
+                    return Ok(ReferrersAnswer::Unsupported);
+                }
+                // A later page failing is an error, not a fallback.
+                check_status(resp, "GET", &url).await?;
+                return Err(RegistryError::InvalidResponse {
+                    what: format!("referrers of {repository}@{digest}"),
+                    reason: format!("page with content type {content_type:?}"),
+                });
+            }
+            let next = header_str(&resp, header::LINK).and_then(|l| parse_link_next(&l));
+            let body = read_bounded(resp, 4 << 20, "referrers index", registry).await?;
+            let index = crate::cosign::Manifest::parse(&body, "referrers index")?;
+            let empty = index.manifests.is_empty();
+            found.extend(index.manifests);
+            if found.len() > limit {
+                return Err(RegistryError::TooMany {
+                    what: format!("referrers of {repository}@{digest}"),
+                    count: found.len(),
+                    limit,
+                });
+            }
+            match next {
+                Some(_) if empty => break,
+                Some(n) if n.starts_with('/') => url = format!("{}{n}", self.base(registry).await),
+                Some(n) => url = n,
+                None => break,
+            }
+        }
+        Ok(ReferrersAnswer::Api(found))
     }
 }
 
