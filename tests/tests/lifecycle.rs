@@ -74,9 +74,19 @@ fn push_sbom(repo: &str, subject: &Digest, content: &[u8]) -> Digest {
 /// A Sigstore-bundle referrer of `subject` (pushed by digest, as cosign v3 does) and the referrers
 /// fallback index tagged `sha256-<hex>` listing it without annotations (as ggcr writes it).
 fn push_bundle_referrer(repo: &str, subject: &Digest, subject_media_type: &str) -> Digest {
+    push_bundle_referrer_to(&location(repo), subject, subject_media_type, VULN, true)
+}
+
+fn push_bundle_referrer_to(
+    loc: &Location,
+    subject: &Digest,
+    subject_media_type: &str,
+    predicate_type: &str,
+    fallback: bool,
+) -> Digest {
     block_on(async {
         let c = client();
-        let loc = location(repo);
+        let loc = loc.clone();
         let empty = c.put_blob(&loc, b"{}").await.unwrap();
         let bundle = br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{},"dsseEnvelope":{}}"#;
         let bundle_digest = c.put_blob(&loc, bundle).await.unwrap();
@@ -87,7 +97,7 @@ fn push_bundle_referrer(repo: &str, subject: &Digest, subject_media_type: &str) 
                        "artifactType": BUNDLE_TYPE},
             "layers": [{"mediaType": BUNDLE_TYPE, "size": bundle.len(), "digest": bundle_digest}],
             "annotations": {"dev.sigstore.bundle.content": "dsse-envelope",
-                            "dev.sigstore.bundle.predicateType": VULN,
+                            "dev.sigstore.bundle.predicateType": predicate_type,
                             "org.opencontainers.image.created": "2020-01-01T00:00:00Z"},
             "subject": {"mediaType": subject_media_type, "size": 1, "digest": subject},
             "artifactType": BUNDLE_TYPE,
@@ -95,6 +105,9 @@ fn push_bundle_referrer(repo: &str, subject: &Digest, subject_media_type: &str) 
         let bytes = serde_json::to_vec(&referrer).unwrap();
         let referrer_digest = Digest::sha256(&bytes);
         c.put_manifest(&loc, referrer_digest.as_str(), &bytes, cosign::OCI_MANIFEST).await.unwrap();
+        if !fallback {
+            return referrer_digest;
+        }
         let index = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": cosign::OCI_INDEX,
@@ -586,4 +599,66 @@ fn clean_removes_the_attachments_of_a_deleted_image() {
     assert!(after.contains(&digest_of(&keep).attachment_tag("sig")));
     let again = ironsign(&["clean", "--force", &gone]).ok();
     assert!(again.stderr.contains("Nothing attached"), "{}", again.stderr);
+}
+
+/// `scripts/referrers-proxy` in front of the plain registry: a registry with the referrers API.
+struct ReferrersProxy {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl ReferrersProxy {
+    fn start(page_size: usize) -> Self {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(repo_root().join("scripts/referrers-proxy"))
+            .args([registry(RegistryKind::Plain), "--page-size".into(), page_size.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("scripts/referrers-proxy");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        ReferrersProxy { child, addr: line.trim().to_owned() }
+    }
+}
+
+impl Drop for ReferrersProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn tree_and_clean_use_the_referrers_api_when_the_registry_has_one() {
+    let proxy = ReferrersProxy::start(2);
+    let repo = unique_repo("referrers-api");
+    let (tagged, by_digest) = push_image_to(&proxy.addr, &repo, &[]);
+    sign(&by_digest, "leaf.key", Some("leaf.pem"), &[]);
+    let subject = digest_of(&by_digest);
+    let loc = ImageReference::parse(&by_digest).unwrap().location;
+    let types = [VULN, "https://spdx.dev/Document", "https://sigstore.dev/cosign/sign/v1"];
+    let pushed: BTreeSet<String> = types
+        .iter()
+        .map(|t| push_bundle_referrer_to(&loc, &subject, cosign::OCI_MANIFEST, t, false).to_string())
+        .collect();
+    // Three referrers over two pages of the API; no fallback tag exists.
+    let t = tree_json(&tagged, &[]);
+    assert_eq!(t["referrers"]["source"], "api", "{t}");
+    assert!(t["referrers"].get("fallback_tag").is_none());
+    let entries = t["referrers"]["entries"].as_array().unwrap();
+    let listed: BTreeSet<String> = entries.iter().map(|e| e["digest"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(listed, pushed);
+    let predicate_types: BTreeSet<&str> = entries.iter().map(|e| e["predicate_type"].as_str().unwrap()).collect();
+    assert_eq!(predicate_types, types.into_iter().collect());
+    assert!(entries.iter().all(|e| e["kind"] == "sigstore_bundle" && e["artifact_type"] == BUNDLE_TYPE));
+    assert_eq!(t["signatures"]["entries"].as_array().unwrap().len(), 1);
+    // clean --type referrer finds them through the API and deletes them by digest.
+    let r = ironsign(&["clean", "--force", "--type", "referrer", "--output", "json", &by_digest]).ok().json();
+    let removed: BTreeSet<String> =
+        r["removed"].as_array().unwrap().iter().map(|e| e["digest"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(removed, pushed);
+    let t = tree_json(&tagged, &[]);
+    assert_eq!(t["referrers"]["source"], "api");
+    assert!(t["referrers"]["entries"].as_array().unwrap().is_empty());
+    assert_eq!(t["signatures"]["entries"].as_array().unwrap().len(), 1, "the .sig stays");
 }
