@@ -401,9 +401,12 @@ async fn list_one(
     let attestations = match attestations {
         None => None,
         Some((fetched, manifest)) => {
-            let layers = fetch_layers(client, location, &manifest.layers).await?;
-            let entries =
-                layers.iter().enumerate().map(|(index, layer)| attestation_entry(index, layer, client)).collect();
+            // Each envelope is decoded as soon as it arrives, so at most BLOB_WORKERS are in memory.
+            let decodes = manifest.layers.iter().enumerate().map(|(index, layer)| async move {
+                let fetched = fetch_layers(client, location, std::slice::from_ref(layer)).await?;
+                Ok(attestation_entry(index, &fetched[0], client))
+            });
+            let entries = join_bounded(decodes, BLOB_WORKERS).await?;
             Some(AttachmentGroup {
                 tag: tag_ref(AttachmentKind::Attestation),
                 manifest_digest: fetched.digest,
