@@ -662,3 +662,38 @@ fn tree_and_clean_use_the_referrers_api_when_the_registry_has_one() {
     assert!(t["referrers"]["entries"].as_array().unwrap().is_empty());
     assert_eq!(t["signatures"]["entries"].as_array().unwrap().len(), 1, "the .sig stays");
 }
+
+#[test]
+fn gc_and_tree_work_on_an_image_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = format!("oci:{}", dir.path().join("layout").display());
+    let make = |tag: &str| {
+        let out = std::process::Command::new(repo_root().join("scripts/make-test-image"))
+            .arg(format!("{layout}:{tag}"))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        Digest::parse(String::from_utf8(out.stdout).unwrap().trim().rsplit_once('@').unwrap().1).unwrap()
+    };
+    let a = make("a");
+    let old_b = make("b");
+    sign(&format!("{layout}:a"), "leaf.key", Some("leaf.pem"), &[]);
+    sign(&format!("{layout}:b"), "leaf.key", Some("leaf.pem"), &[]);
+    make("b"); // moves b
+    let t = tree_json(&format!("{layout}:a"), &[]);
+    assert_eq!(t["signatures"]["entries"][0]["signer"]["sans"][0], "signer@example.com");
+    let plan = ironsign(&["gc", "--output", "json", &layout]).ok().json();
+    assert!(orphan_tags(&plan).is_empty(), "the old image's blob is still there: {plan}");
+    let out = ironsign(&["gc", "--output", "json", "--include-untagged", "--delete", &layout]).ok().json();
+    assert_eq!(out["report"]["deleted"][0]["tag"], old_b.attachment_tag("sig").as_str(), "{out}");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("layout/index.json")).unwrap()).unwrap();
+    let names: BTreeSet<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str())
+        .collect();
+    let sig_a = a.attachment_tag("sig");
+    assert_eq!(names, ["a", "b", sig_a.as_str()].into_iter().collect());
+}
