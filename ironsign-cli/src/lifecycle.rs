@@ -262,6 +262,8 @@ pub async fn gc(c: GcCmd) -> anyhow::Result<()> {
     if let Some(registry) = &c.all_repositories {
         locations.extend(gc::catalog(&client, registry, &options).await?);
     }
+    let mut seen = std::collections::HashSet::new();
+    locations.retain(|l| seen.insert(l.clone()));
     let plan = gc::scan(&client, &locations, &options).await;
     let failed = if c.delete {
         let report = gc::execute(&client, &plan, &options).await;

@@ -702,6 +702,13 @@ mod tests {
     }
 
     #[test]
+    fn scopes() {
+        assert_eq!(Access::Pull.scope("ns/img"), "repository:ns/img:pull");
+        assert_eq!(Access::Push.scope("ns/img"), "repository:ns/img:pull,push");
+        assert_eq!(Access::Catalog.scope(""), "registry:catalog:*");
+    }
+
+    #[test]
     fn link_header() {
         assert_eq!(
             parse_link_next(r#"</v2/a/tags/list?n=2&last=b>; rel="next""#).as_deref(),
