@@ -17,6 +17,23 @@
 //!
 //! The remaining window is the one between the last check and the DELETE request: the
 //! distribution API has no conditional delete.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ironsign::Error> {
+//! use ironsign::gc::{self, GcOptions};
+//! use ironsign::{ImageReference, RegistryClient, RegistryOptions};
+//!
+//! let client = RegistryClient::new(RegistryOptions::default())?;
+//! let repository = ImageReference::parse("registry.example/team/app")?.location;
+//! let options = GcOptions { include_untagged: true, ..GcOptions::default() };
+//! let plan = gc::scan(&client, &[repository], &options).await; // deletes nothing
+//! for orphan in &plan.repositories[0].orphans {
+//!     println!("{} ({:?})", orphan.tag, orphan.reason);
+//! }
+//! let report = gc::execute(&client, &plan, &options).await; // re-checks, then deletes by digest
+//! println!("{} deleted, {} kept by the re-checks", report.summary.deleted, report.summary.skipped);
+//! # Ok(()) }
+//! ```
 
 use crate::cosign::{self, AttachmentKind, Manifest};
 use crate::error::{Error, InputError, RegistryError};

@@ -7,6 +7,20 @@
 //! [`list_artifacts`] does the I/O, bounded by the client's [`Limits`](crate::Limits); the
 //! verification it reports is the pure [`Verifier`]'s. The result, an [`ArtifactTree`], is plain
 //! serialisable data; its JSON schema is `docs/artifact-tree.schema.json`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ironsign::Error> {
+//! use ironsign::{Identity, ImageReference, ListOptions, Policy, RegistryClient, RegistryOptions, TrustRoot, Verifier};
+//!
+//! let client = RegistryClient::new(RegistryOptions::default())?;
+//! let image = ImageReference::parse("registry.example/team/app:1.0")?;
+//! let verifier = Verifier::new(TrustRoot::from_pem(&std::fs::read("root.pem").unwrap(), None)?);
+//! let policy = Policy::identity(Identity::san("signer@example.com"));
+//! let options = ListOptions { verification: Some((&verifier, &policy)), ..ListOptions::default() };
+//! let tree = ironsign::list_artifacts(&client, &image, &options).await?;
+//! println!("{}", serde_json::to_string_pretty(&tree).unwrap());
+//! # Ok(()) }
+//! ```
 
 use crate::cosign::{self, AttachmentKind, Descriptor, Manifest, Platform, SignatureLayer, SignedImage};
 use crate::error::{Error, RegistryError, VerificationError};
