@@ -191,6 +191,9 @@ fn render_tree(out: &mut String, t: &ArtifactTree, indent: &str) {
     for r in &t.referrers.entries {
         let what = r.predicate_type.as_deref().or(r.artifact_type.as_deref()).unwrap_or("unknown");
         out.push_str(&format!("{indent}└── 🔗 {what} artifacts via OCI referrer: {}\n", r.digest));
+        if let Some(b) = &r.bundle {
+            render_signer(out, &pad, &b.signer, &b.certificate_error, b.public_key_hint.is_some());
+        }
         if let Some(e) = &r.error {
             out.push_str(&format!("{pad}unreadable: {e}\n"));
         }

@@ -275,9 +275,37 @@ pub struct ReferrerEntry {
     pub annotations: BTreeMap<String, String>,
     /// Its layers' media types.
     pub layer_media_types: Vec<String>,
+    /// For a Sigstore bundle with one layer: what its blob says (signer, predicate type).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<BundleInfo>,
     /// Why the manifest could not be read, if it could not (listed but gone, too large, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// What a Sigstore bundle referrer's blob says about itself (unverified).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BundleInfo {
+    /// The bundle's own `mediaType`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// `dsse_envelope`, `message_signature` or `unknown`.
+    pub content: &'static str,
+    /// The leaf certificate of its verification material.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<SignerInfo>,
+    /// The public key hint, for key-based bundles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key_hint: Option<String>,
+    /// Why the certificate could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_error: Option<String>,
+    /// The predicate type of the DSSE envelope's statement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicate_type: Option<String>,
+    /// Why the bundle or its envelope could not be decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decode_error: Option<String>,
 }
 
 /// Signature statuses of one manifest.
@@ -508,22 +536,75 @@ fn signer_of(
         .and_then(|c| Certificate::from_pem_many(c.as_bytes(), "chain annotation", client.limits().max_chain).ok())
         .map_or(0, |c| c.len());
     match Certificate::from_pem_or_der(pem.as_bytes(), "certificate annotation") {
-        Ok(cert) => {
-            let s = cert.summary();
-            let info = SignerInfo {
-                subject: s.subject.clone(),
-                issuer: s.issuer.clone(),
-                sans: s.sans(),
-                serial: s.serial.clone(),
-                not_before: s.not_before.clone(),
-                not_after: s.not_after.clone(),
-                sha256_fingerprint: s.sha256_fingerprint.clone(),
-                chain_length,
-            };
-            (Some(info), None, false)
-        }
+        Ok(cert) => (Some(signer_info(&cert, chain_length)), None, false),
         Err(e) => (None, Some(e.to_string()), false),
     }
+}
+
+fn signer_info(cert: &Certificate, chain_length: usize) -> SignerInfo {
+    let s = cert.summary();
+    SignerInfo {
+        subject: s.subject.clone(),
+        issuer: s.issuer.clone(),
+        sans: s.sans(),
+        serial: s.serial.clone(),
+        not_before: s.not_before.clone(),
+        not_after: s.not_after.clone(),
+        sha256_fingerprint: s.sha256_fingerprint.clone(),
+        chain_length,
+    }
+}
+
+/// What a Sigstore bundle says about itself (nothing here is verified).
+fn bundle_info(bytes: &[u8], max_chain: usize) -> BundleInfo {
+    let mut info = BundleInfo {
+        media_type: None,
+        content: "unknown",
+        signer: None,
+        public_key_hint: None,
+        certificate_error: None,
+        predicate_type: None,
+        decode_error: None,
+    };
+    let v: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            info.decode_error = Some(format!("not JSON: {e}"));
+            return info;
+        }
+    };
+    info.media_type = v.get("mediaType").and_then(|m| m.as_str()).map(str::to_owned);
+    let material = v.get("verificationMaterial");
+    let b64 = |v: Option<&serde_json::Value>| {
+        v.and_then(|r| r.as_str()).and_then(|r| base64::engine::general_purpose::STANDARD.decode(r.trim()).ok())
+    };
+    let chain = material
+        .and_then(|m| m.pointer("/x509CertificateChain/certificates"))
+        .and_then(|c| c.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let leaf = material.and_then(|m| m.pointer("/certificate/rawBytes")).or_else(|| chain.first()?.get("rawBytes"));
+    if let Some(raw) = leaf {
+        match b64(Some(raw))
+            .ok_or_else(|| "rawBytes is not base64".to_owned())
+            .and_then(|der| Certificate::from_der(&der, "bundle certificate").map_err(|e| e.to_string()))
+        {
+            Ok(cert) => info.signer = Some(signer_info(&cert, chain.len().saturating_sub(1).min(max_chain))),
+            Err(e) => info.certificate_error = Some(e),
+        }
+    } else if let Some(hint) = material.and_then(|m| m.pointer("/publicKey/hint")).and_then(|h| h.as_str()) {
+        info.public_key_hint = Some(hint.to_owned());
+    }
+    if let Some(envelope) = v.get("dsseEnvelope") {
+        info.content = "dsse_envelope";
+        match serde_json::to_vec(envelope).map_err(|e| e.to_string()).and_then(|b| decode_statement(&b)) {
+            Ok((_, p)) => info.predicate_type = p,
+            Err(e) => info.decode_error = Some(e),
+        }
+    } else if v.get("messageSignature").is_some() {
+        info.content = "message_signature";
+    }
+    info
 }
 
 /// Runs the pure verifier and records each signature's outcome on its entry.
@@ -627,8 +708,10 @@ async fn referrer_entry(client: &RegistryClient, location: &Location, d: &Descri
         predicate_type: None,
         annotations: d.annotations.clone().unwrap_or_default(),
         layer_media_types: Vec::new(),
+        bundle: None,
         error: None,
     };
+    let mut bundle_layer = None;
     // The fallback index written by ggcr carries no annotations (cosign#4641): read the manifest.
     match client.get_manifest(location, d.digest.as_str()).await {
         Ok(Some(fetched)) => match Manifest::parse_bounded(&fetched.bytes, "referrer manifest", client.limits()) {
@@ -645,6 +728,11 @@ async fn referrer_entry(client: &RegistryClient, location: &Location, d: &Descri
                     entry.annotations.extend(a);
                 }
                 entry.layer_media_types = m.layers.iter().map(|l| l.media_type.clone()).collect();
+                if let [layer] = m.layers.as_slice()
+                    && layer.media_type.starts_with("application/vnd.dev.sigstore.bundle")
+                {
+                    bundle_layer = Some(layer.clone());
+                }
             }
             Err(e) => entry.error = Some(e.to_string()),
         },
@@ -653,6 +741,25 @@ async fn referrer_entry(client: &RegistryClient, location: &Location, d: &Descri
     }
     entry.kind = referrer_kind(entry.artifact_type.as_deref());
     entry.predicate_type = entry.annotations.get(BUNDLE_PREDICATE_TYPE_ANNOTATION).cloned();
+    if let Some(layer) = bundle_layer {
+        let limit = client.limits().max_blob_size;
+        entry.bundle = Some(if layer.size > limit {
+            BundleInfo {
+                decode_error: Some(format!("bundle is {} bytes, over {limit}", layer.size)),
+                ..bundle_info(b"{}", 0)
+            }
+        } else {
+            match client.get_blob(location, &layer.digest, layer.size).await {
+                Ok(bytes) => bundle_info(&bytes, client.limits().max_chain),
+                Err(e) => BundleInfo { decode_error: Some(e.to_string()), ..bundle_info(b"{}", 0) },
+            }
+        });
+        if let Some(b) = &entry.bundle
+            && entry.predicate_type.is_none()
+        {
+            entry.predicate_type = b.predicate_type.clone();
+        }
+    }
     entry
 }
 
@@ -690,6 +797,18 @@ mod tests {
         assert!(decode_statement(b"[]").is_err());
         assert!(decode_statement(br#"{"payload":"%%%","payloadType":"application/vnd.in-toto+json"}"#).is_err());
         assert!(decode_statement(br#"{"payload":"e30=","payloadType":"text/plain"}"#).is_err());
+    }
+
+    #[test]
+    fn bundle_summaries() {
+        let key = bundle_info(br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{"hint":"abc"}},"messageSignature":{}}"#, 10);
+        assert_eq!((key.content, key.public_key_hint.as_deref()), ("message_signature", Some("abc")));
+        assert!(key.signer.is_none() && key.decode_error.is_none());
+        let bad = bundle_info(br#"{"verificationMaterial":{"certificate":{"rawBytes":"%%"}},"dsseEnvelope":{"payload":"e30=","payloadType":"application/vnd.in-toto+json"}}"#, 10);
+        assert_eq!(bad.content, "dsse_envelope");
+        assert!(bad.certificate_error.is_some() && bad.signer.is_none());
+        assert_eq!(bad.predicate_type, None);
+        assert!(bundle_info(b"[", 10).decode_error.is_some());
     }
 
     #[test]

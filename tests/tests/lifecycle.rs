@@ -88,7 +88,8 @@ fn push_bundle_referrer_to(
         let c = client();
         let loc = loc.clone();
         let empty = c.put_blob(&loc, b"{}").await.unwrap();
-        let bundle = br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{},"dsseEnvelope":{}}"#;
+        let bundle = bundle_json(predicate_type);
+        let bundle = bundle.as_slice();
         let bundle_digest = c.put_blob(&loc, bundle).await.unwrap();
         let referrer = serde_json::json!({
             "schemaVersion": 2,
@@ -119,6 +120,24 @@ fn push_bundle_referrer_to(
             .unwrap();
         referrer_digest
     })
+}
+
+/// A Sigstore bundle v0.3 as cosign v3 writes it: the leaf certificate and a DSSE envelope
+/// (the signature bytes are not checked by listing).
+fn bundle_json(predicate_type: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let leaf = std::fs::read(pki().join("leaf.pem")).unwrap();
+    let leaf = ironsign::Certificate::from_pem_or_der(&leaf, "leaf.pem").unwrap();
+    let statement = serde_json::json!({"_type": "https://in-toto.io/Statement/v1", "subject": [],
+                                       "predicateType": predicate_type, "predicate": {}});
+    serde_json::to_vec(&serde_json::json!({
+        "mediaType": BUNDLE_TYPE,
+        "verificationMaterial": {"certificate": {"rawBytes": b64(leaf.der())}},
+        "dsseEnvelope": {"payload": b64(statement.to_string().as_bytes()),
+                         "payloadType": "application/vnd.in-toto+json", "signatures": [{"sig": b64(b"sig")}]},
+    }))
+    .unwrap()
 }
 
 fn cosign_v2(args: &[&str], dir: &std::path::Path) -> Run {
@@ -263,6 +282,10 @@ fn tree_lists_every_platform_and_referrers_from_the_fallback_index() {
     assert_eq!(entry["artifact_type"], BUNDLE_TYPE);
     assert_eq!(entry["predicate_type"], VULN);
     assert_eq!(entry["layer_media_types"][0], BUNDLE_TYPE);
+    assert_eq!(entry["bundle"]["content"], "dsse_envelope");
+    assert_eq!(entry["bundle"]["predicate_type"], VULN);
+    assert_eq!(entry["bundle"]["signer"]["subject"], "CN=Ironsign Test Signer,OU=Pipeline,O=Ironsign Test,C=US");
+    assert!(entry["bundle"]["signer"]["sans"].as_array().unwrap().iter().any(|s| s == "signer@example.com"));
     let text = ironsign(&["tree", &tagged]).ok().stdout;
     assert!(text.contains(&format!("└── 🔗 {VULN} artifacts via OCI referrer: {referrer}")), "{text}");
     assert!(text.contains("└── 🖥  linux/arm64: "), "{text}");
