@@ -28,6 +28,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -266,6 +267,7 @@ def main():
             write_section(args.out, text)
     finally:
         sh([f"{ROOT}/scripts/registry", "stop", "gc"], env=env, check=False)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def write_section(path, text):
