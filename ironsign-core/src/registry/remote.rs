@@ -74,9 +74,10 @@ impl Remote {
     }
 
     /// `scheme://host` for a registry. Loopback and explicitly allowed registries may use plain
-    /// HTTP: like ggcr's ping, TLS is tried first (once per registry) and plain HTTP used only when
-    /// the server does not speak TLS. A TLS server with an untrusted certificate stays on HTTPS,
-    /// so its error surfaces instead of a silent downgrade.
+    /// HTTP; which one they speak is probed once per registry with an unauthenticated `GET /v2/`
+    /// over plain HTTP (cheaper than a failing TLS handshake): a TLS server answers it with a
+    /// 400 naming HTTPS, or drops the connection, and is then used over HTTPS, so a TLS registry
+    /// is never downgraded and its certificate problems surface.
     async fn base(&self, registry: &str) -> String {
         let host = if registry == crate::reference::DOCKER_HUB { "index.docker.io" } else { registry };
         if !(is_loopback(registry) || self.insecure.iter().any(|r| r == registry)) {
@@ -85,10 +86,13 @@ impl Remote {
         if let Some(scheme) = self.schemes.lock().ok().and_then(|m| m.get(registry).copied()) {
             return format!("{scheme}://{host}");
         }
-        let scheme = match self.http.get(format!("https://{host}/v2/")).send().await {
-            Ok(_) => "https",
-            Err(e) if error_chain(&e).contains("certificate") => "https",
-            Err(_) => "http",
+        let scheme = match self.http.get(format!("http://{host}/v2/")).send().await {
+            Ok(resp) if resp.status() == StatusCode::BAD_REQUEST => {
+                let body = read_bounded(resp, 4096, "probe", registry).await.unwrap_or_default();
+                if String::from_utf8_lossy(&body).to_ascii_lowercase().contains("https") { "https" } else { "http" }
+            }
+            Ok(_) => "http",
+            Err(_) => "https",
         };
         if let Ok(mut m) = self.schemes.lock() {
             m.insert(registry.to_owned(), scheme);
