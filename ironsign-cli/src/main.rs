@@ -2,6 +2,7 @@
 //! decision is the library's.
 
 mod args;
+mod certs;
 
 use anyhow::Context as _;
 use args::{PolicyArgs, RegistryArgs, TrustArgs};
@@ -47,6 +48,11 @@ enum Command {
     Triangulate(TriangulateCmd),
     /// Print the simple signing payload that signing the image would sign.
     Generate(GenerateCmd),
+    /// Create a PKCS#10 certificate request for a code-signing certificate.
+    Csr(certs::CsrCmd),
+    /// Inspect and check certificates.
+    #[command(subcommand)]
+    Cert(certs::CertCmd),
 }
 
 #[derive(clap::Args)]
@@ -173,7 +179,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => report(e, output),
     }
 }
@@ -211,11 +217,14 @@ fn parse_ref(s: &str) -> Result<ImageReference, Error> {
     Ok(ImageReference::parse(s)?)
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     match cli.command {
-        Command::Sign(c) => sign(c).await,
-        Command::Verify(c) => verify(c).await,
-        Command::GenerateKeyPair(c) => generate_key_pair(c),
+        Command::Sign(c) => done(sign(c).await),
+        Command::Verify(c) => done(verify(c).await),
+        Command::GenerateKeyPair(c) => done(generate_key_pair(c)),
+        Command::Csr(c) => done(certs::csr(c)),
+        Command::Cert(c) => certs::cert(c),
         Command::Triangulate(c) => {
             let image = parse_ref(&c.image)?;
             let client = c.registry.client(&[&image])?;
@@ -226,11 +235,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 AttachmentType::Sbom => "sbom",
                 AttachmentType::Digest => {
                     println!("{}", image.with_digest(digest));
-                    return Ok(());
+                    return Ok(ExitCode::SUCCESS);
                 }
             };
             println!("{}", image.with_tag(&digest.attachment_tag(suffix)));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Generate(c) => {
             let image = parse_ref(&c.image)?;
@@ -238,7 +247,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let options = SignOptions { annotations: args::parse_annotations(&c.annotations)?, ..Default::default() };
             let payload = ironsign::sign::generate_payload(&client, &image, &options).await?;
             println!("{}", String::from_utf8_lossy(&payload));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -405,7 +414,7 @@ fn generate_key_pair(c: GenerateKeyPairCmd) -> anyhow::Result<()> {
 }
 
 /// Writes a private key file with mode 0600 from the start.
-fn write_private(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

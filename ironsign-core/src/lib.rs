@@ -50,6 +50,7 @@
 #![warn(missing_docs)]
 
 pub mod cosign;
+pub mod csr;
 pub mod error;
 pub mod keys;
 pub mod pki;
