@@ -49,12 +49,19 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod attach;
 pub mod cosign;
+pub mod download;
+pub mod dsse;
 pub mod error;
+pub mod intoto;
 pub mod keys;
 pub mod pki;
+pub mod predicates;
 pub mod reference;
 pub mod registry;
+pub mod sbom;
+pub mod schema;
 pub mod sign;
 pub mod verify;
 
@@ -69,4 +76,6 @@ pub use pki::{Certificate, CertificateSummary, TrustRoot};
 pub use reference::{Digest, ImageReference, Location};
 pub use registry::{Credential, Keychain, RegistryClient, RegistryOptions};
 pub use sign::{SignOptions, SignReport, SigningMaterial};
+pub use verify::attestation::{AttestationResult, VerifiedAttestation};
+pub use verify::rego::RegoPolicy;
 pub use verify::{Identity, IdentityField, Policy, VerificationResult, VerifiedSignature, Verifier};

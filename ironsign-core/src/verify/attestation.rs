@@ -1,0 +1,217 @@
+//! Attestation verification: the layers of an image's `.att` manifest (cosign.md §2).
+//!
+//! An attestation is accepted when every check passes on that same layer, in this order:
+//! 1. the layer is a DSSE envelope (media type `application/vnd.dsse.envelope.v1+json`) whose
+//!    `payloadType` is `application/vnd.in-toto+json` (any other type is rejected, never
+//!    interpreted);
+//! 2. the signer is established exactly as for signatures ([`Verifier`]'s certificate or key
+//!    trust, identity policy), and a signature of the envelope verifies over the DSSE PAE;
+//! 3. the payload is an in-toto statement (v0.1 or v1), some subject of which names this image's
+//!    digest;
+//! 4. its predicate type is the one asked for (read from the signed statement, never from the
+//!    unsigned `predicateType` layer annotation);
+//! 5. the subject carries every annotation the policy requires.
+//!
+//! Verification succeeds only if at least one attestation of the requested type passes all of
+//! this: an image without any such attestation fails (cosign's CVE-2022-35929 accepted it). With a
+//! Rego policy, every attestation that passed must also be allowed by it, as in cosign.
+
+use super::rego::RegoPolicy;
+use super::{Check, Policy, VerifiedSigner, Verifier, check_annotations};
+use crate::cosign::{self, SignatureLayer, SignedImage};
+use crate::dsse::{self, Envelope};
+use crate::error::{Error, RejectionReason, SignatureRejection, VerificationError};
+use crate::intoto::Statement;
+use crate::reference::Digest;
+use serde::Serialize;
+use std::time::SystemTime;
+
+/// Media type of a serialised [`AttestationResult`].
+pub const ATTESTATION_RESULT_MEDIA_TYPE: &str = "application/vnd.ironsign.attestation-result+json;version=0.1";
+
+/// An attestation that passed every check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerifiedAttestation {
+    /// Its position among the `.att` layers.
+    pub index: usize,
+    /// Its envelope layer digest.
+    pub layer_digest: Digest,
+    /// Its signer.
+    pub signer: VerifiedSigner,
+    /// The identity value that matched the policy, when one was required.
+    pub matched_identity: Option<String>,
+    /// The verified statement, as decoded JSON (what a Rego policy sees as `input`).
+    pub statement: serde_json::Value,
+    /// The checks that passed, in order.
+    pub checks: Vec<Check>,
+}
+
+/// What attestation verification proved, and only that.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttestationResult {
+    /// [`ATTESTATION_RESULT_MEDIA_TYPE`].
+    pub media_type: &'static str,
+    /// The repository.
+    pub repository: String,
+    /// The image digest.
+    pub digest: Digest,
+    /// The predicate type required.
+    pub predicate_type: String,
+    /// The time certificates were checked at, RFC 3339.
+    pub verified_at: String,
+    /// Where that time came from: `current_time`.
+    pub time_source: &'static str,
+    /// The attestations that passed every check.
+    pub attestations: Vec<VerifiedAttestation>,
+    /// The attestations that did not (including those of other predicate types).
+    pub rejected: Vec<SignatureRejection>,
+}
+
+impl Verifier {
+    /// Verifies an image's attestations (the layers of its `.att` manifest, fetched with
+    /// `RegistryClient::fetch_attached(.., AttachmentKind::Attestation)`) at the current time.
+    pub fn verify_attestations(
+        &self,
+        image: &SignedImage,
+        policy: &Policy,
+        predicate_type: &str,
+        rego: &[RegoPolicy],
+    ) -> Result<AttestationResult, Error> {
+        self.verify_attestations_at(image, policy, predicate_type, rego, SystemTime::now())
+    }
+
+    /// Verifies attestations, checking certificate validity at `at`.
+    pub fn verify_attestations_at(
+        &self,
+        image: &SignedImage,
+        policy: &Policy,
+        predicate_type: &str,
+        rego: &[RegoPolicy],
+        at: SystemTime,
+    ) -> Result<AttestationResult, Error> {
+        policy.check_against(self.trust())?;
+        let image_name = format!("{}@{}", image.repository, image.digest);
+        let kind = "attestations";
+        if image.signatures.is_empty() {
+            return Err(VerificationError::NoSignatures { image: image_name, kind: kind.into() }.into());
+        }
+        let mut attestations = Vec::new();
+        let mut rejected = Vec::new();
+        for (index, layer) in image.signatures.iter().enumerate() {
+            match self.check_attestation(image, layer, policy, predicate_type, at) {
+                Ok((signer, matched_identity, statement, checks)) => attestations.push(VerifiedAttestation {
+                    index,
+                    layer_digest: layer.payload_digest.clone(),
+                    signer,
+                    matched_identity,
+                    statement,
+                    checks,
+                }),
+                Err(reason) => {
+                    rejected.push(SignatureRejection { index, layer_digest: layer.payload_digest.to_string(), reason })
+                }
+            }
+        }
+        if attestations.is_empty() {
+            return Err(VerificationError::NoMatchingSignature {
+                image: image_name,
+                kind: kind.into(),
+                count: image.signatures.len(),
+                rejections: rejected,
+            }
+            .into());
+        }
+        for rego in rego {
+            let mut denials = Vec::new();
+            for a in &mut attestations {
+                match rego.evaluate(&a.statement) {
+                    Ok(()) => a.checks.push(Check::Policy),
+                    Err(reason) => denials.push(SignatureRejection {
+                        index: a.index,
+                        layer_digest: a.layer_digest.to_string(),
+                        reason,
+                    }),
+                }
+            }
+            if !denials.is_empty() {
+                return Err(VerificationError::PolicyDenied {
+                    image: image_name,
+                    policy: rego.name().to_owned(),
+                    verified: attestations.len(),
+                    denials,
+                }
+                .into());
+            }
+        }
+        Ok(AttestationResult {
+            media_type: ATTESTATION_RESULT_MEDIA_TYPE,
+            repository: image.repository.clone(),
+            digest: image.digest.clone(),
+            predicate_type: predicate_type.to_owned(),
+            verified_at: crate::pki::format_unix(at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default()),
+            time_source: "current_time",
+            attestations,
+            rejected,
+        })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn check_attestation(
+        &self,
+        image: &SignedImage,
+        layer: &SignatureLayer,
+        policy: &Policy,
+        predicate_type: &str,
+        at: SystemTime,
+    ) -> Result<(VerifiedSigner, Option<String>, serde_json::Value, Vec<Check>), RejectionReason> {
+        if layer.media_type != cosign::DSSE_MEDIA_TYPE {
+            return Err(RejectionReason::MediaType {
+                found: layer.media_type.clone(),
+                expected: cosign::DSSE_MEDIA_TYPE.into(),
+            });
+        }
+        let envelope = Envelope::parse(&layer.payload)?;
+        if envelope.payload_type != dsse::INTOTO_PAYLOAD_TYPE {
+            return Err(RejectionReason::PayloadType {
+                found: envelope.payload_type,
+                expected: dsse::INTOTO_PAYLOAD_TYPE.into(),
+            });
+        }
+        let payload = envelope.payload_bytes()?;
+        let signatures = envelope.signature_bytes()?;
+        let pae = dsse::pae(&envelope.payload_type, &payload);
+        let mut outcome = Err(RejectionReason::MalformedSignature { reason: "no signature".into() });
+        for signature in &signatures {
+            let mut checks = vec![Check::EnvelopeType];
+            outcome = self
+                .establish_signer(layer, &pae, signature, policy, at, &mut checks)
+                .map(|(signer, matched)| (signer, matched, checks));
+            if outcome.is_ok() {
+                break;
+            }
+        }
+        let (signer, matched, mut checks) = outcome?;
+        let statement = Statement::parse(&payload)?;
+        let subject = statement.subject_for(&image.digest)?;
+        checks.push(Check::SubjectBinding);
+        if statement.predicate_type != predicate_type {
+            return Err(RejectionReason::PredicateType {
+                found: statement.predicate_type,
+                expected: predicate_type.to_owned(),
+            });
+        }
+        checks.push(Check::PredicateType);
+        check_annotations(policy, |k| {
+            subject.annotations.as_ref().and_then(|a| a.get(k)).map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        })?;
+        if !policy.annotations().is_empty() {
+            checks.push(Check::Annotations);
+        }
+        let json = serde_json::from_slice(&payload)
+            .map_err(|e| RejectionReason::InvalidPayload { reason: format!("statement is not JSON: {e}") })?;
+        Ok((signer, matched, json, checks))
+    }
+}
