@@ -127,7 +127,8 @@ pub async fn attest(c: AttestCmd) -> anyhow::Result<()> {
             scan_finished: c.scan_finished.clone(),
         },
     };
-    let predicate = ironsign::predicates::build(&kind, &input, &c.predicate.display().to_string(), &options)?;
+    let predicate = ironsign::predicates::build(&kind, &input, &c.predicate.display().to_string(), &options)
+        .map_err(Error::from)?;
     let material = c.signing.material()?;
     let client = c.registry.client(&[&image])?;
     let version = match c.statement_version {
