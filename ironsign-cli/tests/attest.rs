@@ -425,8 +425,45 @@ fn signing_the_sbom_attachment() {
     // The image itself is not signed.
     let mut args: Vec<String> = vec!["verify".into()];
     args.extend(verify_flags());
-    args.push(image);
+    args.push(image.clone());
     fails(&ironsign(args), 10, "NO_SIGNATURES");
+
+    // `download signature` prints what cosign prints for the same signature.
+    let mut args: Vec<String> = vec!["sign".into()];
+    args.extend(sign_flags());
+    args.push(image.clone());
+    ok(&ironsign(args));
+    let ours = statements(&ok(&ironsign(["download", "signature", &image])));
+    assert_eq!(ours.len(), 1);
+    for version in COSIGNS {
+        let theirs = statements(&ok(&cosign(version, &["download", "signature", "--allow-http-registry", &image])));
+        assert_eq!(theirs.len(), 1, "cosign {version:?}");
+        for key in ["Base64Signature", "Payload"] {
+            assert_eq!(ours[0][key], theirs[0][key], "cosign {version:?} {key}");
+        }
+        assert_eq!(ours[0]["Cert"]["Raw"], theirs[0]["Cert"]["Raw"], "cosign {version:?} Cert.Raw");
+    }
+}
+
+#[test]
+fn attestations_and_sboms_in_an_oci_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    let out = std::process::Command::new(root().join("scripts/make-test-image"))
+        .arg(format!("oci:{}:app", layout.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let image = format!("oci:{}:app", layout.display());
+    ok(&attest(&image, "vuln", &fixture("scanners/trivy.json"), &[]));
+    let verified = statements(&ok(&verify_attestation(&image, "vuln", &[])));
+    assert_eq!(verified[0]["predicate"]["scanner"]["version"], "0.58.1");
+    fails(&verify_attestation(&image, "spdxjson", &[]), 12, "NO_MATCHING_SIGNATURE");
+    let sbom = fixture("sbom/syft.json");
+    ok(&ironsign(["attach", "sbom", "--sbom", sbom.to_str().unwrap(), "--type", "syft", &image]));
+    let copy = dir.path().join("copy.json");
+    ok(&ironsign(["download", "sbom", "--output-file", copy.to_str().unwrap(), &image]));
+    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&sbom).unwrap());
 }
 
 #[test]

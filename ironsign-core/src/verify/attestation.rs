@@ -215,3 +215,126 @@ impl Verifier {
         Ok((signer, matched, json, checks))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intoto::StatementVersion;
+    use crate::keys::{KeyKind, KeyPairSigner, Signer};
+    use crate::pki::TrustRoot;
+    use std::collections::BTreeMap;
+
+    const TYPE: &str = "https://example.com/p/v1";
+
+    struct Fixture {
+        signer: KeyPairSigner,
+        verifier: Verifier,
+        digest: Digest,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let (signer, _) = KeyPairSigner::generate(KeyKind::EcdsaP256).unwrap();
+            let verifier = Verifier::new(TrustRoot::from_public_keys(vec![signer.public_key().clone()]));
+            Fixture { signer, verifier, digest: Digest::sha256(b"image") }
+        }
+
+        fn statement(&self, digest: &Digest, predicate_type: &str) -> Vec<u8> {
+            Statement::for_image(StatementVersion::V01, "r/i", digest, predicate_type, serde_json::json!({"a": 1}))
+                .to_json()
+        }
+
+        fn layer(&self, media_type: &str, envelope: &Envelope) -> SignatureLayer {
+            let payload = envelope.to_json();
+            SignatureLayer {
+                media_type: media_type.into(),
+                payload_digest: Digest::sha256(&payload),
+                payload,
+                annotations: BTreeMap::from([(cosign::SIGNATURE_ANNOTATION.to_owned(), String::new())]),
+            }
+        }
+
+        fn good_envelope(&self) -> Envelope {
+            Envelope::sign(dsse::INTOTO_PAYLOAD_TYPE, &self.statement(&self.digest, TYPE), &self.signer).unwrap()
+        }
+
+        fn verify(&self, layers: Vec<SignatureLayer>, policy: &Policy) -> Result<AttestationResult, Error> {
+            let image = SignedImage { repository: "r/i".into(), digest: self.digest.clone(), signatures: layers };
+            self.verifier.verify_attestations(&image, policy, TYPE, &[])
+        }
+
+        /// The first rejection's code, when verifying `layer` alone fails as it must.
+        fn rejection(&self, layer: SignatureLayer, policy: &Policy) -> &'static str {
+            match self.verify(vec![layer], policy) {
+                Err(Error::Verification(VerificationError::NoMatchingSignature { rejections, .. })) => {
+                    rejections[0].reason.code()
+                }
+                other => panic!("expected a rejection, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn each_check_rejects() {
+        let f = Fixture::new();
+        let key = Policy::key_only();
+        let good = f.layer(cosign::DSSE_MEDIA_TYPE, &f.good_envelope());
+        let result = f.verify(vec![good.clone()], &key).unwrap();
+        assert_eq!(
+            result.attestations[0].checks,
+            [Check::EnvelopeType, Check::TrustedKey, Check::Signature, Check::SubjectBinding, Check::PredicateType]
+        );
+
+        assert_eq!(
+            f.rejection(f.layer(cosign::SIMPLE_SIGNING_MEDIA_TYPE, &f.good_envelope()), &key),
+            "MEDIA_TYPE_MISMATCH"
+        );
+        let mut not_json = good.clone();
+        not_json.payload = b"not json".to_vec();
+        assert_eq!(f.rejection(not_json, &key), "INVALID_PAYLOAD");
+        let foreign = Envelope::sign("application/json", &f.statement(&f.digest, TYPE), &f.signer).unwrap();
+        assert_eq!(f.rejection(f.layer(cosign::DSSE_MEDIA_TYPE, &foreign), &key), "PAYLOAD_TYPE_MISMATCH");
+        let mut unsigned = f.good_envelope();
+        unsigned.signatures.clear();
+        assert_eq!(f.rejection(f.layer(cosign::DSSE_MEDIA_TYPE, &unsigned), &key), "MALFORMED_SIGNATURE");
+        let (stranger, _) = KeyPairSigner::generate(KeyKind::EcdsaP256).unwrap();
+        let by_stranger = Envelope::sign(dsse::INTOTO_PAYLOAD_TYPE, &f.statement(&f.digest, TYPE), &stranger).unwrap();
+        assert_eq!(f.rejection(f.layer(cosign::DSSE_MEDIA_TYPE, &by_stranger), &key), "BAD_SIGNATURE");
+        // Signed over the payload alone, not over the PAE.
+        let mut raw = f.good_envelope();
+        let statement = f.statement(&f.digest, TYPE);
+        use base64::Engine as _;
+        raw.signatures[0].sig = base64::engine::general_purpose::STANDARD.encode(f.signer.sign(&statement).unwrap());
+        assert_eq!(f.rejection(f.layer(cosign::DSSE_MEDIA_TYPE, &raw), &key), "BAD_SIGNATURE");
+        let elsewhere =
+            Envelope::sign(dsse::INTOTO_PAYLOAD_TYPE, &f.statement(&Digest::sha256(b"other"), TYPE), &f.signer)
+                .unwrap();
+        assert_eq!(f.rejection(f.layer(cosign::DSSE_MEDIA_TYPE, &elsewhere), &key), "SUBJECT_MISMATCH");
+        let other_type =
+            Envelope::sign(dsse::INTOTO_PAYLOAD_TYPE, &f.statement(&f.digest, "https://example.com/q"), &f.signer)
+                .unwrap();
+        assert_eq!(f.rejection(f.layer(cosign::DSSE_MEDIA_TYPE, &other_type), &key), "PREDICATE_TYPE_MISMATCH");
+        let annotated = Policy::key_only().with_annotation("env", "prod");
+        assert_eq!(f.rejection(good.clone(), &annotated), "ANNOTATION_MISMATCH");
+
+        // No attestations at all, and attestations of another type only, both fail.
+        assert!(matches!(f.verify(vec![], &key), Err(Error::Verification(VerificationError::NoSignatures { .. }))));
+        // One good attestation among bad ones suffices.
+        let mixed = vec![f.layer(cosign::DSSE_MEDIA_TYPE, &other_type), good];
+        let result = f.verify(mixed, &key).unwrap();
+        assert_eq!((result.attestations.len(), result.rejected.len()), (1, 1));
+    }
+
+    #[test]
+    fn policy_must_allow_every_verified_attestation() {
+        let f = Fixture::new();
+        let good = f.layer(cosign::DSSE_MEDIA_TYPE, &f.good_envelope());
+        let image = SignedImage { repository: "r/i".into(), digest: f.digest.clone(), signatures: vec![good] };
+        let allow = RegoPolicy::new("allow.rego", "package signature\nallow { input.predicate.a == 1 }\n").unwrap();
+        let deny = RegoPolicy::new("deny.rego", "package signature\nallow { input.predicate.a == 2 }\n").unwrap();
+        let result = f.verifier.verify_attestations(&image, &Policy::key_only(), TYPE, &[allow.clone()]).unwrap();
+        assert_eq!(result.attestations[0].checks.last(), Some(&Check::Policy));
+        let err = f.verifier.verify_attestations(&image, &Policy::key_only(), TYPE, &[allow, deny]).unwrap_err();
+        assert_eq!(err.code(), "POLICY_DENIED");
+    }
+}
