@@ -290,8 +290,9 @@ fn cosign_verifies_ironsign_attestations() {
     ok(&attest(&image, "vuln", &fixture("scanners/grype.json"), &[]));
     ok(&attest(&image, "spdxjson", &fixture("sbom/spdx-2.3.json"), &[]));
     ok(&attest(&image, "cyclonedx", &fixture("sbom/cyclonedx-1.6.json"), &["--statement-version", "v1"]));
+    ok(&attest(&image, "slsaprovenance", &fixture("slsa-provenance-0.2.json"), &[]));
     for version in COSIGNS {
-        for kind in ["vuln", "spdxjson", "cyclonedx"] {
+        for kind in ["vuln", "spdxjson", "cyclonedx", "slsaprovenance"] {
             let mut args = vec!["verify-attestation", "--type", kind];
             let flags = cosign_verify_flags(version);
             args.extend(flags.iter().map(String::as_str));
@@ -300,7 +301,7 @@ fn cosign_verifies_ironsign_attestations() {
             assert!(out.contains("payloadType"), "cosign {version:?} --type {kind} printed {out}");
         }
         // And cosign still refuses a type that is not there.
-        let mut args = vec!["verify-attestation", "--type", "slsaprovenance"];
+        let mut args = vec!["verify-attestation", "--type", "link"];
         let flags = cosign_verify_flags(version);
         args.extend(flags.iter().map(String::as_str));
         args.push(&image);

@@ -46,6 +46,18 @@
 //! # Ok(()) }
 //! ```
 
+//!
+//! ## Attestations and SBOMs
+//!
+//! [`attach::attest_image`] signs an in-toto statement ([`intoto`]) in a DSSE envelope
+//! ([`dsse`]) and appends it to the image's `.att` tag as cosign does; [`predicates`] builds the
+//! predicate bodies of cosign's `--type` shortcuts, the vulnerability predicate from Grype,
+//! Trivy, Anchore Enterprise and twistcli reports, and the scan-tracker predicate validated
+//! against its shipped schema ([`schema`]). [`Verifier::verify_attestations`] checks them with
+//! the same trust and identity policy as signatures, plus optional Rego policies
+//! ([`RegoPolicy`]). [`attach::attach_sbom`] streams an SBOM whose format [`sbom`] detected to
+//! the `.sbom` tag; [`download`] prints attachments in cosign's shapes.
+
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

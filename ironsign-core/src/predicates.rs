@@ -4,7 +4,9 @@
 //! * The shortcuts map to the predicate type URIs of cosign's `options.PredicateTypeMap` and build
 //!   the bodies cosign's `attestation.GenerateStatement` builds (cosign.md §4.1): `custom` wraps
 //!   the file as `{"Data": <text>, "Timestamp": <RFC 3339>}`, `spdx` embeds the file as a JSON
-//!   string, the JSON types embed the document. Any other absolute URI takes a JSON object.
+//!   string, the JSON types embed the document, and the typed ones (`slsaprovenance*`, `link`)
+//!   are checked for their required fields and keep only the fields of cosign's models, as
+//!   decoding into those models does. Any other absolute URI takes a JSON object.
 //! * The vulnerability predicate (`https://cosign.sigstore.dev/attestation/vuln/v1`, cosign.md
 //!   §4.2) is either given ready-made (e.g. Trivy's `--format cosign-vuln`), normalised the way
 //!   cosign decodes it into its struct, or built from the raw JSON report of Grype, Trivy,
@@ -248,7 +250,7 @@ pub fn build(kind: &PredicateKind, input: &[u8], what: &str, options: &Predicate
         PredicateKind::SlsaProvenance02 => {
             let obj = parse_object()?;
             require(&obj, &["builder", "buildType"])?;
-            Ok(Value::Object(obj))
+            Ok(project(&Value::Object(obj), &SLSA_02_SHAPE))
         }
         PredicateKind::SlsaProvenance1 => {
             let mut obj = parse_object()?;
@@ -260,12 +262,12 @@ pub fn build(kind: &PredicateKind, input: &[u8], what: &str, options: &Predicate
                 meta.insert("invocationId".into(), id);
             }
             require(&obj, &["buildDefinition", "runDetails"])?;
-            Ok(Value::Object(obj))
+            Ok(project(&Value::Object(obj), &SLSA_1_SHAPE))
         }
         PredicateKind::Link => {
             let obj = parse_object()?;
             require(&obj, &["_type", "name", "materials", "products", "byproducts", "command", "environment"])?;
-            Ok(Value::Object(obj))
+            Ok(project(&Value::Object(obj), &LINK_SHAPE))
         }
         PredicateKind::Vuln => vuln_predicate(parse_json()?, what, options),
         PredicateKind::ScanTracker => {
@@ -273,6 +275,113 @@ pub fn build(kind: &PredicateKind, input: &[u8], what: &str, options: &Predicate
             scan_tracker_schema().validate(&value)?;
             Ok(value)
         }
+    }
+}
+
+/// The fields cosign's typed models keep: decoding into them drops every other field.
+enum Shape {
+    /// Any value, kept whole.
+    Any,
+    /// An object with these fields.
+    Object(&'static [(&'static str, Shape)]),
+    /// An array of this shape.
+    Array(&'static Shape),
+}
+
+/// An in-toto ResourceDescriptor.
+const RESOURCE_DESCRIPTOR: Shape = Shape::Object(&[
+    ("uri", Shape::Any),
+    ("digest", Shape::Any),
+    ("name", Shape::Any),
+    ("downloadLocation", Shape::Any),
+    ("mediaType", Shape::Any),
+    ("content", Shape::Any),
+    ("annotations", Shape::Any),
+]);
+
+/// in-toto-golang's SLSA provenance v0.2 `ProvenancePredicate`.
+const SLSA_02_SHAPE: Shape = Shape::Object(&[
+    ("builder", Shape::Object(&[("id", Shape::Any)])),
+    ("buildType", Shape::Any),
+    (
+        "invocation",
+        Shape::Object(&[
+            ("configSource", Shape::Object(&[("uri", Shape::Any), ("digest", Shape::Any), ("entryPoint", Shape::Any)])),
+            ("parameters", Shape::Any),
+            ("environment", Shape::Any),
+        ]),
+    ),
+    ("buildConfig", Shape::Any),
+    (
+        "metadata",
+        Shape::Object(&[
+            ("buildInvocationId", Shape::Any),
+            ("buildStartedOn", Shape::Any),
+            ("buildFinishedOn", Shape::Any),
+            (
+                "completeness",
+                Shape::Object(&[("parameters", Shape::Any), ("environment", Shape::Any), ("materials", Shape::Any)]),
+            ),
+            ("reproducible", Shape::Any),
+        ]),
+    ),
+    ("materials", Shape::Array(&Shape::Object(&[("uri", Shape::Any), ("digest", Shape::Any)]))),
+]);
+
+/// The in-toto attestation SLSA provenance v1 `Provenance` message.
+const SLSA_1_SHAPE: Shape = Shape::Object(&[
+    (
+        "buildDefinition",
+        Shape::Object(&[
+            ("buildType", Shape::Any),
+            ("externalParameters", Shape::Any),
+            ("internalParameters", Shape::Any),
+            ("resolvedDependencies", Shape::Array(&RESOURCE_DESCRIPTOR)),
+        ]),
+    ),
+    (
+        "runDetails",
+        Shape::Object(&[
+            (
+                "builder",
+                Shape::Object(&[
+                    ("id", Shape::Any),
+                    ("version", Shape::Any),
+                    ("builderDependencies", Shape::Array(&RESOURCE_DESCRIPTOR)),
+                ]),
+            ),
+            (
+                "metadata",
+                Shape::Object(&[("invocationId", Shape::Any), ("startedOn", Shape::Any), ("finishedOn", Shape::Any)]),
+            ),
+            ("byproducts", Shape::Array(&RESOURCE_DESCRIPTOR)),
+        ]),
+    ),
+]);
+
+/// in-toto-golang's `Link`.
+const LINK_SHAPE: Shape = Shape::Object(&[
+    ("_type", Shape::Any),
+    ("name", Shape::Any),
+    ("materials", Shape::Any),
+    ("products", Shape::Any),
+    ("byproducts", Shape::Any),
+    ("command", Shape::Any),
+    ("environment", Shape::Any),
+]);
+
+/// Keeps only what `shape` names (values of other JSON types than the shape expects are kept
+/// as they are; cosign would refuse them while decoding, and the consumer will).
+fn project(value: &Value, shape: &Shape) -> Value {
+    match (shape, value) {
+        (Shape::Object(fields), Value::Object(map)) => Value::Object(
+            fields
+                .iter()
+                .filter_map(|(name, sub)| map.get(*name).map(|v| ((*name).to_owned(), project(v, sub))))
+                .collect(),
+        ),
+        (Shape::Array(item), Value::Array(items)) => Value::Array(items.iter().map(|v| project(v, item)).collect()),
+        _ => value.clone(),
     }
 }
 
@@ -457,6 +566,22 @@ mod tests {
         assert_eq!(err.code(), "INVALID_PREDICATE");
         let err = build(&PredicateKind::SlsaProvenance02, br#"{"builder":{}}"#, "f", &options()).unwrap_err();
         assert!(err.to_string().contains("buildType"), "{err}");
+    }
+
+    #[test]
+    fn typed_predicates_drop_unknown_fields_like_cosign() {
+        let slsa = json!({"builder": {"id": "b", "x": 1}, "buildType": "t", "extra": true,
+            "materials": [{"uri": "git+https://x", "digest": {"sha1": "00"}, "junk": 2}]});
+        let p = build(&PredicateKind::SlsaProvenance02, slsa.to_string().as_bytes(), "f", &options()).unwrap();
+        assert_eq!(
+            p,
+            json!({"builder": {"id": "b"}, "buildType": "t", "materials": [{"uri": "git+https://x", "digest": {"sha1": "00"}}]})
+        );
+        let v1 = json!({"buildDefinition": {"buildType": "t", "externalParameters": {"k": 1}, "x": 0},
+            "runDetails": {"builder": {"id": "b"}, "metadata": {"invocationID": "i"}}});
+        let p = build(&PredicateKind::SlsaProvenance1, v1.to_string().as_bytes(), "f", &options()).unwrap();
+        assert_eq!(p["runDetails"]["metadata"], json!({"invocationId": "i"}));
+        assert!(p["buildDefinition"].get("x").is_none());
     }
 
     #[test]
