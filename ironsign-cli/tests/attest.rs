@@ -502,3 +502,51 @@ pub fn write_big_cyclonedx(path: &std::path::Path, size: u64) {
     write!(f, "]}}").unwrap();
     f.flush().unwrap();
 }
+
+#[test]
+fn key_based_attestations_both_ways() {
+    let reg = Registry::start("keytrust");
+    let public = pki_file("imported.pub");
+    let image = reg.image("team/app");
+    let predicate = fixture("scanners/trivy.json").display().to_string();
+    ok(&ironsign(["attest", "--type", "vuln", "--predicate", &predicate, "--key", &pki_file("leaf.key"), &image]));
+    let layer = &reg.manifest("team/app", &attachment_tag(&image, "att"))["layers"][0];
+    assert!(layer["annotations"].get("dev.sigstore.cosign/certificate").is_none());
+    ok(&ironsign(["verify-attestation", "--type", "vuln", "--key", &public, &image]));
+    // Another key does not verify.
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other.pub");
+    let out = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-in", &pki_file("other-leaf.key"), "-out", other.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let verify_other = ironsign(["verify-attestation", "--type", "vuln", "--key", other.to_str().unwrap(), &image]);
+    let stderr = fails(&verify_other, 12, "NO_MATCHING_SIGNATURE");
+    assert!(stderr.contains("does not verify with any configured key"), "{stderr}");
+    for version in COSIGNS {
+        let mut args = vec![
+            "verify-attestation",
+            "--type",
+            "vuln",
+            "--key",
+            &public,
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+        ];
+        if version == Cosign::V3 {
+            args.push("--new-bundle-format=false");
+        }
+        args.push(&image);
+        ok(&cosign(version, &args));
+    }
+    let image = reg.image("team/app");
+    let key = pki_file("imported.key");
+    let cosign_predicate = fixture("scanners/trivy-cosign-vuln.json").display().to_string();
+    let mut args =
+        vec!["attest", "--key", &key, "--type", "vuln", "--predicate", &cosign_predicate, "--allow-http-registry"];
+    args.extend(cosign_legacy_write_flags(Cosign::V2));
+    args.push(&image);
+    ok(&cosign(Cosign::V2, &args));
+    ok(&ironsign(["verify-attestation", "--type", "vuln", "--key", &public, &image]));
+}

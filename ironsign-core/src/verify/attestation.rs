@@ -332,7 +332,8 @@ mod tests {
         let image = SignedImage { repository: "r/i".into(), digest: f.digest.clone(), signatures: vec![good] };
         let allow = RegoPolicy::new("allow.rego", "package signature\nallow { input.predicate.a == 1 }\n").unwrap();
         let deny = RegoPolicy::new("deny.rego", "package signature\nallow { input.predicate.a == 2 }\n").unwrap();
-        let result = f.verifier.verify_attestations(&image, &Policy::key_only(), TYPE, &[allow.clone()]).unwrap();
+        let result =
+            f.verifier.verify_attestations(&image, &Policy::key_only(), TYPE, std::slice::from_ref(&allow)).unwrap();
         assert_eq!(result.attestations[0].checks.last(), Some(&Check::Policy));
         let err = f.verifier.verify_attestations(&image, &Policy::key_only(), TYPE, &[allow, deny]).unwrap_err();
         assert_eq!(err.code(), "POLICY_DENIED");
