@@ -550,3 +550,43 @@ fn key_based_attestations_both_ways() {
     ok(&cosign(Cosign::V2, &args));
     ok(&ironsign(["verify-attestation", "--type", "vuln", "--key", &public, &image]));
 }
+
+#[test]
+fn concurrent_attestations_are_all_kept() {
+    let reg = Registry::start("concurrent");
+    let image = reg.image("team/app");
+    let writers: Vec<_> = ["grype.json", "trivy.json", "anchore-enterprise.json", "twistcli.json"]
+        .into_iter()
+        .map(|file| {
+            let image = image.clone();
+            std::thread::spawn(move || attest(&image, "vuln", &fixture(&format!("scanners/{file}")), &[]))
+        })
+        .collect();
+    for w in writers {
+        ok(&w.join().unwrap());
+    }
+    let verified = statements(&ok(&verify_attestation(&image, "vuln", &[])));
+    let mut uris: Vec<String> =
+        verified.iter().map(|s| s["predicate"]["scanner"]["uri"].as_str().unwrap().to_owned()).collect();
+    uris.sort();
+    assert_eq!(
+        uris,
+        [
+            "pkg:generic/anchore-enterprise",
+            "pkg:generic/twistcli",
+            "pkg:github/anchore/grype@0.87.0",
+            "pkg:github/aquasecurity/trivy@0.58.1"
+        ]
+    );
+    // Both cosign releases download the same envelopes ironsign does.
+    let ours = statements(&ok(&ironsign(["download", "attestation", &image])));
+    for version in COSIGNS {
+        let theirs = statements(&ok(&cosign(version, &["download", "attestation", "--allow-http-registry", &image])));
+        let payloads = |lines: &[serde_json::Value]| {
+            let mut p: Vec<String> = lines.iter().map(|l| l["payload"].as_str().unwrap().to_owned()).collect();
+            p.sort();
+            p
+        };
+        assert_eq!(payloads(&ours), payloads(&theirs), "cosign {version:?}");
+    }
+}
