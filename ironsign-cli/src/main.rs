@@ -2,6 +2,7 @@
 //! decision is the library's.
 
 mod args;
+mod attest;
 mod certs;
 
 use anyhow::Context as _;
@@ -30,7 +31,7 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-enum Output {
+pub(crate) enum Output {
     #[default]
     Text,
     Json,
@@ -53,6 +54,16 @@ enum Command {
     /// Inspect and check certificates.
     #[command(subcommand)]
     Cert(certs::CertCmd),
+    /// Attest an image: sign an in-toto statement about it and append it to its .att tag.
+    Attest(attest::AttestCmd),
+    /// Verify an image's attestations of one predicate type, optionally against Rego policies.
+    VerifyAttestation(attest::VerifyAttestationCmd),
+    /// Attach a file to an image.
+    #[command(subcommand)]
+    Attach(attest::AttachCmd),
+    /// Print an image's signatures, attestations or SBOM as cosign does.
+    #[command(subcommand)]
+    Download(attest::DownloadCmd),
 }
 
 #[derive(clap::Args)]
@@ -81,6 +92,10 @@ struct SignCmd {
     /// The docker-reference to write instead of the image's repository.
     #[arg(long = "sign-container-identity")]
     identity: Option<String>,
+    /// Sign an attachment of the image instead of the image (cosign's deprecated `--attachment
+    /// sbom`: the signature is over the .sbom manifest).
+    #[arg(long, value_enum)]
+    attachment: Option<SignedAttachment>,
     /// Accepted for cosign compatibility; there is no transparency log to upload to.
     #[arg(long = "tlog-upload", hide = true, num_args = 0..=1, default_missing_value = "false")]
     _tlog_upload: Option<bool>,
@@ -131,6 +146,11 @@ struct GenerateKeyPairCmd {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum SignedAttachment {
+    Sbom,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum AttachmentType {
     Signature,
     Attestation,
@@ -169,6 +189,8 @@ fn main() -> ExitCode {
     let output = match &cli.command {
         Command::Sign(c) => c.output,
         Command::Verify(c) => c.output,
+        Command::Attest(c) => c.output,
+        Command::VerifyAttestation(c) => c.output,
         _ => Output::Text,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -204,7 +226,7 @@ fn exit_code(err: &Error) -> u8 {
     match err.code() {
         "NO_SIGNATURES" => exit::NO_SIGNATURES,
         "IMAGE_NOT_FOUND" => exit::IMAGE_NOT_FOUND,
-        "NO_MATCHING_SIGNATURE" => exit::NO_MATCHING_SIGNATURE,
+        "NO_MATCHING_SIGNATURE" | "POLICY_DENIED" => exit::NO_MATCHING_SIGNATURE,
         _ => match err.family() {
             ErrorFamily::Registry => exit::REGISTRY,
             ErrorFamily::Input | ErrorFamily::Key | ErrorFamily::Certificate => exit::BAD_INPUT,
@@ -213,7 +235,7 @@ fn exit_code(err: &Error) -> u8 {
     }
 }
 
-fn parse_ref(s: &str) -> Result<ImageReference, Error> {
+pub(crate) fn parse_ref(s: &str) -> Result<ImageReference, Error> {
     Ok(ImageReference::parse(s)?)
 }
 
@@ -241,6 +263,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", image.with_tag(&digest.attachment_tag(suffix)));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Attest(c) => done(attest::attest(c).await),
+        Command::VerifyAttestation(c) => done(attest::verify_attestation(c).await),
+        Command::Attach(c) => done(attest::attach(c).await),
+        Command::Download(c) => done(attest::download(c).await),
         Command::Generate(c) => {
             let image = parse_ref(&c.image)?;
             let client = c.registry.client(&[&image])?;
@@ -273,6 +299,7 @@ async fn sign(c: SignCmd) -> anyhow::Result<()> {
         annotations: args::parse_annotations(&c.annotations)?,
         recursive: c.recursive,
         identity: c.identity,
+        attachment: c.attachment.map(|SignedAttachment::Sbom| ironsign::cosign::AttachmentKind::Sbom),
     };
     let results =
         for_each_image(&images, c.max_workers, |image| ironsign::sign::sign_image(&client, image, &material, &options))
