@@ -130,6 +130,23 @@ def test_sign_and_verify_with_credentials(
     assert reg.verify(ref, trust, policy).digest == image.digest
 
 
-def test_extra_ca_file(pki: Path) -> None:
-    assert repr(ironsign.RegistryClient(ca_file=pki / "tls-ca.pem", config_files=[])) == "RegistryClient()"
-    assert ironsign.RegistryClient(ca_file=[pki / "tls-ca.pem", pki / "root.pem"], config_files=[])
+@pytest.fixture(scope="module")
+def tls_registry(pki: Path) -> Iterator[str]:
+    name = f"py-tls-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    addr = run(SCRIPTS / "registry", "start", name, "--tls", pki / "registry-tls.pem", pki / "registry-tls.key").strip()
+    try:
+        yield addr
+    finally:
+        run(SCRIPTS / "registry", "stop", name)
+
+
+def test_extra_ca_file(pki: Path, tls_registry: str) -> None:
+    ref = f"{tls_registry}/py/tls:v1"
+    # The registry's certificate is issued by a private CA: unknown without ca_file.
+    with pytest.raises(ironsign.RegistryError) as info:
+        ironsign.RegistryClient(config_files=[]).digest_of(ref)
+    assert info.value.code == "REGISTRY_TRANSPORT"
+    with pytest.raises(ironsign.ImageNotFoundError):
+        ironsign.RegistryClient(ca_file=pki / "tls-ca.pem", config_files=[]).digest_of(ref)
+    with pytest.raises(ironsign.ImageNotFoundError):
+        ironsign.RegistryClient(ca_file=[pki / "root.pem", pki / "tls-ca.pem"], config_files=[]).digest_of(ref)
