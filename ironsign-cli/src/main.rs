@@ -2,6 +2,8 @@
 //! decision is the library's.
 
 mod args;
+mod attest;
+mod certs;
 mod lifecycle;
 
 use anyhow::Context as _;
@@ -54,6 +56,21 @@ enum Command {
     Gc(lifecycle::GcCmd),
     /// Remove one image's attachments (also when the image itself is gone: give it by digest).
     Clean(lifecycle::CleanCmd),
+    /// Create a PKCS#10 certificate request for a code-signing certificate.
+    Csr(certs::CsrCmd),
+    /// Inspect and check certificates.
+    #[command(subcommand)]
+    Cert(certs::CertCmd),
+    /// Attest an image: sign an in-toto statement about it and append it to its .att tag.
+    Attest(attest::AttestCmd),
+    /// Verify an image's attestations of one predicate type, optionally against Rego policies.
+    VerifyAttestation(attest::VerifyAttestationCmd),
+    /// Attach a file to an image.
+    #[command(subcommand)]
+    Attach(attest::AttachCmd),
+    /// Print an image's signatures, attestations or SBOM as cosign does.
+    #[command(subcommand)]
+    Download(attest::DownloadCmd),
 }
 
 #[derive(clap::Args)]
@@ -82,6 +99,10 @@ struct SignCmd {
     /// The docker-reference to write instead of the image's repository.
     #[arg(long = "sign-container-identity")]
     identity: Option<String>,
+    /// Sign an attachment of the image instead of the image (cosign's deprecated `--attachment
+    /// sbom`: the signature is over the .sbom manifest).
+    #[arg(long, value_enum)]
+    attachment: Option<SignedAttachment>,
     /// Accepted for cosign compatibility; there is no transparency log to upload to.
     #[arg(long = "tlog-upload", hide = true, num_args = 0..=1, default_missing_value = "false")]
     _tlog_upload: Option<bool>,
@@ -132,6 +153,11 @@ struct GenerateKeyPairCmd {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum SignedAttachment {
+    Sbom,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum AttachmentType {
     Signature,
     Attestation,
@@ -173,6 +199,8 @@ fn main() -> ExitCode {
         Command::Tree(c) => c.output,
         Command::Gc(c) => c.output,
         Command::Clean(c) => c.output,
+        Command::Attest(c) => c.output,
+        Command::VerifyAttestation(c) => c.output,
         _ => Output::Text,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -183,7 +211,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => report(e, output),
     }
 }
@@ -208,7 +236,7 @@ fn exit_code(err: &Error) -> u8 {
     match err.code() {
         "NO_SIGNATURES" => exit::NO_SIGNATURES,
         "IMAGE_NOT_FOUND" => exit::IMAGE_NOT_FOUND,
-        "NO_MATCHING_SIGNATURE" => exit::NO_MATCHING_SIGNATURE,
+        "NO_MATCHING_SIGNATURE" | "POLICY_DENIED" => exit::NO_MATCHING_SIGNATURE,
         _ => match err.family() {
             ErrorFamily::Registry => exit::REGISTRY,
             ErrorFamily::Input | ErrorFamily::Key | ErrorFamily::Certificate => exit::BAD_INPUT,
@@ -221,14 +249,17 @@ pub(crate) fn parse_ref(s: &str) -> Result<ImageReference, Error> {
     Ok(ImageReference::parse(s)?)
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     match cli.command {
-        Command::Sign(c) => sign(c).await,
-        Command::Verify(c) => verify(c).await,
-        Command::GenerateKeyPair(c) => generate_key_pair(c),
-        Command::Tree(c) => lifecycle::tree(c).await,
-        Command::Gc(c) => lifecycle::gc(c).await,
-        Command::Clean(c) => lifecycle::clean(c).await,
+        Command::Sign(c) => done(sign(c).await),
+        Command::Verify(c) => done(verify(c).await),
+        Command::GenerateKeyPair(c) => done(generate_key_pair(c)),
+        Command::Csr(c) => done(certs::csr(c)),
+        Command::Cert(c) => certs::cert(c),
+        Command::Tree(c) => done(lifecycle::tree(c).await),
+        Command::Gc(c) => done(lifecycle::gc(c).await),
+        Command::Clean(c) => done(lifecycle::clean(c).await),
         Command::Triangulate(c) => {
             let image = parse_ref(&c.image)?;
             let client = c.registry.client(&[&image])?;
@@ -239,19 +270,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 AttachmentType::Sbom => "sbom",
                 AttachmentType::Digest => {
                     println!("{}", image.with_digest(digest));
-                    return Ok(());
+                    return Ok(ExitCode::SUCCESS);
                 }
             };
             println!("{}", image.with_tag(&digest.attachment_tag(suffix)));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
+        Command::Attest(c) => done(attest::attest(c).await),
+        Command::VerifyAttestation(c) => done(attest::verify_attestation(c).await),
+        Command::Attach(c) => done(attest::attach(c).await),
+        Command::Download(c) => done(attest::download(c).await),
         Command::Generate(c) => {
             let image = parse_ref(&c.image)?;
             let client = c.registry.client(&[&image])?;
             let options = SignOptions { annotations: args::parse_annotations(&c.annotations)?, ..Default::default() };
             let payload = ironsign::sign::generate_payload(&client, &image, &options).await?;
             println!("{}", String::from_utf8_lossy(&payload));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -277,6 +312,7 @@ async fn sign(c: SignCmd) -> anyhow::Result<()> {
         annotations: args::parse_annotations(&c.annotations)?,
         recursive: c.recursive,
         identity: c.identity,
+        attachment: c.attachment.map(|SignedAttachment::Sbom| ironsign::cosign::AttachmentKind::Sbom),
     };
     let results =
         for_each_image(&images, c.max_workers, |image| ironsign::sign::sign_image(&client, image, &material, &options))
@@ -418,7 +454,7 @@ fn generate_key_pair(c: GenerateKeyPairCmd) -> anyhow::Result<()> {
 }
 
 /// Writes a private key file with mode 0600 from the start.
-fn write_private(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

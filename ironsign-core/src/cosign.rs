@@ -27,6 +27,8 @@ pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
 pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
 /// Layer annotation holding an RFC 3161 timestamp.
 pub const RFC3161_ANNOTATION: &str = "dev.sigstore.cosign/rfc3161timestamp";
+/// Layer annotation of an attestation naming its predicate type (§2; the key is literally this).
+pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
 
 /// OCI image manifest media type.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -96,6 +98,43 @@ pub fn go_json_string(out: &mut String, s: &str) {
         }
     }
     out.push('"');
+}
+
+/// Appends a JSON value the way Go's `json.Marshal` writes a decoded `interface{}`: compact,
+/// object keys sorted bytewise, strings escaped by [`go_json_string`].
+pub fn go_json_value(out: &mut String, value: &serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => go_json_string(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                go_json_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            // Sorted explicitly: serde_json may be built with `preserve_order`.
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push('{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                go_json_string(out, k);
+                out.push(':');
+                go_json_value(out, v);
+            }
+            out.push('}');
+        }
+    }
 }
 
 fn go_json_map(out: &mut String, map: &BTreeMap<String, String>) {
@@ -267,6 +306,8 @@ pub struct Limits {
     pub max_manifest_size: u64,
     /// Most certificates in a chain annotation.
     pub max_chain: usize,
+    /// Largest SBOM streamed to or from a registry (never held in memory).
+    pub max_sbom_size: u64,
 }
 
 impl Default for Limits {
@@ -276,6 +317,7 @@ impl Default for Limits {
             max_blob_size: 128 << 20,
             max_manifest_size: 4 << 20,
             max_chain: crate::pki::DEFAULT_MAX_CHAIN,
+            max_sbom_size: 4 << 30,
         }
     }
 }

@@ -108,6 +108,19 @@ pub enum VerificationError {
         /// Why each was rejected, in registry order.
         rejections: Vec<SignatureRejection>,
     },
+    /// Attestations of the type passed every check, but the policy denied at least one of them
+    /// (as in cosign, every verified attestation of the type must satisfy the policy).
+    #[error("the policy {policy} denied {} of the {verified} verified attestations of {image}: {}", .denials.len(), RejectionList(.denials))]
+    PolicyDenied {
+        /// The image, by digest.
+        image: String,
+        /// The policy file or name.
+        policy: String,
+        /// How many attestations passed the signature, subject and type checks.
+        verified: usize,
+        /// The attestations the policy denied.
+        denials: Vec<SignatureRejection>,
+    },
 }
 
 impl VerificationError {
@@ -116,6 +129,7 @@ impl VerificationError {
         match self {
             VerificationError::NoSignatures { .. } => "NO_SIGNATURES",
             VerificationError::NoMatchingSignature { .. } => "NO_MATCHING_SIGNATURE",
+            VerificationError::PolicyDenied { .. } => "POLICY_DENIED",
         }
     }
 }
@@ -235,6 +249,22 @@ pub enum RejectionReason {
         /// What was required.
         expected: String,
     },
+    /// No subject of the in-toto statement names the image digest.
+    #[error("no subject of the statement has digest sha256:{expected} (subjects: {})", found_list(.found))]
+    SubjectMismatch {
+        /// The image digest (hex).
+        expected: String,
+        /// The subjects found, as `name@alg:hex`.
+        found: Vec<String>,
+    },
+    /// The Rego policy did not allow the statement.
+    #[error("policy {policy} did not allow the statement: {reason}")]
+    PolicyDenied {
+        /// The policy file or name.
+        policy: String,
+        /// What the query returned.
+        reason: String,
+    },
 }
 
 fn found_list(found: &[String]) -> String {
@@ -256,6 +286,8 @@ impl RejectionReason {
             RejectionReason::AnnotationMismatch { .. } => "ANNOTATION_MISMATCH",
             RejectionReason::MediaType { .. } => "MEDIA_TYPE_MISMATCH",
             RejectionReason::PredicateType { .. } => "PREDICATE_TYPE_MISMATCH",
+            RejectionReason::SubjectMismatch { .. } => "SUBJECT_MISMATCH",
+            RejectionReason::PolicyDenied { .. } => "POLICY_DENIED",
         }
     }
 }
@@ -578,6 +610,58 @@ pub enum InputError {
         /// Why.
         reason: String,
     },
+    /// A predicate cannot be built from the input for the predicate type asked for.
+    #[error("invalid predicate for {predicate_type}: {reason}")]
+    InvalidPredicate {
+        /// The predicate type URI.
+        predicate_type: String,
+        /// What is wrong with the input.
+        reason: String,
+    },
+    /// A predicate does not follow its JSON Schema.
+    #[error("predicate does not follow schema {schema}: at {pointer:?}: {reason}")]
+    SchemaViolation {
+        /// The schema's `$id`.
+        schema: String,
+        /// JSON Pointer (RFC 6901) to the offending value; empty for the document.
+        pointer: String,
+        /// The rule it breaks.
+        reason: String,
+    },
+    /// A vulnerability report whose scanner is not recognised, and none was named.
+    #[error("{what}: cannot tell which scanner wrote this report ({reason}); name it with --scanner")]
+    UnknownScanner {
+        /// The input.
+        what: String,
+        /// What was looked for.
+        reason: String,
+    },
+    /// The content is not an SBOM in a format ironsign recognises.
+    #[error("{what}: not a recognised SBOM (SPDX JSON or tag-value, CycloneDX JSON or XML, Syft JSON): {reason}")]
+    UnknownSbomFormat {
+        /// The input.
+        what: String,
+        /// What was looked at.
+        reason: String,
+    },
+    /// The SBOM format given does not match the content.
+    #[error("{what}: declared as {declared} but the content is {detected}")]
+    SbomFormatMismatch {
+        /// The input.
+        what: String,
+        /// The declared type (and input format).
+        declared: String,
+        /// The detected format.
+        detected: String,
+    },
+    /// A Rego policy does not parse or does not define the query.
+    #[error("policy {policy}: {reason}")]
+    InvalidPolicy {
+        /// The policy file or name.
+        policy: String,
+        /// The engine's complaint.
+        reason: String,
+    },
 }
 
 impl InputError {
@@ -587,6 +671,12 @@ impl InputError {
             InputError::InvalidReference { .. } => "INVALID_REFERENCE",
             InputError::Io { .. } => "IO",
             InputError::InvalidArgument { .. } => "INVALID_ARGUMENT",
+            InputError::InvalidPredicate { .. } => "INVALID_PREDICATE",
+            InputError::SchemaViolation { .. } => "PREDICATE_SCHEMA_VIOLATION",
+            InputError::UnknownScanner { .. } => "UNKNOWN_SCANNER",
+            InputError::UnknownSbomFormat { .. } => "UNKNOWN_SBOM_FORMAT",
+            InputError::SbomFormatMismatch { .. } => "SBOM_FORMAT_MISMATCH",
+            InputError::InvalidPolicy { .. } => "INVALID_POLICY",
         }
     }
 

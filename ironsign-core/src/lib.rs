@@ -46,17 +46,37 @@
 //! # Ok(()) }
 //! ```
 
+//!
+//! ## Attestations and SBOMs
+//!
+//! [`attach::attest_image`] signs an in-toto statement ([`intoto`]) in a DSSE envelope
+//! ([`dsse`]) and appends it to the image's `.att` tag as cosign does; [`predicates`] builds the
+//! predicate bodies of cosign's `--type` shortcuts, the vulnerability predicate from Grype,
+//! Trivy, Anchore Enterprise and twistcli reports, and the scan-tracker predicate validated
+//! against its shipped schema ([`schema`]). [`Verifier::verify_attestations`] checks them with
+//! the same trust and identity policy as signatures, plus optional Rego policies
+//! ([`RegoPolicy`]). [`attach::attach_sbom`] streams an SBOM whose format [`sbom`] detected to
+//! the `.sbom` tag; [`download`] prints attachments in cosign's shapes.
+
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod attach;
 pub mod cosign;
+pub mod csr;
+pub mod download;
+pub mod dsse;
 pub mod error;
 pub mod gc;
+pub mod intoto;
 pub mod keys;
 pub mod list;
 pub mod pki;
+pub mod predicates;
 pub mod reference;
 pub mod registry;
+pub mod sbom;
+pub mod schema;
 pub mod sign;
 pub mod verify;
 
@@ -73,4 +93,6 @@ pub use pki::{Certificate, CertificateSummary, TrustRoot};
 pub use reference::{Digest, ImageReference, Location};
 pub use registry::{Credential, Keychain, RegistryClient, RegistryOptions};
 pub use sign::{SignOptions, SignReport, SigningMaterial};
+pub use verify::attestation::{AttestationResult, VerifiedAttestation};
+pub use verify::rego::RegoPolicy;
 pub use verify::{Identity, IdentityField, Policy, VerificationResult, VerifiedSignature, Verifier};

@@ -108,6 +108,9 @@ pub struct SignOptions {
     /// The `docker-reference` to write instead of the image's repository (cosign's
     /// `--sign-container-identity`).
     pub identity: Option<String>,
+    /// Sign this attachment of the image instead of the image (cosign's `--attachment sbom`:
+    /// the signature is over the `.sbom` manifest's digest).
+    pub attachment: Option<AttachmentKind>,
 }
 
 /// One signature written (or found already present).
@@ -153,7 +156,19 @@ pub async fn sign_image(
     material: &SigningMaterial,
     options: &SignOptions,
 ) -> Result<SignReport, Error> {
-    let resolved = client.resolve(reference).await?;
+    let mut resolved = client.resolve(reference).await?;
+    if let Some(kind) = options.attachment {
+        let tag = resolved.digest.attachment_tag(kind.suffix());
+        let attached = client
+            .get_manifest(&reference.location, &tag)
+            .await?
+            .ok_or_else(|| RegistryError::ImageNotFound { reference: reference.with_tag(&tag).to_string() })?;
+        resolved = crate::registry::ManifestRef {
+            size: attached.bytes.len() as u64,
+            digest: attached.digest,
+            media_type: attached.media_type,
+        };
+    }
     let mut digests = vec![resolved.digest.clone()];
     if options.recursive && cosign::is_index(&resolved.media_type) {
         let index = client
@@ -179,9 +194,17 @@ pub async fn sign_image(
         let duplicate = move |existing: &LayerSpec, new: &LayerSpec, payload: &[u8]| {
             is_same_signature(existing, new, payload, signer.as_ref())
         };
-        let added =
-            append_layer(client, &reference.location, &digest, AttachmentKind::Signature, &layer, &payload, &duplicate)
-                .await?;
+        let added = append_layer(
+            client,
+            &reference.location,
+            &digest,
+            AttachmentKind::Signature,
+            &layer,
+            &payload,
+            &duplicate,
+            None,
+        )
+        .await?;
         signatures.push(SignedEntry { tag: digest.attachment_tag("sig"), layer_digest: layer.digest, digest, added });
     }
     Ok(SignReport { reference: reference.to_string(), signatures, warnings: material.warnings.clone() })
@@ -209,11 +232,16 @@ fn is_same_signature(existing: &LayerSpec, new: &LayerSpec, payload: &[u8], sign
 /// Decides whether an existing layer already holds what we are about to add.
 pub(crate) type DuplicateCheck<'a> = dyn Fn(&LayerSpec, &LayerSpec, &[u8]) -> bool + Send + Sync + 'a;
 
+/// Decides, from an existing layer and its blob, whether the new layer replaces it.
+pub(crate) type ReplaceCheck<'a> = dyn Fn(&LayerSpec, &[u8]) -> bool + Send + Sync + 'a;
+
 /// Most read-modify-write rounds before giving up.
 const MAX_APPEND_ATTEMPTS: u32 = 12;
 
 /// Appends `layer` (whose blob is `payload`) to the attachment manifest of `digest`, race-safely
-/// (see the module docs). Returns false when `duplicate` found it already present.
+/// (see the module docs). Returns false when `duplicate` found it already present. With
+/// `replace`, existing layers it selects (judged on their blobs) are dropped in the same write.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn append_layer(
     client: &RegistryClient,
     location: &Location,
@@ -222,6 +250,7 @@ pub(crate) async fn append_layer(
     layer: &LayerSpec,
     payload: &[u8],
     duplicate: &DuplicateCheck<'_>,
+    replace: Option<&ReplaceCheck<'_>>,
 ) -> Result<bool, Error> {
     let tag = digest.attachment_tag(kind.suffix());
     // Blobs go first, so the tag never points at a missing blob.
@@ -234,7 +263,21 @@ pub(crate) async fn append_layer(
         if existing.iter().any(|l| duplicate(l, layer, payload)) {
             return Ok(false);
         }
-        let mut layers = existing;
+        let mut layers = Vec::with_capacity(existing.len() + 1);
+        for l in existing {
+            if let Some(replace) = replace {
+                let limit = client.limits().max_blob_size;
+                if l.size > limit {
+                    return Err(
+                        RegistryError::TooLarge { what: format!("layer {}", l.digest), size: l.size, limit }.into()
+                    );
+                }
+                if replace(&l, &client.get_blob(location, &l.digest, limit).await?) {
+                    continue;
+                }
+            }
+            layers.push(l);
+        }
         layers.push(layer.clone());
         if layers.len() > client.limits().max_layers {
             return Err(RegistryError::TooMany {

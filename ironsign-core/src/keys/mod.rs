@@ -131,6 +131,11 @@ impl PublicKey {
         self.algorithm
     }
 
+    /// The raw key: the EC point, or the PKCS#1 RSAPublicKey.
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
     /// Hex SHA-256 of the SubjectPublicKeyInfo DER (what `openssl pkey -pubin -outform DER | sha256sum` prints).
     pub fn fingerprint(&self) -> String {
         hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &self.spki_der).as_ref())
@@ -146,9 +151,32 @@ impl PublicKey {
         };
         algs.iter().any(|alg| sig::UnparsedPublicKey::new(*alg, &self.raw).verify(message, signature).is_ok())
     }
+
+    /// Whether a certificate signature of algorithm `alg` (the certificate's signatureAlgorithm
+    /// OID) over `tbs` verifies with this key.
+    pub(crate) fn verify_certificate_signature(
+        &self,
+        alg: &const_oid::ObjectIdentifier,
+        tbs: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        use const_oid::db::rfc5912 as oid;
+        let algorithm: &'static dyn sig::VerificationAlgorithm = match (self.algorithm, *alg) {
+            (KeyAlgorithm::EcdsaP256, a) if a == oid::ECDSA_WITH_SHA_256 => &sig::ECDSA_P256_SHA256_ASN1,
+            (KeyAlgorithm::EcdsaP256, a) if a == oid::ECDSA_WITH_SHA_384 => &sig::ECDSA_P256_SHA384_ASN1,
+            (KeyAlgorithm::EcdsaP384, a) if a == oid::ECDSA_WITH_SHA_256 => &sig::ECDSA_P384_SHA256_ASN1,
+            (KeyAlgorithm::EcdsaP384, a) if a == oid::ECDSA_WITH_SHA_384 => &sig::ECDSA_P384_SHA384_ASN1,
+            (KeyAlgorithm::Rsa { .. }, a) if a == oid::SHA_256_WITH_RSA_ENCRYPTION => &sig::RSA_PKCS1_2048_8192_SHA256,
+            (KeyAlgorithm::Rsa { .. }, a) if a == oid::SHA_384_WITH_RSA_ENCRYPTION => &sig::RSA_PKCS1_2048_8192_SHA384,
+            (KeyAlgorithm::Rsa { .. }, a) if a == oid::SHA_512_WITH_RSA_ENCRYPTION => &sig::RSA_PKCS1_2048_8192_SHA512,
+            _ => return false,
+        };
+        sig::UnparsedPublicKey::new(algorithm, &self.raw).verify(tbs, signature).is_ok()
+    }
 }
 
-fn rsa_modulus_bits(pkcs1: &[u8]) -> Option<usize> {
+/// The modulus size of a PKCS#1 RSAPublicKey.
+pub(crate) fn rsa_modulus_bits(pkcs1: &[u8]) -> Option<usize> {
     #[derive(der::Sequence)]
     struct RsaPublicKey<'a> {
         modulus: der::asn1::UintRef<'a>,

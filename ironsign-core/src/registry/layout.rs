@@ -234,6 +234,67 @@ pub(crate) fn put_blob(path: &Path, digest: &Digest, data: &[u8]) -> Result<(), 
     write_atomic(path, &target, data)
 }
 
+/// Copies a file into the layout's blobs while hashing it; returns its digest and size.
+pub(crate) fn put_blob_file(path: &Path, source: &Path, limit: u64) -> Result<(Digest, u64), RegistryError> {
+    use std::io::Read as _;
+    check(path)?;
+    let dir = path.join("blobs").join("sha256");
+    fs::create_dir_all(&dir).map_err(|e| err(path, e))?;
+    let mut input = fs::File::open(source).map_err(|e| err(path, format!("{}: {e}", source.display())))?;
+    let (tmp, mut out) = tempfile_in(&dir).map_err(|e| err(path, e))?;
+    let result = (|| {
+        let mut hasher = super::remote::StreamingDigest::new();
+        let mut buf = vec![0u8; 256 << 10];
+        loop {
+            let n = input.read(&mut buf).map_err(|e| err(path, format!("{}: {e}", source.display())))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            if hasher.size > limit {
+                return Err(RegistryError::TooLarge { what: source.display().to_string(), size: hasher.size, limit });
+            }
+            out.write_all(&buf[..n]).map_err(|e| err(path, e))?;
+        }
+        out.sync_all().map_err(|e| err(path, e))?;
+        let (digest, size) = hasher.finish();
+        fs::rename(&tmp, blob_path(path, &digest)).map_err(|e| err(path, e))?;
+        Ok((digest, size))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Copies a blob to `out` while hashing it; refuses more than `limit` bytes and content that
+/// does not hash to `digest`. The caller must discard `out` on error.
+pub(crate) fn get_blob_streaming(
+    path: &Path,
+    digest: &Digest,
+    limit: u64,
+    out: &mut dyn Write,
+) -> Result<u64, RegistryError> {
+    use std::io::Read as _;
+    check(path)?;
+    let p = blob_path(path, digest);
+    let mut input = fs::File::open(&p).map_err(|e| err(path, format!("blob {digest}: {e}")))?;
+    let mut hasher = super::remote::StreamingDigest::new();
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = input.read(&mut buf).map_err(|e| err(path, format!("blob {digest}: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        if hasher.size > limit {
+            return Err(RegistryError::TooLarge { what: format!("blob {digest}"), size: hasher.size, limit });
+        }
+        out.write_all(&buf[..n]).map_err(|e| err(path, e))?;
+    }
+    hasher.check(digest, &format!("blob in {}", path.display()))
+}
+
 pub(crate) fn list_tags(path: &Path) -> Result<Vec<String>, RegistryError> {
     let index = read_index(path)?;
     Ok(index.manifests.iter().filter_map(|d| d.annotations.as_ref()?.get(REF_NAME).cloned()).collect())

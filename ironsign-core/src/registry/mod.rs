@@ -228,6 +228,81 @@ impl RegistryClient {
         Ok(digest)
     }
 
+    /// Uploads a file as a blob without holding it in memory (for SBOMs): hashes it in one pass,
+    /// then streams it unless the blob is already there. Bounded by `Limits::max_sbom_size`.
+    pub async fn put_blob_file(&self, location: &Location, source: &std::path::Path) -> Result<(Digest, u64), Error> {
+        let limit = self.limits.max_sbom_size;
+        match location {
+            Location::Registry { registry, repository } => {
+                let src = source.to_owned();
+                let (digest, size) =
+                    tokio::task::spawn_blocking(move || hash_file(&src, limit)).await.map_err(|e| {
+                        crate::error::InputError::Io { path: source.display().to_string(), reason: e.to_string() }
+                    })??;
+                if !self.remote.blob_exists(registry, repository, &digest, Access::Push).await? {
+                    self.remote.put_blob_file(registry, repository, &digest, source, size).await?;
+                }
+                Ok((digest, size))
+            }
+            Location::Layout { path } => {
+                let (path, src) = (path.clone(), source.to_owned());
+                Ok(tokio::task::spawn_blocking(move || layout::put_blob_file(&path, &src, limit))
+                    .await
+                    .map_err(|e| RegistryError::Layout { path: String::new(), reason: e.to_string() })??)
+            }
+        }
+    }
+
+    /// Downloads a blob into the file `destination` without holding it in memory: the content is
+    /// written to a temporary file beside it, checked against `digest` and at most `limit` bytes,
+    /// and only then renamed into place. Returns the size.
+    pub async fn get_blob_to_file(
+        &self,
+        location: &Location,
+        digest: &Digest,
+        limit: u64,
+        destination: &std::path::Path,
+    ) -> Result<u64, Error> {
+        let io_error = |e: std::io::Error| crate::error::InputError::io(destination, e);
+        let dir = destination.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let mut suffix = [0u8; 8];
+        let _ = aws_lc_rs::rand::fill(&mut suffix);
+        let tmp = dir.join(format!(".ironsign-download-{}", hex::encode(suffix)));
+        let result: Result<u64, Error> = async {
+            match location {
+                Location::Registry { registry, repository } => {
+                    let mut file = tokio::fs::File::create(&tmp).await.map_err(io_error)?;
+                    let size = self.remote.get_blob_streaming(registry, repository, digest, limit, &mut file).await?;
+                    file.sync_all().await.map_err(io_error)?;
+                    Ok(size)
+                }
+                Location::Layout { path } => {
+                    let (path, digest, tmp) = (path.clone(), digest.clone(), tmp.clone());
+                    tokio::task::spawn_blocking(move || -> Result<u64, Error> {
+                        let mut file =
+                            std::fs::File::create(&tmp).map_err(|e| crate::error::InputError::io(&tmp, e))?;
+                        let size = layout::get_blob_streaming(&path, &digest, limit, &mut file)?;
+                        file.sync_all().map_err(|e| crate::error::InputError::io(&tmp, e))?;
+                        Ok(size)
+                    })
+                    .await
+                    .map_err(|e| RegistryError::Layout { path: String::new(), reason: e.to_string() })?
+                }
+            }
+        }
+        .await;
+        match result {
+            Ok(size) => {
+                tokio::fs::rename(&tmp, destination).await.map_err(io_error)?;
+                Ok(size)
+            }
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                Err(e)
+            }
+        }
+    }
+
     /// Lists the tags of a repository (following pagination), at most `limit`.
     pub async fn list_tags(&self, location: &Location, limit: usize) -> Result<Vec<String>, Error> {
         Ok(match location {
@@ -271,23 +346,30 @@ impl RegistryClient {
         let Some((_, manifest)) = self.get_attachment_manifest(&reference.location, digest, kind).await? else {
             return Ok(image);
         };
-        let fetches = manifest.layers.iter().map(|layer| async move {
-            if layer.size > self.limits.max_blob_size {
-                return Err(Error::from(RegistryError::TooLarge {
-                    what: format!("layer {}", layer.digest),
-                    size: layer.size,
-                    limit: self.limits.max_blob_size,
-                }));
-            }
-            let payload =
-                self.get_blob(&reference.location, &layer.digest, layer.size.min(self.limits.max_blob_size)).await?;
-            Ok(SignatureLayer {
-                media_type: layer.media_type.clone(),
-                payload,
-                payload_digest: layer.digest.clone(),
-                annotations: layer.annotations.clone().unwrap_or_default(),
+        // Collected before streaming: a stream over the mapping closure makes rustc unable to prove
+        // the future `Send` (a higher-ranked lifetime limitation), and async bindings need it.
+        let fetches: Vec<_> = manifest
+            .layers
+            .iter()
+            .map(|layer| async move {
+                if layer.size > self.limits.max_blob_size {
+                    return Err(Error::from(RegistryError::TooLarge {
+                        what: format!("layer {}", layer.digest),
+                        size: layer.size,
+                        limit: self.limits.max_blob_size,
+                    }));
+                }
+                let payload = self
+                    .get_blob(&reference.location, &layer.digest, layer.size.min(self.limits.max_blob_size))
+                    .await?;
+                Ok(SignatureLayer {
+                    media_type: layer.media_type.clone(),
+                    payload,
+                    payload_digest: layer.digest.clone(),
+                    annotations: layer.annotations.clone().unwrap_or_default(),
+                })
             })
-        });
+            .collect();
         image.signatures = join_bounded(fetches, 8).await?;
         Ok(image)
     }
@@ -360,6 +442,25 @@ impl RegistryClient {
             }),
             descriptors: index.manifests,
         })
+    }
+}
+
+/// SHA-256 and size of a file, read in chunks; refuses files over `limit` bytes.
+fn hash_file(path: &std::path::Path, limit: u64) -> Result<(Digest, u64), Error> {
+    use std::io::Read as _;
+    let io_error = |e: std::io::Error| crate::error::InputError::io(path, e);
+    let mut file = std::fs::File::open(path).map_err(io_error)?;
+    let mut hasher = remote::StreamingDigest::new();
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = file.read(&mut buf).map_err(io_error)?;
+        if n == 0 {
+            return Ok(hasher.finish());
+        }
+        hasher.update(&buf[..n]);
+        if hasher.size > limit {
+            return Err(RegistryError::TooLarge { what: path.display().to_string(), size: hasher.size, limit }.into());
+        }
     }
 }
 

@@ -84,9 +84,10 @@ impl Remote {
     }
 
     /// `scheme://host` for a registry. Loopback and explicitly allowed registries may use plain
-    /// HTTP: like ggcr's ping, TLS is tried first (once per registry) and plain HTTP used only when
-    /// the server does not speak TLS. A TLS server with an untrusted certificate stays on HTTPS,
-    /// so its error surfaces instead of a silent downgrade.
+    /// HTTP; which one they speak is probed once per registry with an unauthenticated `GET /v2/`
+    /// over plain HTTP (cheaper than a failing TLS handshake): a TLS server answers it with a
+    /// 400 naming HTTPS, or drops the connection, and is then used over HTTPS, so a TLS registry
+    /// is never downgraded and its certificate problems surface.
     async fn base(&self, registry: &str) -> String {
         let host = if registry == crate::reference::DOCKER_HUB { "index.docker.io" } else { registry };
         if !(is_loopback(registry) || self.insecure.iter().any(|r| r == registry)) {
@@ -95,10 +96,13 @@ impl Remote {
         if let Some(scheme) = self.schemes.lock().ok().and_then(|m| m.get(registry).copied()) {
             return format!("{scheme}://{host}");
         }
-        let scheme = match self.http.get(format!("https://{host}/v2/")).send().await {
-            Ok(_) => "https",
-            Err(e) if error_chain(&e).contains("certificate") => "https",
-            Err(_) => "http",
+        let scheme = match self.http.get(format!("http://{host}/v2/")).send().await {
+            Ok(resp) if resp.status() == StatusCode::BAD_REQUEST => {
+                let body = read_bounded(resp, 4096, "probe", registry).await.unwrap_or_default();
+                if String::from_utf8_lossy(&body).to_ascii_lowercase().contains("https") { "https" } else { "http" }
+            }
+            Ok(_) => "http",
+            Err(_) => "https",
         };
         if let Ok(mut m) = self.schemes.lock() {
             m.insert(registry.to_owned(), scheme);
@@ -450,6 +454,91 @@ impl Remote {
         Ok(())
     }
 
+    /// Uploads a blob from a file without holding it: POST, then one PUT whose body streams the
+    /// file. The registry checks the content against `digest` (computed by the caller).
+    pub(crate) async fn put_blob_file(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &Digest,
+        path: &std::path::Path,
+        size: u64,
+    ) -> Result<(), RegistryError> {
+        let url = format!("{}/v2/{repository}/blobs/uploads/", self.base(registry).await);
+        let resp = self
+            .send(registry, repository, Access::Push, Method::POST, &url, &|r| r.header(header::CONTENT_LENGTH, "0"))
+            .await?;
+        let resp = check_status(resp, "POST", &url).await?;
+        let location = header_str(&resp, header::LOCATION).ok_or_else(|| RegistryError::InvalidResponse {
+            what: "blob upload".into(),
+            reason: "no Location header".into(),
+        })?;
+        let location =
+            if location.starts_with('/') { format!("{}{location}", self.base(registry).await) } else { location };
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let put_url = format!("{location}{sep}digest={}", url_encode(digest.as_str()));
+        // Each attempt (a retry, or the repeat after an authentication challenge) reopens the file.
+        let open_error = |e: std::io::Error| RegistryError::Transport {
+            registry: registry.into(),
+            reason: format!("reading {}: {e}", path.display()),
+        };
+        std::fs::File::open(path).map_err(open_error)?;
+        let resp = self
+            .send(registry, repository, Access::Push, Method::PUT, &put_url, &|r| {
+                let r = r.header(header::CONTENT_TYPE, "application/octet-stream").header(header::CONTENT_LENGTH, size);
+                match file_body(path) {
+                    Ok(body) => r.body(body),
+                    // The registry then refuses the digest; the file vanished under us.
+                    Err(_) => r.body(Vec::new()),
+                }
+            })
+            .await?;
+        check_status(resp, "PUT", &put_url).await?;
+        Ok(())
+    }
+
+    /// Streams a blob into `out`, hashing as it goes; refuses more than `limit` bytes and content
+    /// that does not hash to `digest`. Returns the size. The caller must discard `out` on error.
+    pub(crate) async fn get_blob_streaming(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &Digest,
+        limit: u64,
+        out: &mut (dyn tokio::io::AsyncWrite + Unpin + Send),
+    ) -> Result<u64, RegistryError> {
+        use tokio::io::AsyncWriteExt as _;
+        let url = self.blob_url(registry, repository, digest).await;
+        let resp = self.send(registry, repository, Access::Pull, Method::GET, &url, &|r| r).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Err(RegistryError::Http { method: "GET".into(), url, status: 404, message: "blob unknown".into() });
+        }
+        let mut resp = check_status(resp, "GET", &url).await?;
+        let what = format!("blob {digest}");
+        if let Some(len) = resp.content_length()
+            && len > limit
+        {
+            return Err(RegistryError::TooLarge { what, size: len, limit });
+        }
+        let mut hasher = StreamingDigest::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| RegistryError::Transport { registry: registry.into(), reason: error_chain(&e) })?
+        {
+            hasher.update(&chunk);
+            if hasher.size > limit {
+                return Err(RegistryError::TooLarge { what, size: hasher.size, limit });
+            }
+            out.write_all(&chunk).await.map_err(|e| RegistryError::Transport {
+                registry: registry.into(),
+                reason: format!("writing {what}: {e}"),
+            })?;
+        }
+        out.flush().await.map_err(|e| RegistryError::Transport { registry: registry.into(), reason: e.to_string() })?;
+        hasher.check(digest, &format!("blob in {repository}"))
+    }
+
     /// Lists tags, following `Link` pagination, up to `limit` tags.
     pub(crate) async fn list_tags(
         &self,
@@ -590,6 +679,57 @@ impl Remote {
             }
         }
         Ok(ReferrersAnswer::Api(found))
+    }
+}
+
+/// A request body that streams a file in 256 KiB chunks.
+fn file_body(path: &std::path::Path) -> std::io::Result<reqwest::Body> {
+    use tokio::io::AsyncReadExt as _;
+    let file = tokio::fs::File::from_std(std::fs::File::open(path)?);
+    let stream = futures_util::stream::try_unfold(file, |mut file| async move {
+        let mut buf = vec![0u8; 256 << 10];
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            return Ok::<_, std::io::Error>(None);
+        }
+        buf.truncate(n);
+        Ok(Some((bytes::Bytes::from(buf), file)))
+    });
+    Ok(reqwest::Body::wrap_stream(stream))
+}
+
+/// SHA-256 of content seen in pieces, with its size.
+pub(crate) struct StreamingDigest {
+    context: aws_lc_rs::digest::Context,
+    pub(crate) size: u64,
+}
+
+impl StreamingDigest {
+    pub(crate) fn new() -> Self {
+        StreamingDigest { context: aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256), size: 0 }
+    }
+
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        self.context.update(data);
+        self.size += data.len() as u64;
+    }
+
+    pub(crate) fn finish(self) -> (Digest, u64) {
+        let hex = hex::encode(self.context.finish().as_ref());
+        (Digest::parse(&format!("sha256:{hex}")).expect("a sha256 digest is valid"), self.size)
+    }
+
+    /// Finishes and compares with `expected` (sha256 only).
+    pub(crate) fn check(self, expected: &Digest, what: &str) -> Result<u64, RegistryError> {
+        let (actual, size) = self.finish();
+        if &actual != expected {
+            return Err(RegistryError::DigestMismatch {
+                what: what.into(),
+                expected: expected.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(size)
     }
 }
 

@@ -16,7 +16,11 @@
 //!    carries every annotation the policy requires.
 //!
 //! The image verifies iff at least one signature passes. "No signatures" and "none matched" are
-//! different errors.
+//! different errors. Attestations are verified by [`attestation`] with the same trust and
+//! identity checks, over the DSSE pre-authentication encoding.
+
+pub mod attestation;
+pub mod rego;
 
 use crate::cosign::{self, SignatureLayer, SignedImage, SimpleSigning};
 use crate::error::{Error, InputError, RejectionReason, SignatureRejection, VerificationError};
@@ -227,6 +231,14 @@ pub enum Check {
     DigestBinding,
     /// The payload carries the required annotations.
     Annotations,
+    /// The envelope's payload type is in-toto.
+    EnvelopeType,
+    /// A statement subject names this image's digest.
+    SubjectBinding,
+    /// The statement's predicate type is the one asked for.
+    PredicateType,
+    /// The Rego policy allowed the statement.
+    Policy,
 }
 
 /// Who made a verified signature.

@@ -14,6 +14,8 @@ use std::time::{Duration, SystemTime};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName};
 
+pub mod report;
+
 /// `id-kp-codeSigning` (RFC 5280 §4.2.1.12).
 pub const OID_CODE_SIGNING: const_oid::ObjectIdentifier = const_oid::db::rfc5280::ID_KP_CODE_SIGNING;
 /// DER content octets of `id-kp-codeSigning`, as webpki wants them.
@@ -26,7 +28,7 @@ pub const DEFAULT_MAX_CHAIN: usize = 10;
 #[derive(Clone)]
 pub struct Certificate {
     der: CertificateDer<'static>,
-    parsed: x509_cert::Certificate,
+    pub(crate) parsed: x509_cert::Certificate,
     summary: CertificateSummary,
 }
 
@@ -286,18 +288,25 @@ impl Certificate {
     }
 
     fn is_self_signed(&self) -> bool {
+        // Verify the self-signature so a forged "root" with a copied name is not taken for one.
+        self.issued_by(self)
+    }
+
+    /// Whether `issuer` issued this certificate: the names match and `issuer`'s key verifies the
+    /// signature.
+    pub fn issued_by(&self, issuer: &Certificate) -> bool {
         let tbs = self.parsed.tbs_certificate();
-        if tbs.subject() != tbs.issuer() {
+        if tbs.issuer() != issuer.parsed.tbs_certificate().subject() {
             return false;
         }
-        // Verify the self-signature so a forged "root" with a copied name is not taken for one.
-        let Ok(key) = self.public_key() else {
+        let (Ok(key), Ok(tbs_der)) = (issuer.public_key(), tbs.to_der()) else {
             return false;
         };
-        let Ok(tbs_der) = tbs.to_der() else {
-            return false;
-        };
-        key.verify(&tbs_der, self.parsed.signature().raw_bytes())
+        key.verify_certificate_signature(
+            &self.parsed.signature_algorithm().oid,
+            &tbs_der,
+            self.parsed.signature().raw_bytes(),
+        )
     }
 }
 

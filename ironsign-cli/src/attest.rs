@@ -1,0 +1,385 @@
+//! `attest`, `verify-attestation`, `attach sbom` and `download`: flags as cosign spells them.
+
+use crate::args::{self, PolicyArgs, RegistryArgs, TrustArgs};
+use crate::{Output, parse_ref};
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+use ironsign::attach::AttestOptions;
+use ironsign::cosign::AttachmentKind;
+use ironsign::intoto::StatementVersion;
+use ironsign::predicates::{PredicateKind, PredicateOptions, VulnOptions};
+use ironsign::sbom::{InputFormat, SbomType};
+use ironsign::{Error, InputError, RegoPolicy, SigningMaterial, Verifier};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The signing key and its certificate.
+#[derive(Args)]
+pub struct SigningArgs {
+    /// Private key file (PKCS#8, SEC1, PKCS#1, encrypted PKCS#8, or cosign's encrypted format).
+    #[arg(long)]
+    key: PathBuf,
+    /// Signing certificate (PEM or DER) for the key.
+    #[arg(long, alias = "cert")]
+    certificate: Option<PathBuf>,
+    /// Its issuing chain: intermediates, then the root last.
+    #[arg(long = "certificate-chain", alias = "cert-chain", requires = "certificate")]
+    certificate_chain: Option<PathBuf>,
+}
+
+impl SigningArgs {
+    fn material(&self) -> anyhow::Result<SigningMaterial> {
+        let signer = args::load_signer(&self.key)?;
+        let mut material = SigningMaterial::new(Arc::new(signer));
+        if let Some(cert) = &self.certificate {
+            let chain = match &self.certificate_chain {
+                Some(p) => args::read_chain(p)?,
+                None => Vec::new(),
+            };
+            material = material
+                .with_certificate(args::read_certificate(cert)?, chain, std::time::SystemTime::now())
+                .map_err(Error::from)?;
+        }
+        for w in material.warnings() {
+            eprintln!("Warning: {w}");
+        }
+        Ok(material)
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StatementVersionArg {
+    #[value(name = "v0.1")]
+    V01,
+    #[value(name = "v1")]
+    V1,
+}
+
+#[derive(Args)]
+pub struct AttestCmd {
+    /// The image: REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[:TAG|@DIGEST].
+    image: String,
+    /// The predicate file.
+    #[arg(long)]
+    predicate: PathBuf,
+    /// Predicate type: custom, slsaprovenance, slsaprovenance02, slsaprovenance1, spdx, spdxjson,
+    /// cyclonedx, link, vuln, openvex, scan-tracker, or a URI.
+    #[arg(long = "type", default_value = "custom")]
+    predicate_type: String,
+    /// Replace the image's attestations of the same predicate type.
+    #[arg(long)]
+    replace: bool,
+    /// The in-toto statement version to write (cosign writes v0.1).
+    #[arg(long = "statement-version", value_enum, default_value = "v0.1")]
+    statement_version: StatementVersionArg,
+    /// `--type vuln`: the scanner that wrote the report, when it is not recognised (grype, trivy,
+    /// anchore, twistcli, or any name, which becomes scanner.uri).
+    #[arg(long)]
+    scanner: Option<String>,
+    /// `--type vuln`: scanner.version, overriding the report.
+    #[arg(long = "scanner-version")]
+    scanner_version: Option<String>,
+    /// `--type vuln`: scanner.db.version, overriding the report.
+    #[arg(long = "scanner-db-version")]
+    db_version: Option<String>,
+    /// `--type vuln`: metadata.scanStartedOn (RFC 3339), overriding the report.
+    #[arg(long = "scan-started")]
+    scan_started: Option<String>,
+    /// `--type vuln`: metadata.scanFinishedOn (RFC 3339), overriding the report.
+    #[arg(long = "scan-finished")]
+    scan_finished: Option<String>,
+    /// Print the signed envelope instead of uploading it.
+    #[arg(long = "no-upload")]
+    no_upload: bool,
+    #[command(flatten)]
+    signing: SigningArgs,
+    /// Accepted for cosign compatibility; there is no transparency log to upload to.
+    #[arg(long = "tlog-upload", hide = true, num_args = 0..=1, default_missing_value = "false")]
+    _tlog_upload: Option<bool>,
+    /// Accepted for cosign compatibility.
+    #[arg(short = 'y', long = "yes", hide = true)]
+    _yes: bool,
+    /// Accepted for cosign v3 compatibility: ironsign writes the legacy format.
+    #[arg(long = "new-bundle-format", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    _new_bundle_format: Option<bool>,
+    /// Accepted for cosign v3 compatibility.
+    #[arg(long = "use-signing-config", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    _use_signing_config: Option<bool>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: Output,
+}
+
+pub async fn attest(c: AttestCmd) -> anyhow::Result<()> {
+    let image = parse_ref(&c.image)?;
+    let kind = PredicateKind::parse(&c.predicate_type).map_err(Error::from)?;
+    let input = std::fs::read(&c.predicate)
+        .map_err(|e| Error::from(InputError::Io { path: c.predicate.display().to_string(), reason: e.to_string() }))?;
+    let options = PredicateOptions {
+        now: std::time::SystemTime::now(),
+        vuln: VulnOptions {
+            scanner: c.scanner.clone(),
+            scanner_version: c.scanner_version.clone(),
+            db_version: c.db_version.clone(),
+            scan_started: c.scan_started.clone(),
+            scan_finished: c.scan_finished.clone(),
+        },
+    };
+    let predicate = ironsign::predicates::build(&kind, &input, &c.predicate.display().to_string(), &options)
+        .map_err(Error::from)?;
+    let material = c.signing.material()?;
+    let client = c.registry.client(&[&image])?;
+    let version = match c.statement_version {
+        StatementVersionArg::V01 => StatementVersion::V01,
+        StatementVersionArg::V1 => StatementVersion::V1,
+    };
+    if c.no_upload {
+        let digest = client.resolve(&image).await?.digest;
+        let statement = ironsign::attach::statement_for(&image, &digest, kind.uri(), predicate, version);
+        let envelope = ironsign::dsse::Envelope::sign(
+            ironsign::dsse::INTOTO_PAYLOAD_TYPE,
+            &statement.to_json(),
+            material.signer().as_ref(),
+        )
+        .map_err(Error::from)?;
+        println!("{}", String::from_utf8_lossy(&envelope.to_json()));
+        return Ok(());
+    }
+    let options = AttestOptions { replace: c.replace, statement_version: version };
+    let report = ironsign::attach::attest_image(&client, &image, &material, kind.uri(), predicate, &options).await?;
+    match c.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Output::Text => eprintln!("Pushed attestation ({}) to {}", report.predicate_type, image.with_tag(&report.tag)),
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct VerifyAttestationCmd {
+    /// The image: REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[:TAG|@DIGEST].
+    image: String,
+    /// The predicate type required: a shortcut as for `attest` (default custom) or a URI.
+    #[arg(long = "type", default_value = "custom")]
+    predicate_type: String,
+    /// Rego policy files (package signature, rule allow), each evaluated over every verified
+    /// statement of the type, as cosign does.
+    #[arg(long, value_delimiter = ',')]
+    policy: Vec<PathBuf>,
+    #[command(flatten)]
+    trust: TrustArgs,
+    #[command(flatten)]
+    policy_args: PolicyArgs,
+    /// key=value every verified statement's subject annotations must hold.
+    #[arg(short = 'a', long = "annotations")]
+    annotations: Vec<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: Output,
+}
+
+pub async fn verify_attestation(c: VerifyAttestationCmd) -> anyhow::Result<()> {
+    let image = parse_ref(&c.image)?;
+    let kind = PredicateKind::parse(&c.predicate_type).map_err(Error::from)?;
+    let mut policies = Vec::new();
+    for path in &c.policy {
+        if path.extension().and_then(|e| e.to_str()) != Some("rego") {
+            return Err(Error::from(InputError::InvalidArgument {
+                name: "--policy".into(),
+                reason: format!("{}: only Rego (.rego) policies are supported", path.display()),
+            })
+            .into());
+        }
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| Error::from(InputError::Io { path: path.display().to_string(), reason: e.to_string() }))?;
+        policies.push(RegoPolicy::new(&path.display().to_string(), &source).map_err(Error::from)?);
+    }
+    let trust = c.trust.trust_root()?;
+    let annotations = args::parse_annotations(&c.annotations)?;
+    let policy = c.policy_args.policy(&trust, &annotations)?;
+    let client = c.registry.client(&[&image])?;
+    let digest = client.digest_of(&image).await?;
+    let attached = client.fetch_attached(&image, &digest, AttachmentKind::Attestation).await?;
+    let result = Verifier::new(trust).verify_attestations(&attached, &policy, kind.uri(), &policies)?;
+    match c.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+        Output::Text => {
+            eprintln!("\nVerification for {} --", image.with_digest(result.digest.clone()));
+            eprintln!("The following checks were performed on each of these attestations of type {}:", kind.uri());
+            eprintln!("  - The attestations chain to a configured root CA or were made with a configured key");
+            eprintln!("  - The signing certificates and their CAs are valid now, for code signing");
+            eprintln!("  - The identity policy was satisfied");
+            eprintln!("  - The DSSE signatures verify over in-toto statements naming this image's digest");
+            if !policies.is_empty() {
+                eprintln!("  - Every verified statement of the type satisfies the Rego policies");
+            }
+            let mut out = std::io::stdout().lock();
+            for a in &result.attestations {
+                writeln!(out, "{}", serde_json::to_string(&a.statement)?)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum AttachCmd {
+    /// Attach an SBOM to the image's .sbom tag (replacing any previous one); the format is
+    /// detected from the content and must agree with --type/--input-format when given.
+    Sbom(AttachSbomCmd),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SbomTypeArg {
+    Spdx,
+    Cyclonedx,
+    Syft,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum InputFormatArg {
+    Json,
+    Xml,
+    Text,
+}
+
+#[derive(Args)]
+pub struct AttachSbomCmd {
+    /// The image.
+    image: String,
+    /// The SBOM file.
+    #[arg(long)]
+    sbom: PathBuf,
+    /// The SBOM type; checked against the content.
+    #[arg(long = "type", value_enum)]
+    sbom_type: Option<SbomTypeArg>,
+    /// The SBOM encoding; checked against the content.
+    #[arg(long = "input-format", value_enum)]
+    input_format: Option<InputFormatArg>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: Output,
+}
+
+pub async fn attach(c: AttachCmd) -> anyhow::Result<()> {
+    let AttachCmd::Sbom(c) = c;
+    let image = parse_ref(&c.image)?;
+    let what = c.sbom.display().to_string();
+    let path = c.sbom.clone();
+    let detected = tokio::task::spawn_blocking(move || ironsign::sbom::detect_file(&path))
+        .await
+        .context("detecting the SBOM format")?
+        .map_err(Error::from)?;
+    let declared_type = c.sbom_type.map(|t| match t {
+        SbomTypeArg::Spdx => SbomType::Spdx,
+        SbomTypeArg::Cyclonedx => SbomType::CycloneDx,
+        SbomTypeArg::Syft => SbomType::Syft,
+    });
+    let declared_input = c.input_format.map(|f| match f {
+        InputFormatArg::Json => InputFormat::Json,
+        InputFormatArg::Xml => InputFormat::Xml,
+        InputFormatArg::Text => InputFormat::Text,
+    });
+    let format = ironsign::sbom::check_declared(detected, declared_type, declared_input, &what).map_err(Error::from)?;
+    let client = c.registry.client(&[&image])?;
+    let report = ironsign::attach::attach_sbom(&client, &image, &c.sbom, format).await?;
+    match c.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Output::Text => eprintln!(
+            "Uploaded {format} SBOM ({} bytes, {}) to {}",
+            report.size,
+            report.media_type,
+            image.with_tag(&report.tag)
+        ),
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum DownloadCmd {
+    /// Print the image's signatures, one JSON object per line.
+    Signature(DownloadArgs),
+    /// Print the image's attestation envelopes, one per line.
+    Attestation(DownloadAttestationArgs),
+    /// Print the image's SBOM (raw), or write it to --output-file.
+    Sbom(DownloadSbomArgs),
+}
+
+#[derive(Args)]
+pub struct DownloadArgs {
+    /// The image.
+    image: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+#[derive(Args)]
+pub struct DownloadAttestationArgs {
+    #[command(flatten)]
+    common: DownloadArgs,
+    /// Only attestations whose statement claims this predicate type (shortcut or URI).
+    #[arg(long = "predicate-type")]
+    predicate_type: Option<String>,
+}
+
+#[derive(Args)]
+pub struct DownloadSbomArgs {
+    #[command(flatten)]
+    common: DownloadArgs,
+    /// Write the SBOM to this file (atomically, after its digest is checked) instead of stdout.
+    #[arg(long = "output-file")]
+    output_file: Option<PathBuf>,
+}
+
+pub async fn download(c: DownloadCmd) -> anyhow::Result<()> {
+    match c {
+        DownloadCmd::Signature(c) => {
+            let image = parse_ref(&c.image)?;
+            let client = c.registry.client(&[&image])?;
+            let signed = client.fetch_signatures(&image).await?;
+            let mut out = std::io::stdout().lock();
+            for line in ironsign::download::signature_lines(&signed, client.limits().max_chain) {
+                writeln!(out, "{line}")?;
+            }
+        }
+        DownloadCmd::Attestation(c) => {
+            let image = parse_ref(&c.common.image)?;
+            let predicate_type = match &c.predicate_type {
+                Some(t) => Some(PredicateKind::parse(t).map_err(Error::from)?.uri().to_owned()),
+                None => None,
+            };
+            let client = c.common.registry.client(&[&image])?;
+            let digest = client.digest_of(&image).await?;
+            let attached = client.fetch_attached(&image, &digest, AttachmentKind::Attestation).await?;
+            let mut out = std::io::stdout().lock();
+            for line in ironsign::download::attestation_lines(&attached, predicate_type.as_deref()) {
+                writeln!(out, "{line}")?;
+            }
+        }
+        DownloadCmd::Sbom(c) => {
+            let image = parse_ref(&c.common.image)?;
+            let client = c.common.registry.client(&[&image])?;
+            match &c.output_file {
+                Some(path) => {
+                    let d = ironsign::download::download_sbom(&client, &image, path).await?;
+                    eprintln!("Found SBOM of media type: {}", d.media_type);
+                }
+                None => {
+                    // Checked in a private temporary directory first: nothing unverified reaches stdout.
+                    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+                    let path = dir.path().join("sbom");
+                    let d = ironsign::download::download_sbom(&client, &image, &path).await?;
+                    eprintln!("Found SBOM of media type: {}", d.media_type);
+                    let mut file = std::fs::File::open(&path).context("reading the downloaded SBOM")?;
+                    let mut out = std::io::stdout().lock();
+                    std::io::copy(&mut file, &mut out).context("writing the SBOM")?;
+                    out.flush()?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,383 @@
+//! Signing material, trust material, policies and the verifier: argument conversion only.
+
+use crate::convert::{OneOrMany, Secret, path_name, read_file};
+use crate::errors::{IntoPyResult, invalid_argument};
+use crate::results::{CertificateSummary, SignedImage, VerificationResult};
+use ironsign::pki::DEFAULT_MAX_CHAIN;
+use ironsign::{Certificate, Error, Identity, IdentityField, KeyPairSigner, Policy, PublicKey, SigningMaterial};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Most certificates read from one roots or intermediates input.
+const MAX_TRUST_CERTS: usize = 100;
+
+/// A private key with its optional signing certificate and chain.
+#[pyclass(frozen, module = "ironsign", name = "Signer")]
+pub struct PySigner {
+    pub material: Arc<SigningMaterial>,
+}
+
+fn material(
+    signer: KeyPairSigner,
+    certificate: Option<(Vec<u8>, String)>,
+    chain: Option<(Vec<u8>, String)>,
+) -> Result<SigningMaterial, Error> {
+    let material = SigningMaterial::new(Arc::new(signer));
+    match (certificate, chain) {
+        (None, Some(_)) => Err(invalid_argument("chain", "a chain needs the signing certificate (certificate=)")),
+        (None, None) => Ok(material),
+        (Some((cert, cert_name)), chain) => {
+            let cert = Certificate::from_pem_or_der(&cert, &cert_name)?;
+            let chain = match chain {
+                Some((pem, name)) => Certificate::from_pem_many(&pem, &name, DEFAULT_MAX_CHAIN)?,
+                None => Vec::new(),
+            };
+            Ok(material.with_certificate(cert, chain, std::time::SystemTime::now())?)
+        }
+    }
+}
+
+#[pymethods]
+impl PySigner {
+    /// Loads a private key file (PKCS#8, SEC1, PKCS#1, encrypted PKCS#8 or cosign's encrypted
+    /// format), with the code-signing certificate for it and that certificate's chain
+    /// (intermediates, then the root). An encrypted key needs `password`; none is read from the
+    /// environment.
+    #[staticmethod]
+    #[pyo3(signature = (path, *, certificate = None, chain = None, password = None))]
+    fn from_key_file(
+        py: Python<'_>,
+        path: PathBuf,
+        certificate: Option<PathBuf>,
+        chain: Option<PathBuf>,
+        password: Option<Secret>,
+    ) -> PyResult<Self> {
+        let load = || -> Result<SigningMaterial, Error> {
+            let signer = KeyPairSigner::from_file(&path, password.as_ref().map(|p| p.0.as_slice()))?;
+            let certificate = certificate.map(|p| Ok::<_, Error>((read_file(&p)?, path_name(&p)))).transpose()?;
+            let chain = chain.map(|p| Ok::<_, Error>((read_file(&p)?, path_name(&p)))).transpose()?;
+            material(signer, certificate, chain)
+        };
+        // Decrypting a cosign key runs scrypt: release the GIL.
+        let material = py.detach(load).py_err(py)?;
+        Ok(PySigner { material: Arc::new(material) })
+    }
+
+    /// Like `from_key_file`, from PEM bytes (the certificate may be PEM or DER).
+    #[staticmethod]
+    #[pyo3(signature = (key, *, certificate = None, chain = None, password = None))]
+    fn from_key_pem(
+        py: Python<'_>,
+        key: Vec<u8>,
+        certificate: Option<Vec<u8>>,
+        chain: Option<Vec<u8>>,
+        password: Option<Secret>,
+    ) -> PyResult<Self> {
+        let key = zeroize::Zeroizing::new(key);
+        let load = || -> Result<SigningMaterial, Error> {
+            let signer = KeyPairSigner::from_pem(&key, password.as_ref().map(|p| p.0.as_slice()), "private key")?;
+            material(
+                signer,
+                certificate.map(|c| (c, "certificate".to_owned())),
+                chain.map(|c| (c, "certificate chain".to_owned())),
+            )
+        };
+        let material = py.detach(load).py_err(py)?;
+        Ok(PySigner { material: Arc::new(material) })
+    }
+
+    /// The public key, PEM.
+    #[getter]
+    fn public_key_pem(&self) -> String {
+        self.material.signer().public_key().to_pem()
+    }
+
+    /// The signing certificate, if one was given.
+    #[getter]
+    fn certificate(&self) -> Option<CertificateSummary> {
+        self.material.certificate().map(|c| CertificateSummary(c.summary().clone()))
+    }
+
+    /// Warnings found when the material was assembled (e.g. a certificate without a SAN).
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.material.warnings().to_vec()
+    }
+
+    fn __repr__(&self) -> String {
+        match self.material.certificate() {
+            Some(c) => format!("Signer(certificate={:?})", c.subject()),
+            None => format!("Signer(key={})", self.material.signer().public_key().fingerprint()),
+        }
+    }
+}
+
+/// Trust material: root CAs (with optional intermediates) and/or public keys. Built once, shared
+/// by every verification.
+#[pyclass(frozen, module = "ironsign", name = "TrustRoot")]
+pub struct PyTrustRoot {
+    pub verifier: Arc<ironsign::Verifier>,
+}
+
+impl PyTrustRoot {
+    fn new(trust: ironsign::TrustRoot) -> Self {
+        PyTrustRoot { verifier: Arc::new(ironsign::Verifier::new(trust)) }
+    }
+}
+
+fn certificates_from_files(paths: Vec<PathBuf>) -> Result<Vec<Certificate>, Error> {
+    let mut out = Vec::new();
+    for p in paths {
+        out.extend(Certificate::from_pem_many(&read_file(&p)?, &path_name(&p), MAX_TRUST_CERTS)?);
+    }
+    Ok(out)
+}
+
+fn public_keys(pems: Vec<(Vec<u8>, String)>) -> Result<Vec<PublicKey>, Error> {
+    pems.into_iter().map(|(pem, name)| Ok(PublicKey::from_pem(&pem, &name)?)).collect()
+}
+
+#[pymethods]
+impl PyTrustRoot {
+    /// Trusts the root CAs in `roots` (a PEM bundle) with the intermediates in `intermediates`.
+    #[staticmethod]
+    #[pyo3(signature = (roots, intermediates = None))]
+    fn from_pem(py: Python<'_>, roots: Vec<u8>, intermediates: Option<Vec<u8>>) -> PyResult<Self> {
+        Ok(Self::new(ironsign::TrustRoot::from_pem(&roots, intermediates.as_deref()).py_err(py)?))
+    }
+
+    /// Trusts the root CAs in the PEM files `roots`, with the intermediates in `intermediates`
+    /// available for path building. Each argument is a path or a list of paths.
+    #[staticmethod]
+    #[pyo3(signature = (roots, intermediates = None))]
+    fn from_pem_files(
+        py: Python<'_>,
+        roots: OneOrMany<PathBuf>,
+        intermediates: Option<OneOrMany<PathBuf>>,
+    ) -> PyResult<Self> {
+        let load = || -> Result<ironsign::TrustRoot, Error> {
+            let roots = certificates_from_files(roots.into_vec())?;
+            if roots.is_empty() {
+                return Err(invalid_argument("roots", "no root CA certificate given"));
+            }
+            let intermediates = certificates_from_files(intermediates.map(OneOrMany::into_vec).unwrap_or_default())?;
+            Ok(ironsign::TrustRoot::from_certificates(roots, intermediates)?)
+        };
+        Ok(Self::new(load().py_err(py)?))
+    }
+
+    /// Trusts a cosign-style `--certificate-chain`: intermediates first, the root last.
+    #[staticmethod]
+    fn from_chain_pem(py: Python<'_>, chain: Vec<u8>) -> PyResult<Self> {
+        Ok(Self::new(ironsign::TrustRoot::from_chain_pem(&chain).py_err(py)?))
+    }
+
+    /// Like `from_chain_pem`, from a file.
+    #[staticmethod]
+    fn from_chain_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let load = || -> Result<_, Error> { Ok(ironsign::TrustRoot::from_chain_pem(&read_file(&path)?)?) };
+        Ok(Self::new(load().py_err(py)?))
+    }
+
+    /// Trusts signatures made with these public keys (PEM bytes, one key or a list).
+    #[staticmethod]
+    fn from_public_key_pem(py: Python<'_>, keys: Bound<'_, PyAny>) -> PyResult<Self> {
+        let pems: Vec<Vec<u8>> = match keys.cast::<PyBytes>() {
+            Ok(b) => vec![b.as_bytes().to_vec()],
+            Err(_) => keys.extract()?,
+        };
+        let named = pems.into_iter().enumerate().map(|(i, p)| (p, format!("public key #{i}"))).collect();
+        Ok(Self::new(ironsign::TrustRoot::from_public_keys(public_keys(named).py_err(py)?)))
+    }
+
+    /// Trusts signatures made with the public keys in these PEM files (a path or a list).
+    #[staticmethod]
+    fn from_public_key_files(py: Python<'_>, paths: OneOrMany<PathBuf>) -> PyResult<Self> {
+        let load = || -> Result<_, Error> {
+            let pems =
+                paths.into_vec().iter().map(|p| Ok((read_file(p)?, path_name(p)))).collect::<Result<_, Error>>()?;
+            Ok(ironsign::TrustRoot::from_public_keys(public_keys(pems)?))
+        };
+        Ok(Self::new(load().py_err(py)?))
+    }
+
+    /// The root CAs.
+    #[getter]
+    fn roots(&self) -> Vec<CertificateSummary> {
+        self.verifier.trust().roots().iter().map(|c| CertificateSummary(c.summary().clone())).collect()
+    }
+
+    /// The configured intermediates.
+    #[getter]
+    fn intermediates(&self) -> Vec<CertificateSummary> {
+        self.verifier.trust().intermediates().iter().map(|c| CertificateSummary(c.summary().clone())).collect()
+    }
+
+    /// Fingerprints (hex SHA-256 of the SubjectPublicKeyInfo) of the trusted public keys.
+    #[getter]
+    fn public_key_fingerprints(&self) -> Vec<String> {
+        self.verifier.trust().public_keys().iter().map(PublicKey::fingerprint).collect()
+    }
+
+    fn __repr__(&self) -> String {
+        let t = self.verifier.trust();
+        format!(
+            "TrustRoot(roots={:?}, intermediates={}, public_keys={})",
+            t.roots().iter().map(Certificate::subject).collect::<Vec<_>>(),
+            t.intermediates().len(),
+            t.public_keys().len()
+        )
+    }
+}
+
+/// What a signature must satisfy beyond the trust material.
+#[pyclass(frozen, module = "ironsign", name = "Policy")]
+pub struct PyPolicy {
+    pub policy: Policy,
+    description: String,
+}
+
+#[pymethods]
+impl PyPolicy {
+    /// Give exactly one identity form (each a string or a list of alternatives), or none for key
+    /// trust: `identity` (a SAN: email, URI or DNS name), `identity_regexp` (unanchored, as in
+    /// cosign: write `^...$`), `subject` (RFC 4514 DN), `subject_regexp`, or
+    /// `dangerous_any_identity=True`. `annotations` must all be in the signed payload.
+    #[new]
+    #[pyo3(signature = (*, identity = None, identity_regexp = None, subject = None, subject_regexp = None,
+        annotations = None, require_code_signing_eku = false, dangerous_any_identity = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        identity: Option<OneOrMany<String>>,
+        identity_regexp: Option<OneOrMany<String>>,
+        subject: Option<OneOrMany<String>>,
+        subject_regexp: Option<OneOrMany<String>>,
+        annotations: Option<BTreeMap<String, String>>,
+        require_code_signing_eku: bool,
+        dangerous_any_identity: bool,
+    ) -> PyResult<Self> {
+        let forms: [(&str, Option<Vec<String>>); 4] = [
+            ("identity", identity.map(OneOrMany::into_vec)),
+            ("identity_regexp", identity_regexp.map(OneOrMany::into_vec)),
+            ("subject", subject.map(OneOrMany::into_vec)),
+            ("subject_regexp", subject_regexp.map(OneOrMany::into_vec)),
+        ];
+        let build = || -> Result<Policy, Error> {
+            let given = forms.iter().filter(|(_, v)| v.is_some()).count() + usize::from(dangerous_any_identity);
+            if given > 1 {
+                return Err(invalid_argument(
+                    "policy",
+                    "give one of identity=, identity_regexp=, subject=, subject_regexp= or dangerous_any_identity=True",
+                ));
+            }
+            let mut identities: Vec<Identity> = Vec::new();
+            for (form, values) in &forms {
+                for v in values.iter().flatten() {
+                    identities.push(match *form {
+                        "identity" => Identity::san(v),
+                        "identity_regexp" => Identity::san_regex(v)?,
+                        "subject" => Identity::san(v).on(IdentityField::SubjectDn),
+                        _ => Identity::san_regex(v)?.on(IdentityField::SubjectDn),
+                    });
+                }
+                if values.as_ref().is_some_and(Vec::is_empty) {
+                    return Err(invalid_argument(form, "an empty list of identities"));
+                }
+            }
+            let mut policy = match identities.split_first() {
+                Some((first, rest)) => {
+                    rest.iter().fold(Policy::identity(first.clone()), |p, i| p.or_identity(i.clone()))
+                }
+                None if dangerous_any_identity => Policy::dangerous_any_identity(),
+                None => Policy::key_only(),
+            };
+            for (k, v) in annotations.unwrap_or_default() {
+                policy = policy.with_annotation(k, v);
+            }
+            Ok(policy.require_code_signing_eku(require_code_signing_eku))
+        };
+        let policy = build().py_err(py)?;
+        let mut parts: Vec<String> =
+            forms.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v:?}"))).collect();
+        if dangerous_any_identity {
+            parts.push("dangerous_any_identity=True".into());
+        }
+        if !policy.annotations().is_empty() {
+            parts.push(format!("annotations={:?}", policy.annotations()));
+        }
+        if require_code_signing_eku {
+            parts.push("require_code_signing_eku=True".into());
+        }
+        let description = parts.join(", ");
+        Ok(PyPolicy { policy, description })
+    }
+
+    /// The annotations the payload must carry.
+    #[getter]
+    fn annotations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in self.policy.annotations() {
+            d.set_item(k, v)?;
+        }
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Policy({})", self.description)
+    }
+}
+
+/// Verifies fetched images (`SignedImage`) offline: pure, no I/O.
+#[pyclass(frozen, module = "ironsign", name = "Verifier")]
+pub struct PyVerifier {
+    verifier: Arc<ironsign::Verifier>,
+}
+
+#[pymethods]
+impl PyVerifier {
+    #[new]
+    fn new(trust: &PyTrustRoot) -> Self {
+        PyVerifier { verifier: trust.verifier.clone() }
+    }
+
+    /// Verifies `image` against the trust root and `policy`, at the current time. Releases the GIL.
+    fn verify(&self, py: Python<'_>, image: &SignedImage, policy: &PyPolicy) -> PyResult<VerificationResult> {
+        let result = py.detach(|| self.verifier.verify(&image.0, &policy.policy)).py_err(py)?;
+        Ok(VerificationResult(result))
+    }
+}
+
+/// Creates a cosign-compatible key pair: `(private_pem, public_pem)`. The private key is ECDSA
+/// P-256 encrypted with `password` in cosign's format (`ENCRYPTED SIGSTORE PRIVATE KEY`).
+#[pyfunction]
+pub fn generate_key_pair<'py>(
+    py: Python<'py>,
+    password: Secret,
+) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let (private_pem, public_pem) = py.detach(|| ironsign::keys::generate_cosign_key_pair(&password.0)).py_err(py)?;
+    Ok((PyBytes::new(py, private_pem.as_bytes()), PyBytes::new(py, public_pem.as_bytes())))
+}
+
+/// Benchmark support: `n` calls of the Rust `Verifier::verify` with no Python in the loop;
+/// returns the elapsed seconds (compare with `n` calls of `Verifier.verify` from Python).
+#[pyfunction]
+pub fn _bench_rust_verify_only(
+    py: Python<'_>,
+    verifier: &PyVerifier,
+    image: &SignedImage,
+    policy: &PyPolicy,
+    n: usize,
+) -> PyResult<f64> {
+    py.detach(|| {
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            verifier.verifier.verify(&image.0, &policy.policy)?;
+        }
+        Ok::<_, Error>(start.elapsed().as_secs_f64())
+    })
+    .py_err(py)
+}

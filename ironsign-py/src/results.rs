@@ -1,0 +1,333 @@
+//! Results: immutable Python objects over the core's serialisable result types. Attributes are
+//! read from the core value; `to_dict()`/`to_json()` are its serde form, the same JSON the CLI
+//! prints with `--output json`.
+
+use crate::convert::{datetime, json_to_py};
+use crate::errors::IntoPyResult;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use serde::Serialize;
+
+fn to_value<T: Serialize>(value: &T) -> PyResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))
+}
+
+fn to_json<T: Serialize>(value: &T, indent: Option<usize>) -> PyResult<String> {
+    let err = |e: serde_json::Error| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
+    match indent {
+        None => serde_json::to_string(value).map_err(err),
+        Some(n) => {
+            let indent = vec![b' '; n];
+            let mut out = Vec::new();
+            let formatter = serde_json::ser::PrettyFormatter::with_indent(&indent);
+            let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+            value.serialize(&mut ser).map_err(err)?;
+            Ok(String::from_utf8(out).unwrap_or_default())
+        }
+    }
+}
+
+/// A string from a serde unit-variant (e.g. a `Check`), as its JSON name.
+fn serde_name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Declares a frozen result class over a core value, with `to_dict`, `to_json`, `__repr__` and
+/// `__eq__`, plus the attribute getters given.
+macro_rules! result_class {
+    (
+        $(#[$doc:meta])*
+        $py:ident($inner:ty) as $name:literal, repr = |$s:ident| $repr:expr;
+        { $($methods:tt)* }
+    ) => {
+        $(#[$doc])*
+        #[pyclass(frozen, module = "ironsign", name = $name)]
+        pub struct $py(pub $inner);
+
+        #[pymethods]
+        impl $py {
+            $($methods)*
+
+            /// This value as plain Python data (dicts, lists, str, int, bool, None).
+            fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                json_to_py(py, &to_value(&self.0)?)
+            }
+
+            /// This value as JSON text; `indent` pretty-prints.
+            #[pyo3(signature = (*, indent = None))]
+            fn to_json(&self, indent: Option<usize>) -> PyResult<String> {
+                to_json(&self.0, indent)
+            }
+
+            fn __repr__(&self) -> String {
+                let $s = &self.0;
+                format!("{}({})", $name, $repr)
+            }
+
+            fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+                other.cast::<Self>().is_ok_and(|o| o.get().0 == self.0)
+            }
+        }
+    };
+}
+
+result_class! {
+    /// What a certificate says about itself.
+    CertificateSummary(ironsign::CertificateSummary) as "CertificateSummary",
+    repr = |c| format!("subject={:?}, serial={:?}", c.subject, c.serial);
+    {
+        /// Subject DN, RFC 4514.
+        #[getter]
+        fn subject(&self) -> &str { &self.0.subject }
+        /// Issuer DN, RFC 4514.
+        #[getter]
+        fn issuer(&self) -> &str { &self.0.issuer }
+        /// Serial number, hex.
+        #[getter]
+        fn serial(&self) -> &str { &self.0.serial }
+        /// notBefore, an aware UTC datetime.
+        #[getter]
+        fn not_before(&self, py: Python<'_>) -> PyResult<time::OffsetDateTime> { datetime(&self.0.not_before).py_err(py) }
+        /// notAfter, an aware UTC datetime.
+        #[getter]
+        fn not_after(&self, py: Python<'_>) -> PyResult<time::OffsetDateTime> { datetime(&self.0.not_after).py_err(py) }
+        /// SAN email addresses.
+        #[getter]
+        fn emails(&self) -> Vec<String> { self.0.emails.clone() }
+        /// SAN URIs.
+        #[getter]
+        fn uris(&self) -> Vec<String> { self.0.uris.clone() }
+        /// SAN DNS names.
+        #[getter]
+        fn dns_names(&self) -> Vec<String> { self.0.dns_names.clone() }
+        /// Every SAN: emails, URIs, DNS names.
+        #[getter]
+        fn sans(&self) -> Vec<String> { self.0.sans() }
+        /// The subject common name, if any.
+        #[getter]
+        fn common_name(&self) -> Option<&str> { self.0.common_name() }
+        /// Extended key usages (names or dotted OIDs); None when the extension is absent.
+        #[getter]
+        fn extended_key_usage(&self) -> Option<Vec<String>> { self.0.extended_key_usage.clone() }
+        /// Key usage bit names; None when the extension is absent.
+        #[getter]
+        fn key_usage(&self) -> Option<Vec<String>> { self.0.key_usage.clone() }
+        /// Whether basicConstraints says CA.
+        #[getter]
+        fn is_ca(&self) -> bool { self.0.is_ca }
+        /// Hex SHA-256 of the DER.
+        #[getter]
+        fn sha256_fingerprint(&self) -> &str { &self.0.sha256_fingerprint }
+    }
+}
+
+result_class! {
+    /// A verified cosign simple-signing payload.
+    SignaturePayload(ironsign::cosign::SimpleSigning) as "SignaturePayload",
+    repr = |p| format!("docker_reference={:?}, docker_manifest_digest={:?}", p.docker_reference, p.docker_manifest_digest);
+    {
+        /// `critical.identity.docker-reference`.
+        #[getter]
+        fn docker_reference(&self) -> &str { &self.0.docker_reference }
+        /// `critical.image.docker-manifest-digest`.
+        #[getter]
+        fn docker_manifest_digest(&self) -> &str { &self.0.docker_manifest_digest }
+        /// `critical.type`.
+        #[getter]
+        fn r#type(&self) -> &str { &self.0.kind }
+        /// `optional`: the signed annotations.
+        #[getter]
+        fn optional<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+            json_to_py(py, &serde_json::Value::Object(self.0.optional.clone()))
+        }
+    }
+}
+
+result_class! {
+    /// A signature that passed every check.
+    VerifiedSignature(ironsign::VerifiedSignature) as "VerifiedSignature",
+    repr = |s| format!("index={}, signer={:?}, matched_identity={:?}", s.index,
+        s.certificate().map(|c| c.subject.clone()).unwrap_or_else(|| "key".into()), s.matched_identity);
+    {
+        /// Its position among the image's signature layers.
+        #[getter]
+        fn index(&self) -> usize { self.0.index }
+        /// Its payload layer digest.
+        #[getter]
+        fn layer_digest(&self) -> &str { self.0.layer_digest.as_str() }
+        /// `"certificate"` or `"key"`.
+        #[getter]
+        fn signer_kind(&self) -> &'static str {
+            match self.0.signer {
+                ironsign::verify::VerifiedSigner::Certificate { .. } => "certificate",
+                _ => "key",
+            }
+        }
+        /// The signing certificate (certificate trust), else None.
+        #[getter]
+        fn certificate(&self) -> Option<CertificateSummary> { self.0.certificate().cloned().map(CertificateSummary) }
+        /// Subjects of the verified path, leaf first, root last (certificate trust).
+        #[getter]
+        fn chain(&self) -> Vec<String> {
+            match &self.0.signer {
+                ironsign::verify::VerifiedSigner::Certificate { chain, .. } => chain.clone(),
+                _ => Vec::new(),
+            }
+        }
+        /// Hex SHA-256 of the trusted public key's SubjectPublicKeyInfo (key trust), else None.
+        #[getter]
+        fn key_fingerprint(&self) -> Option<&str> {
+            match &self.0.signer {
+                ironsign::verify::VerifiedSigner::Key { fingerprint } => Some(fingerprint),
+                _ => None,
+            }
+        }
+        /// The identity value that matched the policy, when one was required.
+        #[getter]
+        fn matched_identity(&self) -> Option<&str> { self.0.matched_identity.as_deref() }
+        /// The verified payload.
+        #[getter]
+        fn payload(&self) -> SignaturePayload { SignaturePayload(self.0.payload.clone()) }
+        /// The checks that passed, in order.
+        #[getter]
+        fn checks(&self) -> Vec<String> { self.0.checks.iter().map(serde_name).collect() }
+    }
+}
+
+result_class! {
+    /// A signature that was examined and rejected, with the first check it failed.
+    SignatureRejection(ironsign::SignatureRejection) as "SignatureRejection",
+    repr = |r| format!("index={}, code={:?}", r.index, r.reason.code());
+    {
+        /// Its position among the image's signature layers.
+        #[getter]
+        fn index(&self) -> usize { self.0.index }
+        /// Its payload layer digest.
+        #[getter]
+        fn layer_digest(&self) -> &str { &self.0.layer_digest }
+        /// The stable code of the failed check, e.g. `IDENTITY_MISMATCH`.
+        #[getter]
+        fn code(&self) -> &'static str { self.0.reason.code() }
+        /// The failed check, in words.
+        #[getter]
+        fn message(&self) -> String { self.0.reason.to_string() }
+        /// The structured reason.
+        #[getter]
+        fn reason<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { json_to_py(py, &to_value(&self.0.reason)?) }
+    }
+}
+
+result_class! {
+    /// What verification proved, and only that.
+    VerificationResult(ironsign::VerificationResult) as "VerificationResult",
+    repr = |r| format!("repository={:?}, digest={:?}, signatures={}, rejected={}", r.repository, r.digest.as_str(),
+        r.signatures.len(), r.rejected.len());
+    {
+        /// The media type of the JSON form.
+        #[getter]
+        fn media_type(&self) -> &'static str { self.0.media_type }
+        /// The repository.
+        #[getter]
+        fn repository(&self) -> &str { &self.0.repository }
+        /// The image digest that was verified.
+        #[getter]
+        fn digest(&self) -> &str { self.0.digest.as_str() }
+        /// When certificates were checked, an aware UTC datetime.
+        #[getter]
+        fn verified_at(&self, py: Python<'_>) -> PyResult<time::OffsetDateTime> { datetime(&self.0.verified_at).py_err(py) }
+        /// Where that time came from (`current_time`).
+        #[getter]
+        fn time_source(&self) -> &'static str { self.0.time_source }
+        /// The signatures that passed every check (never empty).
+        #[getter]
+        fn signatures(&self) -> Vec<VerifiedSignature> { self.0.signatures.iter().cloned().map(VerifiedSignature).collect() }
+        /// The signatures that did not.
+        #[getter]
+        fn rejected(&self) -> Vec<SignatureRejection> { self.0.rejected.iter().cloned().map(SignatureRejection).collect() }
+    }
+}
+
+result_class! {
+    /// One signature written by `sign` (or found already present).
+    SignedEntry(ironsign::sign::SignedEntry) as "SignedEntry",
+    repr = |e| format!("digest={:?}, tag={:?}, added={}", e.digest.as_str(), e.tag, if e.added { "True" } else { "False" });
+    {
+        /// The signed manifest digest.
+        #[getter]
+        fn digest(&self) -> &str { self.0.digest.as_str() }
+        /// The attachment tag written (`sha256-<hex>.sig`).
+        #[getter]
+        fn tag(&self) -> &str { &self.0.tag }
+        /// The payload layer digest.
+        #[getter]
+        fn layer_digest(&self) -> &str { self.0.layer_digest.as_str() }
+        /// False when an identical signature was already there and nothing was written.
+        #[getter]
+        fn added(&self) -> bool { self.0.added }
+    }
+}
+
+result_class! {
+    /// What `sign` did.
+    SignReport(ironsign::SignReport) as "SignReport",
+    repr = |r| format!("reference={:?}, signatures={}", r.reference, r.signatures.len());
+    {
+        /// The reference as given.
+        #[getter]
+        fn reference(&self) -> &str { &self.0.reference }
+        /// One entry per signed manifest.
+        #[getter]
+        fn signatures(&self) -> Vec<SignedEntry> { self.0.signatures.iter().cloned().map(SignedEntry).collect() }
+        /// Warnings about the signing material.
+        #[getter]
+        fn warnings(&self) -> Vec<String> { self.0.warnings.clone() }
+    }
+}
+
+result_class! {
+    /// One layer of an image's `.sig` manifest, with its payload: unverified data.
+    SignatureLayer(ironsign::SignatureLayer) as "SignatureLayer",
+    repr = |l| format!("payload_digest={:?}, media_type={:?}", l.payload_digest.as_str(), l.media_type);
+    {
+        /// The layer media type.
+        #[getter]
+        fn media_type(&self) -> &str { &self.0.media_type }
+        /// The payload bytes (their digest was checked when fetched).
+        #[getter]
+        fn payload<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> { PyBytes::new(py, &self.0.payload) }
+        /// The layer digest.
+        #[getter]
+        fn payload_digest(&self) -> &str { self.0.payload_digest.as_str() }
+        /// The layer annotations (signature, certificate, chain).
+        #[getter]
+        fn annotations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+            let d = PyDict::new(py);
+            for (k, v) in &self.0.annotations {
+                d.set_item(k, v)?;
+            }
+            Ok(d)
+        }
+    }
+}
+
+result_class! {
+    /// An image and the signatures found for it, as fetched: the input of `Verifier.verify`.
+    SignedImage(ironsign::SignedImage) as "SignedImage",
+    repr = |i| format!("repository={:?}, digest={:?}, signatures={}", i.repository, i.digest.as_str(), i.signatures.len());
+    {
+        /// The repository name as written in payloads.
+        #[getter]
+        fn repository(&self) -> &str { &self.0.repository }
+        /// The image digest the signatures must be for.
+        #[getter]
+        fn digest(&self) -> &str { self.0.digest.as_str() }
+        /// The layers of its `.sig` manifest, in order (empty when unsigned).
+        #[getter]
+        fn signatures(&self) -> Vec<SignatureLayer> { self.0.signatures.iter().cloned().map(SignatureLayer).collect() }
+        fn __len__(&self) -> usize { self.0.signatures.len() }
+    }
+}
