@@ -147,7 +147,7 @@ fn sign_options(
     recursive: bool,
     identity: Option<String>,
 ) -> SignOptions {
-    SignOptions { annotations: annotations.unwrap_or_default(), recursive, identity }
+    SignOptions { annotations: annotations.unwrap_or_default(), recursive, identity, ..Default::default() }
 }
 
 fn check_auth(auth: Option<(String, String)>) -> Result<Option<(String, String)>, Error> {
