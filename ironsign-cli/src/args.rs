@@ -5,10 +5,11 @@ use anyhow::Context as _;
 use clap::Args;
 use ironsign::{
     Certificate, Credential, Error, Identity, IdentityField, InputError, KeyPairSigner, Keychain, Policy, PublicKey,
-    RegistryClient, RegistryOptions, TrustRoot,
+    RegistryClient, RegistryOptions, SigningMaterial, TrustRoot,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// How to reach registries.
@@ -268,4 +269,56 @@ pub fn read_certificate(path: &Path) -> Result<Certificate, Error> {
 /// Reads a chain file.
 pub fn read_chain(path: &Path) -> Result<Vec<Certificate>, Error> {
     Ok(Certificate::from_pem_many(&read(path)?, &path.display().to_string(), ironsign::pki::DEFAULT_MAX_CHAIN)?)
+}
+
+/// The signing key and its certificate.
+#[derive(Args)]
+pub struct SigningArgs {
+    /// Private key file (PKCS#8, SEC1, PKCS#1, encrypted PKCS#8, or cosign's encrypted format).
+    #[arg(long)]
+    key: PathBuf,
+    /// Signing certificate (PEM or DER) for the key.
+    #[arg(long, alias = "cert")]
+    certificate: Option<PathBuf>,
+    /// Its issuing chain: intermediates, then the root last.
+    #[arg(long = "certificate-chain", alias = "cert-chain", requires = "certificate")]
+    certificate_chain: Option<PathBuf>,
+}
+
+impl SigningArgs {
+    /// The signing material these flags name, warnings printed.
+    pub fn material(&self) -> anyhow::Result<SigningMaterial> {
+        let signer = load_signer(&self.key)?;
+        let mut material = SigningMaterial::new(Arc::new(signer));
+        if let Some(cert) = &self.certificate {
+            let chain = match &self.certificate_chain {
+                Some(p) => read_chain(p)?,
+                None => Vec::new(),
+            };
+            material = material
+                .with_certificate(read_certificate(cert)?, chain, std::time::SystemTime::now())
+                .map_err(Error::from)?;
+        }
+        for w in material.warnings() {
+            eprintln!("Warning: {w}");
+        }
+        Ok(material)
+    }
+}
+
+/// cosign signing flags accepted for drop-in compatibility; they change nothing here.
+#[derive(Debug, Args, Clone)]
+pub struct CosignSignCompat {
+    /// Accepted for cosign compatibility; there is no transparency log to upload to.
+    #[arg(long = "tlog-upload", hide = true, num_args = 0..=1, default_missing_value = "false")]
+    _tlog_upload: Option<bool>,
+    /// Accepted for cosign compatibility.
+    #[arg(short = 'y', long = "yes", hide = true)]
+    _yes: bool,
+    /// Accepted for cosign v3 compatibility: ironsign writes the legacy format.
+    #[arg(long = "new-bundle-format", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    _new_bundle_format: Option<bool>,
+    /// Accepted for cosign v3 compatibility.
+    #[arg(long = "use-signing-config", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    _use_signing_config: Option<bool>,
 }

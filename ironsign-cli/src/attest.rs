@@ -1,6 +1,6 @@
 //! `attest`, `verify-attestation`, `attach sbom` and `download`: flags as cosign spells them.
 
-use crate::args::{self, PolicyArgs, RegistryArgs, TrustArgs};
+use crate::args::{self, CosignSignCompat, PolicyArgs, RegistryArgs, SigningArgs, TrustArgs};
 use crate::{Output, parse_ref};
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
@@ -9,44 +9,9 @@ use ironsign::cosign::AttachmentKind;
 use ironsign::intoto::StatementVersion;
 use ironsign::predicates::{PredicateKind, PredicateOptions, VulnOptions};
 use ironsign::sbom::{InputFormat, SbomType};
-use ironsign::{Error, InputError, RegoPolicy, SigningMaterial, Verifier};
+use ironsign::{Error, InputError, RegoPolicy, Verifier};
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::sync::Arc;
-
-/// The signing key and its certificate.
-#[derive(Args)]
-pub struct SigningArgs {
-    /// Private key file (PKCS#8, SEC1, PKCS#1, encrypted PKCS#8, or cosign's encrypted format).
-    #[arg(long)]
-    key: PathBuf,
-    /// Signing certificate (PEM or DER) for the key.
-    #[arg(long, alias = "cert")]
-    certificate: Option<PathBuf>,
-    /// Its issuing chain: intermediates, then the root last.
-    #[arg(long = "certificate-chain", alias = "cert-chain", requires = "certificate")]
-    certificate_chain: Option<PathBuf>,
-}
-
-impl SigningArgs {
-    fn material(&self) -> anyhow::Result<SigningMaterial> {
-        let signer = args::load_signer(&self.key)?;
-        let mut material = SigningMaterial::new(Arc::new(signer));
-        if let Some(cert) = &self.certificate {
-            let chain = match &self.certificate_chain {
-                Some(p) => args::read_chain(p)?,
-                None => Vec::new(),
-            };
-            material = material
-                .with_certificate(args::read_certificate(cert)?, chain, std::time::SystemTime::now())
-                .map_err(Error::from)?;
-        }
-        for w in material.warnings() {
-            eprintln!("Warning: {w}");
-        }
-        Ok(material)
-    }
-}
 
 #[derive(Clone, Copy, ValueEnum)]
 enum StatementVersionArg {
@@ -94,18 +59,8 @@ pub struct AttestCmd {
     no_upload: bool,
     #[command(flatten)]
     signing: SigningArgs,
-    /// Accepted for cosign compatibility; there is no transparency log to upload to.
-    #[arg(long = "tlog-upload", hide = true, num_args = 0..=1, default_missing_value = "false")]
-    _tlog_upload: Option<bool>,
-    /// Accepted for cosign compatibility.
-    #[arg(short = 'y', long = "yes", hide = true)]
-    _yes: bool,
-    /// Accepted for cosign v3 compatibility: ironsign writes the legacy format.
-    #[arg(long = "new-bundle-format", hide = true, num_args = 0..=1, default_missing_value = "true")]
-    _new_bundle_format: Option<bool>,
-    /// Accepted for cosign v3 compatibility.
-    #[arg(long = "use-signing-config", hide = true, num_args = 0..=1, default_missing_value = "true")]
-    _use_signing_config: Option<bool>,
+    #[command(flatten)]
+    _compat: CosignSignCompat,
     #[command(flatten)]
     registry: RegistryArgs,
     #[arg(long, short = 'o', value_enum, default_value_t)]

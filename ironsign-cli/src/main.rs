@@ -9,10 +9,9 @@ mod lifecycle;
 use anyhow::Context as _;
 use args::{PolicyArgs, RegistryArgs, TrustArgs};
 use clap::{Parser, Subcommand, ValueEnum};
-use ironsign::{Error, ErrorFamily, ImageReference, SignOptions, SigningMaterial, Verifier};
+use ironsign::{Error, ErrorFamily, ImageReference, SignOptions, Verifier};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// Exit codes, stable and documented (README "Exit codes").
 mod exit {
@@ -81,15 +80,8 @@ struct SignCmd {
     /// How many images to sign at once.
     #[arg(long = "max-workers", default_value_t = 8)]
     max_workers: usize,
-    /// Private key file (PKCS#8, SEC1, PKCS#1, encrypted PKCS#8, or cosign's encrypted format).
-    #[arg(long)]
-    key: PathBuf,
-    /// Signing certificate (PEM or DER) for the key.
-    #[arg(long, alias = "cert")]
-    certificate: Option<PathBuf>,
-    /// Its issuing chain: intermediates, then the root last.
-    #[arg(long = "certificate-chain", alias = "cert-chain", requires = "certificate")]
-    certificate_chain: Option<PathBuf>,
+    #[command(flatten)]
+    signing: args::SigningArgs,
     /// key=value written into the payload's "optional" object.
     #[arg(short = 'a', long = "annotations")]
     annotations: Vec<String>,
@@ -103,18 +95,8 @@ struct SignCmd {
     /// sbom`: the signature is over the .sbom manifest).
     #[arg(long, value_enum)]
     attachment: Option<SignedAttachment>,
-    /// Accepted for cosign compatibility; there is no transparency log to upload to.
-    #[arg(long = "tlog-upload", hide = true, num_args = 0..=1, default_missing_value = "false")]
-    _tlog_upload: Option<bool>,
-    /// Accepted for cosign compatibility.
-    #[arg(short = 'y', long = "yes", hide = true)]
-    _yes: bool,
-    /// Accepted for cosign v3 compatibility: ironsign writes the legacy format.
-    #[arg(long = "new-bundle-format", hide = true, num_args = 0..=1, default_missing_value = "true")]
-    _new_bundle_format: Option<bool>,
-    /// Accepted for cosign v3 compatibility.
-    #[arg(long = "use-signing-config", hide = true, num_args = 0..=1, default_missing_value = "true")]
-    _use_signing_config: Option<bool>,
+    #[command(flatten)]
+    _compat: args::CosignSignCompat,
     #[command(flatten)]
     registry: RegistryArgs,
     #[arg(long, short = 'o', value_enum, default_value_t)]
@@ -294,20 +276,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn sign(c: SignCmd) -> anyhow::Result<()> {
     let images = c.images.iter().map(|i| parse_ref(i)).collect::<Result<Vec<_>, _>>()?;
     let client = c.registry.client(&images.iter().collect::<Vec<_>>())?;
-    let signer = args::load_signer(&c.key)?;
-    let mut material = SigningMaterial::new(Arc::new(signer));
-    if let Some(cert) = &c.certificate {
-        let chain = match &c.certificate_chain {
-            Some(p) => args::read_chain(p)?,
-            None => Vec::new(),
-        };
-        material = material
-            .with_certificate(args::read_certificate(cert)?, chain, std::time::SystemTime::now())
-            .map_err(Error::from)?;
-    }
-    for w in material.warnings() {
-        eprintln!("Warning: {w}");
-    }
+    let material = c.signing.material()?;
     let options = SignOptions {
         annotations: args::parse_annotations(&c.annotations)?,
         recursive: c.recursive,

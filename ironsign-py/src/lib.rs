@@ -7,8 +7,11 @@
 //!
 //! Layout, for adding capabilities: results in [`results`] (one `result_class!` each), inputs
 //! (signer, trust, policy) in [`material`], registry operations in [`registry`] as one
-//! `Client` future per operation wrapped twice (blocking and asyncio).
+//! `Client` future per operation wrapped twice (blocking and asyncio); attestation, SBOM and Rego
+//! inputs in [`attest`]; certificate tooling (inspect, check, renewal, CSR) in [`certs`].
 
+mod attest;
+mod certs;
 mod convert;
 mod errors;
 mod material;
@@ -20,13 +23,21 @@ use pyo3::prelude::*;
 #[pymodule(gil_used = false)]
 mod _ironsign {
     #[pymodule_export]
+    use crate::attest::PyRegoPolicy;
+    #[pymodule_export]
+    use crate::certs::{check_certificate, create_csr, inspect_certificate, verify_renewal};
+    #[pymodule_export]
+    use crate::errors::{_error_classes, _raise_error};
+    #[pymodule_export]
     use crate::material::{PyPolicy, PySigner, PyTrustRoot, PyVerifier, generate_key_pair};
     #[pymodule_export]
     use crate::registry::{PyAsyncRegistryClient, PyRegistryClient};
     #[pymodule_export]
     use crate::results::{
-        CertificateSummary, SignReport, SignatureLayer, SignaturePayload, SignatureRejection, SignedEntry, SignedImage,
-        VerificationResult, VerifiedSignature,
+        AttachReport, AttestReport, AttestationResult, CertificateDetails, CertificateSummary, CertificateWarning,
+        CheckFinding, CheckReport, InspectionReport, RenewalReport, SbomDownload, SignReport, SignatureLayer,
+        SignaturePayload, SignatureRejection, SignedEntry, SignedImage, VerificationResult, VerifiedAttestation,
+        VerifiedSignature,
     };
     #[pymodule_export]
     use crate::{material::_bench_rust_verify_only, registry::_bench_rust_verify_loop};

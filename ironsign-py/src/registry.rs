@@ -2,10 +2,16 @@
 //! (`ironsign.aio.RegistryClient`). Both run the core's async operations on one shared Tokio
 //! runtime: the blocking methods release the GIL while they wait, the async ones return awaitables.
 
+use crate::attest::{AttestArgs, attest_args, declared_sbom, predicate_type_uri, rego_policies};
+use crate::convert::json_to_py;
 use crate::convert::{OneOrMany, read_file};
 use crate::errors::{IntoPyResult, invalid_argument, to_py_err};
 use crate::material::{PyPolicy, PySigner, PyTrustRoot};
-use crate::results::{SignReport, SignedImage, VerificationResult};
+use crate::results::{
+    AttachReport, AttestReport, AttestationResult, Sbom, SbomDownload, SignReport, SignedImage, VerificationResult,
+};
+use ironsign::RegoPolicy;
+use ironsign::cosign::AttachmentKind;
 use ironsign::{Credential, Error, ImageReference, Keychain, RegistryOptions, SignOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -42,6 +48,44 @@ where
             Err(e) => Err(Python::attach(|py| to_py_err(py, e))),
         }
     })
+}
+
+/// Runs a core future as an asyncio awaitable whose result is built with the GIL (plain Python
+/// data).
+fn awaitable_py<'py, T>(
+    py: Python<'py>,
+    fut: impl Future<Output = Result<T, Error>> + Send + 'static,
+    wrap: fn(Python<'_>, T) -> PyResult<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    T: Send + 'static,
+{
+    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        match fut.await {
+            Ok(v) => Python::attach(|py| wrap(py, v)),
+            Err(e) => Err(Python::attach(|py| to_py_err(py, e))),
+        }
+    })
+}
+
+/// The envelopes `download_attestations` returns, as dicts.
+fn envelopes_to_py(py: Python<'_>, lines: Vec<String>) -> PyResult<Py<PyAny>> {
+    let list = pyo3::types::PyList::empty(py);
+    for line in lines {
+        let value: serde_json::Value = serde_json::from_str(&line)
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("envelope: {e}")))?;
+        list.append(json_to_py(py, &value)?)?;
+    }
+    Ok(list.into_any().unbind())
+}
+
+/// `sign(attachment=)`: only `"sbom"` (cosign's `--attachment sbom`).
+fn attachment_kind(attachment: Option<&str>) -> Result<Option<AttachmentKind>, Error> {
+    match attachment {
+        None => Ok(None),
+        Some("sbom") => Ok(Some(AttachmentKind::Sbom)),
+        Some(other) => Err(invalid_argument("attachment", format!("{other:?}: only \"sbom\" can be signed"))),
+    }
 }
 
 /// Docker's and podman's credential files, in the order those tools read them, from the
@@ -140,14 +184,117 @@ impl Client {
         let (client, reference) = (self.inner.clone(), parse(reference));
         async move { ironsign::sign::generate_payload(&client, &reference?, &options).await }
     }
+
+    fn attest(
+        &self,
+        reference: &str,
+        signer: &PySigner,
+        args: AttestArgs,
+    ) -> impl Future<Output = Result<ironsign::attach::AttestReport, Error>> + Send + 'static {
+        let (client, reference, material) = (self.inner.clone(), parse(reference), signer.material.clone());
+        async move {
+            let reference = reference?;
+            // Reading and converting the predicate (a scanner report may be large) is blocking work.
+            let AttestArgs { kind, predicate, predicate_options, options } = args;
+            let (kind, predicate) = tokio::task::spawn_blocking(move || {
+                let body = predicate.build(&kind, &predicate_options);
+                (kind, body)
+            })
+            .await
+            .map_err(|e| invalid_argument("predicate", e.to_string()))?;
+            ironsign::attach::attest_image(&client, &reference, &material, kind.uri(), predicate?, &options).await
+        }
+    }
+
+    fn verify_attestation(
+        &self,
+        reference: &str,
+        trust: &PyTrustRoot,
+        policy: &PyPolicy,
+        predicate_type: String,
+        rego: Vec<RegoPolicy>,
+    ) -> impl Future<Output = Result<ironsign::AttestationResult, Error>> + Send + 'static {
+        let (client, reference) = (self.inner.clone(), parse(reference));
+        let (verifier, policy) = (trust.verifier.clone(), policy.policy.clone());
+        async move {
+            let reference = reference?;
+            let digest = client.digest_of(&reference).await?;
+            let attached = client.fetch_attached(&reference, &digest, AttachmentKind::Attestation).await?;
+            // Rego evaluation over every statement: off the async workers.
+            tokio::task::spawn_blocking(move || {
+                verifier.verify_attestations(&attached, &policy, &predicate_type, &rego)
+            })
+            .await
+            .map_err(|e| invalid_argument("rego_policies", e.to_string()))?
+        }
+    }
+
+    fn download_attestations(
+        &self,
+        reference: &str,
+        predicate_type: Option<String>,
+    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send + 'static {
+        let (client, reference) = (self.inner.clone(), parse(reference));
+        async move {
+            let reference = reference?;
+            let digest = client.digest_of(&reference).await?;
+            let attached = client.fetch_attached(&reference, &digest, AttachmentKind::Attestation).await?;
+            Ok(ironsign::download::attestation_lines(&attached, predicate_type.as_deref()))
+        }
+    }
+
+    fn attach_sbom(
+        &self,
+        reference: &str,
+        sbom: PathBuf,
+        declared: (Option<ironsign::sbom::SbomType>, Option<ironsign::sbom::InputFormat>),
+    ) -> impl Future<Output = Result<ironsign::attach::AttachReport, Error>> + Send + 'static {
+        let (client, reference) = (self.inner.clone(), parse(reference));
+        async move {
+            let reference = reference?;
+            let path = sbom.clone();
+            // Detection reads the whole file (streamed): blocking work.
+            let detected = tokio::task::spawn_blocking(move || ironsign::sbom::detect_file(&path))
+                .await
+                .map_err(|e| invalid_argument("sbom", e.to_string()))??;
+            let what = sbom.display().to_string();
+            let format = ironsign::sbom::check_declared(detected, declared.0, declared.1, &what)?;
+            ironsign::attach::attach_sbom(&client, &reference, &sbom, format).await
+        }
+    }
+
+    fn download_sbom(
+        &self,
+        reference: &str,
+        destination: Option<PathBuf>,
+    ) -> impl Future<Output = Result<Sbom, Error>> + Send + 'static {
+        let (client, reference) = (self.inner.clone(), parse(reference));
+        async move {
+            let reference = reference?;
+            if let Some(path) = destination {
+                let info = ironsign::download::download_sbom(&client, &reference, &path).await?;
+                return Ok(Sbom { info, path: Some(path.display().to_string()), content: None });
+            }
+            // Into a private temporary directory, checked against its digest, then read.
+            let io = |path: &std::path::Path, e: std::io::Error| -> Error {
+                ironsign::InputError::Io { path: path.display().to_string(), reason: e.to_string() }.into()
+            };
+            let dir = tempfile::tempdir().map_err(|e| io(&std::env::temp_dir(), e))?;
+            let path = dir.path().join("sbom");
+            let info = ironsign::download::download_sbom(&client, &reference, &path).await?;
+            let content = tokio::fs::read(&path).await.map_err(|e| io(&path, e))?;
+            Ok(Sbom { info, path: None, content: Some(content) })
+        }
+    }
 }
 
 fn sign_options(
     annotations: Option<BTreeMap<String, String>>,
     recursive: bool,
     identity: Option<String>,
+    attachment: Option<AttachmentKind>,
 ) -> SignOptions {
-    SignOptions { annotations: annotations.unwrap_or_default(), recursive, identity }
+    SignOptions { annotations: annotations.unwrap_or_default(), recursive, identity, attachment }
 }
 
 fn check_auth(auth: Option<(String, String)>) -> Result<Option<(String, String)>, Error> {
@@ -196,7 +343,9 @@ impl PyRegistryClient {
     /// Signs `reference` (a tag is resolved once; its digest is signed) and appends the signature
     /// to its `.sig` manifest. `annotations` go into the payload's `optional`; `recursive` signs
     /// every manifest of a multi-platform index too; `identity` replaces the docker-reference.
-    #[pyo3(signature = (reference, signer, *, annotations = None, recursive = false, identity = None))]
+    /// `attachment="sbom"` signs the image's `.sbom` manifest instead (cosign's `--attachment sbom`).
+    #[pyo3(signature = (reference, signer, *, annotations = None, recursive = false, identity = None, attachment = None))]
+    #[allow(clippy::too_many_arguments)]
     fn sign(
         &self,
         py: Python<'_>,
@@ -205,8 +354,9 @@ impl PyRegistryClient {
         annotations: Option<BTreeMap<String, String>>,
         recursive: bool,
         identity: Option<String>,
+        attachment: Option<&str>,
     ) -> PyResult<SignReport> {
-        let options = sign_options(annotations, recursive, identity);
+        let options = sign_options(annotations, recursive, identity, attachment_kind(attachment).py_err(py)?);
         block_on(py, self.client.sign(reference, signer, options)).map(SignReport)
     }
 
@@ -232,8 +382,107 @@ impl PyRegistryClient {
         identity: Option<String>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let payload =
-            block_on(py, self.client.generate_payload(reference, sign_options(annotations, false, identity)))?;
+            block_on(py, self.client.generate_payload(reference, sign_options(annotations, false, identity, None)))?;
         Ok(PyBytes::new(py, &payload))
+    }
+
+    /// Attests `reference`: builds the predicate of `predicate_type` (a cosign `--type` shortcut:
+    /// custom, slsaprovenance, slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, link,
+    /// vuln, openvex, scan-tracker; or a URI) from `predicate` (a path, bytes, or a dict/list),
+    /// signs an in-toto statement binding it to the image digest and appends the DSSE envelope
+    /// to the image's `.att` manifest. `vuln` takes a Grype, Trivy, Anchore or twistcli report (or
+    /// a ready-made predicate); `scanner=` names the scanner when it is not recognised.
+    /// `replace` drops the image's attestations of the same type.
+    #[pyo3(signature = (reference, signer, *, predicate, predicate_type = "custom", replace = false,
+        statement_version = "v0.1", scanner = None, scanner_version = None, scanner_db_version = None,
+        scan_started = None, scan_finished = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn attest(
+        &self,
+        py: Python<'_>,
+        reference: &str,
+        signer: &PySigner,
+        predicate: &Bound<'_, PyAny>,
+        predicate_type: &str,
+        replace: bool,
+        statement_version: &str,
+        scanner: Option<String>,
+        scanner_version: Option<String>,
+        scanner_db_version: Option<String>,
+        scan_started: Option<String>,
+        scan_finished: Option<String>,
+    ) -> PyResult<AttestReport> {
+        let args = attest_args(
+            py,
+            predicate_type,
+            predicate,
+            replace,
+            statement_version,
+            scanner,
+            scanner_version,
+            scanner_db_version,
+            scan_started,
+            scan_finished,
+        )?;
+        block_on(py, self.client.attest(reference, signer, args)).map(AttestReport)
+    }
+
+    /// Verifies the attestations of `reference` of `predicate_type` (shortcut or URI) against
+    /// `trust` and `policy`; every verified statement must also satisfy each of `rego_policies`
+    /// (`RegoPolicy`, a path, or Rego source text), as in cosign. Raises `NoSignaturesError`,
+    /// `NoMatchingSignatureError` (`.rejections`, e.g. `PREDICATE_TYPE_MISMATCH`),
+    /// `PolicyDeniedError` (`.denials`), ...
+    #[pyo3(signature = (reference, trust, policy, *, predicate_type = "custom", rego_policies = None))]
+    fn verify_attestation(
+        &self,
+        py: Python<'_>,
+        reference: &str,
+        trust: &PyTrustRoot,
+        policy: &PyPolicy,
+        predicate_type: &str,
+        rego_policies: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<AttestationResult> {
+        let (uri, rego) = (predicate_type_uri(py, predicate_type)?, self::rego_policies(py, rego_policies)?);
+        block_on(py, self.client.verify_attestation(reference, trust, policy, uri, rego)).map(AttestationResult)
+    }
+
+    /// The attestation envelopes of `reference` (unverified), as dicts in cosign's shape
+    /// (`payloadType`, `payload` base64, `signatures`); only those whose statement claims
+    /// `predicate_type` when given.
+    #[pyo3(signature = (reference, *, predicate_type = None))]
+    fn download_attestations(
+        &self,
+        py: Python<'_>,
+        reference: &str,
+        predicate_type: Option<&str>,
+    ) -> PyResult<Py<PyAny>> {
+        let uri = predicate_type.map(|t| predicate_type_uri(py, t)).transpose()?;
+        let lines = block_on(py, self.client.download_attestations(reference, uri))?;
+        envelopes_to_py(py, lines)
+    }
+
+    /// Attaches the SBOM file `sbom` to `reference`'s `.sbom` tag (replacing any previous one),
+    /// streamed. The format is detected from the content; `sbom_type` (`spdx`, `cyclonedx`,
+    /// `syft`) and `input_format` (`json`, `xml`, `text`), when given, must agree with it
+    /// (`SbomFormatError`).
+    #[pyo3(signature = (reference, sbom, *, sbom_type = None, input_format = None))]
+    fn attach_sbom(
+        &self,
+        py: Python<'_>,
+        reference: &str,
+        sbom: PathBuf,
+        sbom_type: Option<&str>,
+        input_format: Option<&str>,
+    ) -> PyResult<AttachReport> {
+        let declared = declared_sbom(sbom_type, input_format).py_err(py)?;
+        block_on(py, self.client.attach_sbom(reference, sbom, declared)).map(AttachReport)
+    }
+
+    /// Downloads the SBOM of `reference` (checked against its digest): into memory
+    /// (`.content`), or into the file `destination`. Unpacks as `(content, media_type)`.
+    #[pyo3(signature = (reference, *, destination = None))]
+    fn download_sbom(&self, py: Python<'_>, reference: &str, destination: Option<PathBuf>) -> PyResult<SbomDownload> {
+        block_on(py, self.client.download_sbom(reference, destination)).map(SbomDownload)
     }
 
     fn __repr__(&self) -> String {
@@ -274,7 +523,8 @@ impl PyAsyncRegistryClient {
     }
 
     /// See `ironsign.RegistryClient.sign`.
-    #[pyo3(signature = (reference, signer, *, annotations = None, recursive = false, identity = None))]
+    #[pyo3(signature = (reference, signer, *, annotations = None, recursive = false, identity = None, attachment = None))]
+    #[allow(clippy::too_many_arguments)]
     fn sign<'py>(
         &self,
         py: Python<'py>,
@@ -283,8 +533,9 @@ impl PyAsyncRegistryClient {
         annotations: Option<BTreeMap<String, String>>,
         recursive: bool,
         identity: Option<String>,
+        attachment: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let options = sign_options(annotations, recursive, identity);
+        let options = sign_options(annotations, recursive, identity, attachment_kind(attachment).py_err(py)?);
         awaitable(py, self.client.sign(reference, signer, options), SignReport)
     }
 
@@ -308,8 +559,95 @@ impl PyAsyncRegistryClient {
         annotations: Option<BTreeMap<String, String>>,
         identity: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let fut = self.client.generate_payload(reference, sign_options(annotations, false, identity));
+        let fut = self.client.generate_payload(reference, sign_options(annotations, false, identity, None));
         awaitable(py, fut, |p: Vec<u8>| Python::attach(|py| PyBytes::new(py, &p).unbind()))
+    }
+
+    /// See `ironsign.RegistryClient.attest`.
+    #[pyo3(signature = (reference, signer, *, predicate, predicate_type = "custom", replace = false,
+        statement_version = "v0.1", scanner = None, scanner_version = None, scanner_db_version = None,
+        scan_started = None, scan_finished = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn attest<'py>(
+        &self,
+        py: Python<'py>,
+        reference: &str,
+        signer: &PySigner,
+        predicate: &Bound<'_, PyAny>,
+        predicate_type: &str,
+        replace: bool,
+        statement_version: &str,
+        scanner: Option<String>,
+        scanner_version: Option<String>,
+        scanner_db_version: Option<String>,
+        scan_started: Option<String>,
+        scan_finished: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let args = attest_args(
+            py,
+            predicate_type,
+            predicate,
+            replace,
+            statement_version,
+            scanner,
+            scanner_version,
+            scanner_db_version,
+            scan_started,
+            scan_finished,
+        )?;
+        awaitable(py, self.client.attest(reference, signer, args), AttestReport)
+    }
+
+    /// See `ironsign.RegistryClient.verify_attestation`.
+    #[pyo3(signature = (reference, trust, policy, *, predicate_type = "custom", rego_policies = None))]
+    fn verify_attestation<'py>(
+        &self,
+        py: Python<'py>,
+        reference: &str,
+        trust: &PyTrustRoot,
+        policy: &PyPolicy,
+        predicate_type: &str,
+        rego_policies: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (uri, rego) = (predicate_type_uri(py, predicate_type)?, self::rego_policies(py, rego_policies)?);
+        awaitable(py, self.client.verify_attestation(reference, trust, policy, uri, rego), AttestationResult)
+    }
+
+    /// See `ironsign.RegistryClient.download_attestations`.
+    #[pyo3(signature = (reference, *, predicate_type = None))]
+    fn download_attestations<'py>(
+        &self,
+        py: Python<'py>,
+        reference: &str,
+        predicate_type: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let uri = predicate_type.map(|t| predicate_type_uri(py, t)).transpose()?;
+        awaitable_py(py, self.client.download_attestations(reference, uri), envelopes_to_py)
+    }
+
+    /// See `ironsign.RegistryClient.attach_sbom`.
+    #[pyo3(signature = (reference, sbom, *, sbom_type = None, input_format = None))]
+    fn attach_sbom<'py>(
+        &self,
+        py: Python<'py>,
+        reference: &str,
+        sbom: PathBuf,
+        sbom_type: Option<&str>,
+        input_format: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let declared = declared_sbom(sbom_type, input_format).py_err(py)?;
+        awaitable(py, self.client.attach_sbom(reference, sbom, declared), AttachReport)
+    }
+
+    /// See `ironsign.RegistryClient.download_sbom`.
+    #[pyo3(signature = (reference, *, destination = None))]
+    fn download_sbom<'py>(
+        &self,
+        py: Python<'py>,
+        reference: &str,
+        destination: Option<PathBuf>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.client.download_sbom(reference, destination), SbomDownload)
     }
 
     fn __repr__(&self) -> String {

@@ -331,3 +331,341 @@ result_class! {
         fn __len__(&self) -> usize { self.0.signatures.len() }
     }
 }
+
+result_class! {
+    /// What `attest` did.
+    AttestReport(ironsign::attach::AttestReport) as "AttestReport",
+    repr = |r| format!("reference={:?}, digest={:?}, predicate_type={:?}", r.reference, r.digest.as_str(), r.predicate_type);
+    {
+        /// The reference as given.
+        #[getter]
+        fn reference(&self) -> &str { &self.0.reference }
+        /// The attested image digest.
+        #[getter]
+        fn digest(&self) -> &str { self.0.digest.as_str() }
+        /// The attachment tag written (`sha256-<hex>.att`).
+        #[getter]
+        fn tag(&self) -> &str { &self.0.tag }
+        /// The envelope layer digest.
+        #[getter]
+        fn layer_digest(&self) -> &str { self.0.layer_digest.as_str() }
+        /// The predicate type URI.
+        #[getter]
+        fn predicate_type(&self) -> &str { &self.0.predicate_type }
+        /// Warnings about the signing material.
+        #[getter]
+        fn warnings(&self) -> Vec<String> { self.0.warnings.clone() }
+    }
+}
+
+result_class! {
+    /// An attestation that passed every check.
+    VerifiedAttestation(ironsign::VerifiedAttestation) as "VerifiedAttestation",
+    repr = |a| format!("index={}, predicate_type={:?}, matched_identity={:?}", a.index,
+        a.statement.get("predicateType").and_then(|t| t.as_str()).unwrap_or(""), a.matched_identity);
+    {
+        /// Its position among the image's `.att` layers.
+        #[getter]
+        fn index(&self) -> usize { self.0.index }
+        /// Its envelope layer digest.
+        #[getter]
+        fn layer_digest(&self) -> &str { self.0.layer_digest.as_str() }
+        /// `"certificate"` or `"key"`.
+        #[getter]
+        fn signer_kind(&self) -> &'static str {
+            match self.0.signer {
+                ironsign::verify::VerifiedSigner::Certificate { .. } => "certificate",
+                _ => "key",
+            }
+        }
+        /// The signing certificate (certificate trust), else None.
+        #[getter]
+        fn certificate(&self) -> Option<CertificateSummary> {
+            match &self.0.signer {
+                ironsign::verify::VerifiedSigner::Certificate { certificate, .. } => Some(CertificateSummary((**certificate).clone())),
+                _ => None,
+            }
+        }
+        /// Subjects of the verified path, leaf first, root last (certificate trust).
+        #[getter]
+        fn chain(&self) -> Vec<String> {
+            match &self.0.signer {
+                ironsign::verify::VerifiedSigner::Certificate { chain, .. } => chain.clone(),
+                _ => Vec::new(),
+            }
+        }
+        /// Hex SHA-256 of the trusted public key's SubjectPublicKeyInfo (key trust), else None.
+        #[getter]
+        fn key_fingerprint(&self) -> Option<&str> {
+            match &self.0.signer {
+                ironsign::verify::VerifiedSigner::Key { fingerprint } => Some(fingerprint),
+                _ => None,
+            }
+        }
+        /// The identity value that matched the policy, when one was required.
+        #[getter]
+        fn matched_identity(&self) -> Option<&str> { self.0.matched_identity.as_deref() }
+        /// The verified in-toto statement, decoded (what a Rego policy sees as `input`).
+        #[getter]
+        fn statement<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { json_to_py(py, &self.0.statement) }
+        /// The statement's `predicateType`.
+        #[getter]
+        fn predicate_type(&self) -> &str { self.0.statement.get("predicateType").and_then(|t| t.as_str()).unwrap_or("") }
+        /// The statement's `predicate`, decoded.
+        #[getter]
+        fn predicate<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+            json_to_py(py, self.0.statement.get("predicate").unwrap_or(&serde_json::Value::Null))
+        }
+        /// The checks that passed, in order.
+        #[getter]
+        fn checks(&self) -> Vec<String> { self.0.checks.iter().map(serde_name).collect() }
+    }
+}
+
+result_class! {
+    /// What attestation verification proved, and only that.
+    AttestationResult(ironsign::AttestationResult) as "AttestationResult",
+    repr = |r| format!("repository={:?}, digest={:?}, predicate_type={:?}, attestations={}, rejected={}",
+        r.repository, r.digest.as_str(), r.predicate_type, r.attestations.len(), r.rejected.len());
+    {
+        /// The media type of the JSON form.
+        #[getter]
+        fn media_type(&self) -> &'static str { self.0.media_type }
+        /// The repository.
+        #[getter]
+        fn repository(&self) -> &str { &self.0.repository }
+        /// The image digest that was verified.
+        #[getter]
+        fn digest(&self) -> &str { self.0.digest.as_str() }
+        /// The predicate type URI required.
+        #[getter]
+        fn predicate_type(&self) -> &str { &self.0.predicate_type }
+        /// When certificates were checked, an aware UTC datetime.
+        #[getter]
+        fn verified_at(&self, py: Python<'_>) -> PyResult<time::OffsetDateTime> { datetime(&self.0.verified_at).py_err(py) }
+        /// Where that time came from (`current_time`).
+        #[getter]
+        fn time_source(&self) -> &'static str { self.0.time_source }
+        /// The attestations that passed every check (never empty).
+        #[getter]
+        fn attestations(&self) -> Vec<VerifiedAttestation> { self.0.attestations.iter().cloned().map(VerifiedAttestation).collect() }
+        /// The verified statements, decoded: `[a.statement for a in attestations]`.
+        #[getter]
+        fn statements<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+            self.0.attestations.iter().map(|a| json_to_py(py, &a.statement)).collect()
+        }
+        /// The attestations that did not pass (including those of other predicate types).
+        #[getter]
+        fn rejected(&self) -> Vec<SignatureRejection> { self.0.rejected.iter().cloned().map(SignatureRejection).collect() }
+    }
+}
+
+result_class! {
+    /// What `attach_sbom` did.
+    AttachReport(ironsign::attach::AttachReport) as "AttachReport",
+    repr = |r| format!("reference={:?}, digest={:?}, media_type={:?}, size={}", r.reference, r.digest.as_str(), r.media_type, r.size);
+    {
+        /// The reference as given.
+        #[getter]
+        fn reference(&self) -> &str { &self.0.reference }
+        /// The image digest.
+        #[getter]
+        fn digest(&self) -> &str { self.0.digest.as_str() }
+        /// The attachment tag written (`sha256-<hex>.sbom`).
+        #[getter]
+        fn tag(&self) -> &str { &self.0.tag }
+        /// The SBOM blob digest.
+        #[getter]
+        fn layer_digest(&self) -> &str { self.0.layer_digest.as_str() }
+        /// Its size in bytes.
+        #[getter]
+        fn size(&self) -> u64 { self.0.size }
+        /// Its media type (cosign's, for the detected format).
+        #[getter]
+        fn media_type(&self) -> &str { &self.0.media_type }
+    }
+}
+
+/// A downloaded SBOM: the core's description, and the content when it was read into memory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sbom {
+    /// The core's description.
+    #[serde(flatten)]
+    pub info: ironsign::download::SbomDownload,
+    /// Where it was written, when a destination was given.
+    pub path: Option<String>,
+    /// The bytes, when no destination was given (not in `to_dict()`).
+    #[serde(skip)]
+    pub content: Option<Vec<u8>>,
+}
+
+result_class! {
+    /// An image's SBOM, as downloaded (its digest checked; not otherwise verified).
+    SbomDownload(Sbom) as "SbomDownload",
+    repr = |d| format!("digest={:?}, media_type={:?}, size={}", d.info.digest.as_str(), d.info.media_type, d.info.size);
+    {
+        /// The image digest.
+        #[getter]
+        fn digest(&self) -> &str { self.0.info.digest.as_str() }
+        /// The layer media type.
+        #[getter]
+        fn media_type(&self) -> &str { &self.0.info.media_type }
+        /// The SBOM blob digest (checked).
+        #[getter]
+        fn layer_digest(&self) -> &str { self.0.info.layer_digest.as_str() }
+        /// Its size in bytes.
+        #[getter]
+        fn size(&self) -> u64 { self.0.info.size }
+        /// The file it was written to (`destination=`), else None.
+        #[getter]
+        fn path(&self) -> Option<&str> { self.0.path.as_deref() }
+        /// The SBOM bytes when no `destination=` was given, else None.
+        #[getter]
+        fn content<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+            self.0.content.as_deref().map(|c| PyBytes::new(py, c))
+        }
+        /// `(content, media_type)`.
+        fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
+            let content = self.content(py).map(Bound::into_any).unwrap_or_else(|| py.None().into_bound(py));
+            let pair = pyo3::types::PyTuple::new(py, [content, pyo3::types::PyString::new(py, &self.0.info.media_type).into_any()])?;
+            pair.try_iter()
+        }
+    }
+}
+
+result_class! {
+    /// A warning about a certificate, with a stable code (e.g. `NO_SAN`).
+    CertificateWarning(ironsign::pki::report::CertificateWarning) as "CertificateWarning",
+    repr = |w| format!("code={:?}, subject={:?}", w.code, w.subject);
+    {
+        /// Stable code.
+        #[getter]
+        fn code(&self) -> &'static str { self.0.code }
+        /// Which certificate (subject DN).
+        #[getter]
+        fn subject(&self) -> &str { &self.0.subject }
+        /// What is wrong and why it matters.
+        #[getter]
+        fn message(&self) -> &str { &self.0.message }
+    }
+}
+
+result_class! {
+    /// One certificate, inspected.
+    CertificateDetails(ironsign::pki::report::CertificateDetails) as "CertificateDetails",
+    repr = |d| format!("subject={:?}, role={:?}", d.summary.subject, serde_name(&d.role));
+    {
+        /// Subject, issuer, serial, SANs, usages, validity.
+        #[getter]
+        fn summary(&self) -> CertificateSummary { CertificateSummary(self.0.summary.clone()) }
+        /// Subject DN, RFC 4514.
+        #[getter]
+        fn subject(&self) -> &str { &self.0.summary.subject }
+        /// Key type and size, e.g. `ECDSA P-256`.
+        #[getter]
+        fn key(&self) -> &str { &self.0.key }
+        /// Its signature algorithm, e.g. `ecdsa-with-SHA256`.
+        #[getter]
+        fn signature_algorithm(&self) -> &str { &self.0.signature_algorithm }
+        /// Whole days until notAfter (negative once expired).
+        #[getter]
+        fn days_to_expiry(&self) -> i64 { self.0.days_to_expiry }
+        /// `"leaf"`, `"intermediate"` or `"root"`.
+        #[getter]
+        fn role(&self) -> String { serde_name(&self.0.role) }
+    }
+}
+
+result_class! {
+    /// What `inspect_certificate` found.
+    InspectionReport(ironsign::pki::report::InspectionReport) as "InspectionReport",
+    repr = |r| format!("certificates={}, chain_order_ok={}, warnings={}", r.certificates.len(),
+        if r.chain_order_ok { "True" } else { "False" }, r.warnings.len());
+    {
+        /// The certificates, in input order.
+        #[getter]
+        fn certificates(&self) -> Vec<CertificateDetails> { self.0.certificates.iter().cloned().map(CertificateDetails).collect() }
+        /// Whether each certificate is issued by the next one (leaf first, root last).
+        #[getter]
+        fn chain_order_ok(&self) -> bool { self.0.chain_order_ok }
+        /// Everything worth a look.
+        #[getter]
+        fn warnings(&self) -> Vec<CertificateWarning> { self.0.warnings.iter().cloned().map(CertificateWarning).collect() }
+    }
+}
+
+result_class! {
+    /// One problem `check_certificate` found.
+    CheckFinding(ironsign::pki::report::CheckFinding) as "CheckFinding",
+    repr = |f| format!("code={:?}, severity={:?}, subject={:?}", f.code, serde_name(&f.severity), f.subject);
+    {
+        /// `EXPIRING`, `EXPIRED`, `NOT_YET_VALID`, `KEY_MISMATCH` or `BROKEN_CHAIN`.
+        #[getter]
+        fn code(&self) -> &'static str { self.0.code }
+        /// `"warning"` or `"error"`.
+        #[getter]
+        fn severity(&self) -> String { serde_name(&self.0.severity) }
+        /// Which certificate.
+        #[getter]
+        fn subject(&self) -> &str { &self.0.subject }
+        /// Details.
+        #[getter]
+        fn message(&self) -> &str { &self.0.message }
+    }
+}
+
+result_class! {
+    /// What `check_certificate` found; `ok` when nothing.
+    CheckReport(ironsign::pki::report::CheckReport) as "CheckReport",
+    repr = |r| format!("findings={:?}, days_to_first_expiry={}", r.findings.iter().map(|f| f.code).collect::<Vec<_>>(), r.days_to_first_expiry);
+    {
+        /// Every finding; empty when all is well.
+        #[getter]
+        fn findings(&self) -> Vec<CheckFinding> { self.0.findings.iter().cloned().map(CheckFinding).collect() }
+        /// Days until the first certificate of the chain expires.
+        #[getter]
+        fn days_to_first_expiry(&self) -> i64 { self.0.days_to_first_expiry }
+        /// No findings at all.
+        #[getter]
+        fn ok(&self) -> bool { self.0.findings.is_empty() }
+        /// The finding codes, e.g. `["EXPIRING"]`.
+        #[getter]
+        fn codes(&self) -> Vec<&'static str> { self.0.findings.iter().map(|f| f.code).collect() }
+    }
+}
+
+result_class! {
+    /// What `verify_renewal` found.
+    RenewalReport(ironsign::pki::report::RenewalReport) as "RenewalReport",
+    repr = |r| format!("identity_kept={}, key_kept={}", if r.identity_kept { "True" } else { "False" },
+        if r.key_kept { "True" } else { "False" });
+    {
+        /// Same subject DN.
+        #[getter]
+        fn same_subject(&self) -> bool { self.0.same_subject }
+        /// Same SANs (as sets).
+        #[getter]
+        fn same_sans(&self) -> bool { self.0.same_sans }
+        /// Same issuer DN.
+        #[getter]
+        fn same_issuer(&self) -> bool { self.0.same_issuer }
+        /// The new certificate keeps the old key.
+        #[getter]
+        fn key_kept(&self) -> bool { self.0.key_kept }
+        /// Subject and SANs kept: policies pinned to root plus identity keep working.
+        #[getter]
+        fn identity_kept(&self) -> bool { self.0.identity_kept }
+        /// The old notAfter, an aware UTC datetime.
+        #[getter]
+        fn old_not_after(&self, py: Python<'_>) -> PyResult<time::OffsetDateTime> { datetime(&self.0.old_not_after).py_err(py) }
+        /// The new notAfter, an aware UTC datetime.
+        #[getter]
+        fn new_not_after(&self, py: Python<'_>) -> PyResult<time::OffsetDateTime> { datetime(&self.0.new_not_after).py_err(py) }
+        /// SANs the new certificate lacks.
+        #[getter]
+        fn removed_sans(&self) -> Vec<String> { self.0.removed_sans.clone() }
+        /// SANs the new certificate adds.
+        #[getter]
+        fn added_sans(&self) -> Vec<String> { self.0.added_sans.clone() }
+    }
+}

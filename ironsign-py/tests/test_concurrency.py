@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import threading
 import time
@@ -64,6 +65,18 @@ def assert_released(fraction: float) -> None:
     assert fraction < 0.3, f"the GIL was held for {fraction:.0%} of the calls"
 
 
+def assert_released_in_one_of(measure: Callable[[], float], attempts: int = 3) -> None:
+    """`assert_released` on the best of a few measurements: on a loaded machine the OS may not
+    schedule the ticking thread during a call whatever the GIL does; a call that holds the GIL
+    never lets it tick."""
+    fractions = []
+    for _ in range(attempts):
+        fractions.append(measure())
+        if fractions[-1] < 0.3:
+            return
+    assert_released(min(fractions))
+
+
 def test_gil_is_released_during_verify_and_sign(
     registry: str,
     client: ironsign.RegistryClient,
@@ -79,7 +92,7 @@ def test_gil_is_released_during_verify_and_sign(
 
     fetched = client.fetch_signatures(images[0].ref)
     verifier = ironsign.Verifier(trust)
-    assert_released(held_fraction(lambda: verifier.verify(fetched, policy), 20))
+    assert_released_in_one_of(lambda: held_fraction(lambda: verifier.verify(fetched, policy), 20))
 
 
 def test_gil_is_released_while_a_cosign_key_decrypts(tmp_path: Path) -> None:
@@ -154,3 +167,31 @@ def test_asyncio_flavour_equals_sync(
         assert ticks > 0
 
     asyncio.run(main())
+
+
+def test_gil_is_released_during_attest_verify_attestation_and_sbom(
+    registry: str,
+    client: ironsign.RegistryClient,
+    signer: ironsign.Signer,
+    trust: ironsign.TrustRoot,
+    policy: ironsign.Policy,
+) -> None:
+    from conftest import ROOT
+
+    fixtures = ROOT / "ironsign-cli" / "tests" / "fixtures"
+    rego = [ironsign.RegoPolicy.from_file(fixtures / "policies" / "no-unjustified-critical.rego")]
+    refs = itertools.cycle([i.ref for i in make_images(registry, "py/gil-att", count=4)])
+
+    def attest() -> None:
+        client.attest(next(refs), signer, predicate_type="scan-tracker",
+                      predicate=fixtures / "tracker" / "justified.json")  # fmt: skip
+
+    def verify_attestation() -> None:
+        client.verify_attestation(next(refs), trust, policy, predicate_type="scan-tracker", rego_policies=rego)
+
+    def attach_sbom() -> None:
+        client.attach_sbom(next(refs), fixtures / "sbom" / "syft.json")
+
+    assert_released_in_one_of(lambda: held_fraction(attest, 4))
+    assert_released_in_one_of(lambda: held_fraction(verify_attestation, 16))
+    assert_released_in_one_of(lambda: held_fraction(attach_sbom, 4))

@@ -185,3 +185,63 @@ def test_exceptions_pickle(signed_image: Image, client: ironsign.RegistryClient,
     assert type(back) is ironsign.NoMatchingSignatureError
     assert (str(back), back.code, back.family, back.details) == (str(e), e.code, e.family, e.details)
     assert repr(back).startswith("NoMatchingSignatureError(")
+
+
+def core_error_codes() -> set[str]:
+    """Every code the core's error enums define (the `code()` matches of ironsign-core/src/error.rs),
+    except the rejection reasons, which are not errors."""
+    import re
+
+    from conftest import ROOT
+
+    source = (ROOT / "ironsign-core" / "src" / "error.rs").read_text()
+    codes: set[str] = set()
+    for enum in ("VerificationError", "CertificateError", "KeyError", "RegistryError", "InputError"):
+        m = re.search(rf"impl {enum} \{{.*?\n\}}", source, re.S)
+        assert m is not None, enum
+        codes |= set(re.findall(rf'{enum}::\w+ \{{ \.\. \}} => "([A-Z_0-9]+)"', m.group(0)))
+    return codes
+
+
+EXPECTED_CLASS = {
+    "NO_SIGNATURES": ironsign.NoSignaturesError,
+    "NO_MATCHING_SIGNATURE": ironsign.NoMatchingSignatureError,
+    "POLICY_DENIED": ironsign.PolicyDeniedError,
+    "IMAGE_NOT_FOUND": ironsign.ImageNotFoundError,
+    "INVALID_PREDICATE": ironsign.PredicateError,
+    "PREDICATE_SCHEMA_VIOLATION": ironsign.PredicateError,
+    "UNKNOWN_SCANNER": ironsign.PredicateError,
+    "UNKNOWN_SBOM_FORMAT": ironsign.SbomFormatError,
+    "SBOM_FORMAT_MISMATCH": ironsign.SbomFormatError,
+    "INVALID_POLICY": ironsign.InvalidPolicyError,
+}
+FAMILY_CLASS = {
+    "verification": ironsign.VerificationError,
+    "registry": ironsign.RegistryError,
+    "key": ironsign.KeyMaterialError,
+    "certificate": ironsign.CertificateError,
+    "input": ironsign.InputError,
+}
+
+
+def test_mapping_names_every_core_error() -> None:
+    from ironsign import _ironsign
+
+    codes = core_error_codes()
+    assert len(codes) >= 38 and "SBOM_FORMAT_MISMATCH" in codes
+    mapped = _ironsign._error_classes()
+    # A variant added to the core and not to the binding's mapping fails here.
+    assert set(mapped) == codes
+    for code in sorted(codes):
+        with pytest.raises(ironsign.IronsignError) as info:
+            _ironsign._raise_error(code)
+        e = info.value
+        assert e.code == code
+        assert type(e).__name__ == mapped[code]
+        assert isinstance(e, FAMILY_CLASS[e.family]), code
+        assert type(e) is EXPECTED_CLASS.get(code, FAMILY_CLASS[e.family]), code
+        assert pickle.loads(pickle.dumps(e)).code == code
+    assert issubclass(ironsign.PolicyDeniedError, ironsign.VerificationError)
+    for cls in (ironsign.PredicateError, ironsign.SbomFormatError, ironsign.InvalidPolicyError):
+        assert issubclass(cls, ironsign.InputError) and issubclass(cls, ValueError)
+        assert cls.__module__ == "ironsign"

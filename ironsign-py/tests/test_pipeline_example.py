@@ -44,3 +44,26 @@ def test_pipeline_refuses_the_wrong_identity(pki: Path, registry: str) -> None:
     out = run_pipeline(pki, registry, "--identity", "ironbank@example.mil", image.tag_ref)
     assert out.returncode == 1
     assert "NOT TRUSTED (NO_MATCHING_SIGNATURE)" in out.stderr
+
+
+def test_pipeline_full_job(pki: Path, registry: str) -> None:
+    fixtures = ROOT / "ironsign-cli" / "tests" / "fixtures"
+    [image] = make_images(registry, "py/pipeline-full")
+    args = ["--identity", "signer@example.com", "--scan", str(fixtures / "scanners" / "trivy.json"),
+            "--sbom", str(fixtures / "sbom" / "spdx-2.3.json"), image.tag_ref]  # fmt: skip
+    out = run_pipeline(pki, registry, *args)
+    assert out.returncode == 0, out.stderr
+    assert f"signed: {image.tag_ref} ({image.digest})" in out.stdout
+    assert f"attested: {image.tag_ref} (https://cosign.sigstore.dev/attestation/vuln/v1)" in out.stdout
+    assert f"sbom: {image.tag_ref} (text/spdx+json" in out.stdout
+    assert f"verified: {image.repo}@{image.digest}" in out.stdout
+    assert f"attestation verified: {image.repo}@{image.digest}" in out.stdout
+    assert "scanner pkg:github/aquasecurity/trivy" in out.stdout
+
+    # A Grype report under a policy that denies it: not trusted, exit 1.
+    deny = ROOT / "ironsign-py" / "tests" / "deny.rego"
+    deny_args = ["--identity", "signer@example.com", "--scan", str(fixtures / "scanners" / "grype.json"),
+                 "--policy", str(deny), image.tag_ref]  # fmt: skip
+    denied = run_pipeline(pki, registry, *deny_args)
+    assert denied.returncode == 1, denied.stderr
+    assert "NOT TRUSTED (POLICY_DENIED)" in denied.stderr

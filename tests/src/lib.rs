@@ -209,6 +209,24 @@ pub fn push_image_to(addr: &str, repo: &str, extra: &[&str]) -> (String, String)
     (tagged.to_owned(), format!("{}@{digest}", tagged.rsplit_once(':').expect("tag").0))
 }
 
+/// Pushes a minimal image (an empty config, no layers) to `reference`'s tag through `client`,
+/// for registries that `make-test-image` (anonymous, plain HTTP) cannot reach.
+pub fn push_minimal_image(client: &RegistryClient, reference: &ImageReference) {
+    let tag = reference.tag.clone().expect("a tag reference");
+    block_on(async {
+        let config = client.put_blob(&reference.location, b"{}").await.expect("config blob");
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","size":2,"digest":"{config}"}},"layers":[]}}"#,
+            cosign::OCI_MANIFEST,
+            cosign::OCI_CONFIG
+        );
+        client
+            .put_manifest(&reference.location, &tag, manifest.as_bytes(), cosign::OCI_MANIFEST)
+            .await
+            .expect("manifest");
+    });
+}
+
 /// A unique repository name for a test.
 pub fn unique_repo(test: &str) -> String {
     let mut b = [0u8; 4];

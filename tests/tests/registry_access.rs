@@ -19,16 +19,7 @@ fn basic_auth_from_flags_and_docker_config() {
     });
     let client = ironsign::RegistryClient::new(ironsign::RegistryOptions { keychain, ..Default::default() }).unwrap();
     let reference = ironsign::ImageReference::parse(&image).unwrap();
-    block_on(async {
-        let config = client.put_blob(&reference.location, b"{}").await.unwrap();
-        let manifest = format!(
-            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","size":2,"digest":"{config}"}},"layers":[]}}"#
-        );
-        client
-            .put_manifest(&reference.location, "v1", manifest.as_bytes(), ironsign::cosign::OCI_MANIFEST)
-            .await
-            .unwrap();
-    });
+    push_minimal_image(&client, &reference);
     let (key, cert, chain, root) =
         (pki_file("leaf.key"), pki_file("leaf.pem"), pki_file("chain.pem"), pki_file("root.pem"));
 
@@ -67,16 +58,7 @@ fn tls_with_a_private_ca() {
     })
     .unwrap();
     let reference = ironsign::ImageReference::parse(&image).unwrap();
-    block_on(async {
-        let config = client.put_blob(&reference.location, b"{}").await.unwrap();
-        let manifest = format!(
-            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","size":2,"digest":"{config}"}},"layers":[]}}"#
-        );
-        client
-            .put_manifest(&reference.location, "v1", manifest.as_bytes(), ironsign::cosign::OCI_MANIFEST)
-            .await
-            .unwrap();
-    });
+    push_minimal_image(&client, &reference);
     let (key, cert, chain, root) =
         (pki_file("leaf.key"), pki_file("leaf.pem"), pki_file("chain.pem"), pki_file("root.pem"));
     // Without the registry's CA: a transport error naming the certificate problem, not a downgrade.

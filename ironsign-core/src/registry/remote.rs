@@ -417,15 +417,15 @@ impl Remote {
         Ok(bytes)
     }
 
-    /// Uploads a blob monolithically (POST then PUT), or mounts it from `mount_from` when given.
-    pub(crate) async fn put_blob(
+    /// Starts an upload (`POST …/blobs/uploads/`, with a cross-repository mount when `mount_from`
+    /// is given): `None` when the registry mounted the blob, else the URL to `PUT` the content to.
+    async fn start_upload(
         &self,
         registry: &str,
         repository: &str,
         digest: &Digest,
-        data: bytes::Bytes,
         mount_from: Option<&str>,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<Option<String>, RegistryError> {
         let mut url = format!("{}/v2/{repository}/blobs/uploads/", self.base(registry).await);
         if let Some(from) = mount_from {
             url.push_str(&format!("?mount={digest}&from={from}"));
@@ -434,7 +434,7 @@ impl Remote {
             .send(registry, repository, Access::Push, Method::POST, &url, &|r| r.header(header::CONTENT_LENGTH, "0"))
             .await?;
         if resp.status() == StatusCode::CREATED && mount_from.is_some() {
-            return Ok(());
+            return Ok(None);
         }
         let resp = check_status(resp, "POST", &url).await?;
         let location = header_str(&resp, header::LOCATION).ok_or_else(|| RegistryError::InvalidResponse {
@@ -444,7 +444,21 @@ impl Remote {
         let location =
             if location.starts_with('/') { format!("{}{location}", self.base(registry).await) } else { location };
         let sep = if location.contains('?') { '&' } else { '?' };
-        let put_url = format!("{location}{sep}digest={}", url_encode(digest.as_str()));
+        Ok(Some(format!("{location}{sep}digest={}", url_encode(digest.as_str()))))
+    }
+
+    /// Uploads a blob monolithically (POST then PUT), or mounts it from `mount_from` when given.
+    pub(crate) async fn put_blob(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &Digest,
+        data: bytes::Bytes,
+        mount_from: Option<&str>,
+    ) -> Result<(), RegistryError> {
+        let Some(put_url) = self.start_upload(registry, repository, digest, mount_from).await? else {
+            return Ok(());
+        };
         let resp = self
             .send(registry, repository, Access::Push, Method::PUT, &put_url, &|r| {
                 r.header(header::CONTENT_TYPE, "application/octet-stream").body(data.clone())
@@ -464,19 +478,9 @@ impl Remote {
         path: &std::path::Path,
         size: u64,
     ) -> Result<(), RegistryError> {
-        let url = format!("{}/v2/{repository}/blobs/uploads/", self.base(registry).await);
-        let resp = self
-            .send(registry, repository, Access::Push, Method::POST, &url, &|r| r.header(header::CONTENT_LENGTH, "0"))
-            .await?;
-        let resp = check_status(resp, "POST", &url).await?;
-        let location = header_str(&resp, header::LOCATION).ok_or_else(|| RegistryError::InvalidResponse {
-            what: "blob upload".into(),
-            reason: "no Location header".into(),
-        })?;
-        let location =
-            if location.starts_with('/') { format!("{}{location}", self.base(registry).await) } else { location };
-        let sep = if location.contains('?') { '&' } else { '?' };
-        let put_url = format!("{location}{sep}digest={}", url_encode(digest.as_str()));
+        let Some(put_url) = self.start_upload(registry, repository, digest, None).await? else {
+            return Ok(());
+        };
         // Each attempt (a retry, or the repeat after an authentication challenge) reopens the file.
         let open_error = |e: std::io::Error| RegistryError::Transport {
             registry: registry.into(),

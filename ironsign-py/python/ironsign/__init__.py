@@ -7,6 +7,8 @@ In-process binding of the ``ironsign`` Rust library::
     reg = ironsign.RegistryClient()
     signer = ironsign.Signer.from_key_file("leaf.key", certificate="leaf.pem", chain="chain.pem")
     reg.sign("registry.example/team/app@sha256:...", signer, annotations={"build": "123"})
+    reg.attest("registry.example/team/app@sha256:...", signer, predicate_type="vuln",
+               predicate="trivy-report.json")
 
     trust = ironsign.TrustRoot.from_pem_files(roots=["root.pem"])
     policy = ironsign.Policy(identity="signer@example.com")
@@ -21,15 +23,31 @@ from ironsign._errors import (
     CertificateError,
     ImageNotFoundError,
     InputError,
+    InvalidPolicyError,
     IronsignError,
     KeyMaterialError,
     NoMatchingSignatureError,
     NoSignaturesError,
+    PolicyDeniedError,
+    PredicateError,
     RegistryError,
+    SbomFormatError,
     VerificationError,
 )
 from ironsign._ironsign import (
+    AttachReport,
+    AttestationResult,
+    AttestReport,
+    CertificateDetails,
     CertificateSummary,
+    CertificateWarning,
+    CheckFinding,
+    CheckReport,
+    InspectionReport,
+    RegoPolicy,
+    RenewalReport,
+    SbomDownload,
+    VerifiedAttestation,
     Policy,
     RegistryClient,
     SignatureLayer,
@@ -44,7 +62,11 @@ from ironsign._ironsign import (
     VerifiedSignature,
     Verifier,
     __version__,
+    check_certificate,
+    create_csr,
     generate_key_pair,
+    inspect_certificate,
+    verify_renewal,
 )
 
 __all__ = [
@@ -55,7 +77,13 @@ __all__ = [
     "TrustRoot",
     "Policy",
     "Verifier",
+    "RegoPolicy",
     "generate_key_pair",
+    # Certificate tooling
+    "inspect_certificate",
+    "check_certificate",
+    "verify_renewal",
+    "create_csr",
     # Results
     "SignReport",
     "SignedEntry",
@@ -66,14 +94,29 @@ __all__ = [
     "SignatureRejection",
     "SignaturePayload",
     "CertificateSummary",
+    "AttestReport",
+    "AttestationResult",
+    "VerifiedAttestation",
+    "AttachReport",
+    "SbomDownload",
+    "InspectionReport",
+    "CertificateDetails",
+    "CertificateWarning",
+    "CheckReport",
+    "CheckFinding",
+    "RenewalReport",
     # Errors
     "IronsignError",
     "VerificationError",
     "NoSignaturesError",
     "NoMatchingSignatureError",
+    "PolicyDeniedError",
     "RegistryError",
     "ImageNotFoundError",
     "KeyMaterialError",
     "CertificateError",
     "InputError",
+    "PredicateError",
+    "SbomFormatError",
+    "InvalidPolicyError",
 ]

@@ -15,11 +15,15 @@ __all__ = [
     "VerificationError",
     "NoSignaturesError",
     "NoMatchingSignatureError",
+    "PolicyDeniedError",
     "RegistryError",
     "ImageNotFoundError",
     "KeyMaterialError",
     "CertificateError",
     "InputError",
+    "PredicateError",
+    "SbomFormatError",
+    "InvalidPolicyError",
 ]
 
 
@@ -64,6 +68,18 @@ class NoMatchingSignatureError(VerificationError):
         return rejections
 
 
+class PolicyDeniedError(VerificationError):
+    """Attestations passed every signature check, but a Rego policy denied at least one of them
+    (code ``POLICY_DENIED``). ``denials`` lists which, and why."""
+
+    @property
+    def denials(self) -> list[dict[str, Any]]:
+        """Each denied attestation (index, layer_digest, code, reason)."""
+        inner = self.details.get("PolicyDenied", {})
+        denials: list[dict[str, Any]] = inner.get("denials", [])
+        return denials
+
+
 class RegistryError(IronsignError):
     """A registry or OCI layout could not be read or written (transport, auth, HTTP, limits)."""
 
@@ -86,16 +102,36 @@ class InputError(IronsignError, ValueError):
     """Bad input from the caller: an image reference, a file, an argument (also a ``ValueError``)."""
 
 
+class PredicateError(InputError):
+    """A predicate cannot be built from the input: ``INVALID_PREDICATE`` (not what the predicate
+    type needs), ``PREDICATE_SCHEMA_VIOLATION`` (breaks the predicate's JSON Schema; ``details``
+    has the JSON Pointer) or ``UNKNOWN_SCANNER`` (a vulnerability report from an unrecognised
+    scanner, and ``scanner=`` not given)."""
+
+
+class SbomFormatError(InputError):
+    """An SBOM is in no recognised format (``UNKNOWN_SBOM_FORMAT``), or not in the one declared
+    (``SBOM_FORMAT_MISMATCH``)."""
+
+
+class InvalidPolicyError(InputError):
+    """A Rego policy does not parse, or is not ``package signature`` (``INVALID_POLICY``)."""
+
+
 for _cls in (
     IronsignError,
     VerificationError,
     NoSignaturesError,
     NoMatchingSignatureError,
+    PolicyDeniedError,
     RegistryError,
     ImageNotFoundError,
     KeyMaterialError,
     CertificateError,
     InputError,
+    PredicateError,
+    SbomFormatError,
+    InvalidPolicyError,
 ):
     _cls.__module__ = "ironsign"
 del _cls
