@@ -34,10 +34,10 @@ mod _ironsign {
     use crate::registry::{PyAsyncRegistryClient, PyRegistryClient};
     #[pymodule_export]
     use crate::results::{
-        AttachReport, AttestReport, AttestationResult, CertificateDetails, CertificateSummary, CertificateWarning,
-        CheckFinding, CheckReport, InspectionReport, RenewalReport, SbomDownload, SignReport, SignatureLayer,
-        SignaturePayload, SignatureRejection, SignedEntry, SignedImage, VerificationResult, VerifiedAttestation,
-        VerifiedSignature,
+        ArtifactTree, AttachReport, AttestReport, AttestationResult, CertificateDetails, CertificateSummary,
+        CertificateWarning, CheckFinding, CheckReport, InspectionReport, RenewalReport, SbomDownload, SignReport,
+        SignatureLayer, SignaturePayload, SignatureRejection, SignedEntry, SignedImage, VerificationResult,
+        VerifiedAttestation, VerifiedSignature,
     };
     #[pymodule_export]
     use crate::{material::_bench_rust_verify_only, registry::_bench_rust_verify_loop};

@@ -8,7 +8,8 @@ use crate::convert::{OneOrMany, read_file};
 use crate::errors::{IntoPyResult, invalid_argument, to_py_err};
 use crate::material::{PyPolicy, PySigner, PyTrustRoot};
 use crate::results::{
-    AttachReport, AttestReport, AttestationResult, Sbom, SbomDownload, SignReport, SignedImage, VerificationResult,
+    ArtifactTree, AttachReport, AttestReport, AttestationResult, Sbom, SbomDownload, SignReport, SignedImage,
+    VerificationResult,
 };
 use ironsign::RegoPolicy;
 use ironsign::cosign::AttachmentKind;
@@ -149,6 +150,31 @@ impl Client {
     ) -> impl Future<Output = Result<ironsign::SignedImage, Error>> + Send + 'static {
         let (client, reference) = (self.inner.clone(), parse(reference));
         async move { client.fetch_signatures(&reference?).await }
+    }
+
+    fn list_artifacts(
+        &self,
+        reference: &str,
+        verification: Option<(Arc<ironsign::Verifier>, ironsign::Policy)>,
+        platforms: bool,
+    ) -> impl Future<Output = Result<ironsign::list::ArtifactTree, Error>> + Send + 'static {
+        let (client, reference) = (self.inner.clone(), parse(reference));
+        async move {
+            let reference = reference?;
+            // The listing future is not provably `Send` (higher-ranked closure lifetimes inside the
+            // core), so it runs to completion on a blocking thread of the same runtime.
+            let handle = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                let options = ironsign::list::ListOptions {
+                    verification: verification.as_ref().map(|(v, p)| (v.as_ref(), p)),
+                    platforms,
+                    ..Default::default()
+                };
+                handle.block_on(ironsign::list::list_artifacts(&client, &reference, &options))
+            })
+            .await
+            .map_err(|e| invalid_argument("list_artifacts", e.to_string()))?
+        }
     }
 
     fn sign(
@@ -297,6 +323,18 @@ fn sign_options(
     SignOptions { annotations: annotations.unwrap_or_default(), recursive, identity, attachment }
 }
 
+/// Trust and policy for a listing: both or neither.
+fn listing_verification(
+    trust: Option<&PyTrustRoot>,
+    policy: Option<&PyPolicy>,
+) -> Result<Option<(Arc<ironsign::Verifier>, ironsign::Policy)>, Error> {
+    match (trust, policy) {
+        (Some(t), Some(p)) => Ok(Some((t.verifier.clone(), p.policy.clone()))),
+        (None, None) => Ok(None),
+        _ => Err(invalid_argument("trust/policy", "give both trust and policy, or neither")),
+    }
+}
+
 fn check_auth(auth: Option<(String, String)>) -> Result<Option<(String, String)>, Error> {
     match auth {
         Some((u, _)) if u.is_empty() => Err(invalid_argument("auth", "the username is empty")),
@@ -338,6 +376,22 @@ impl PyRegistryClient {
     /// Fetches the signatures of `reference` without verifying them.
     fn fetch_signatures(&self, py: Python<'_>, reference: &str) -> PyResult<SignedImage> {
         block_on(py, self.client.fetch_signatures(reference)).map(SignedImage)
+    }
+
+    /// Everything attached to `reference`: signatures, attestations, SBOMs and OCI 1.1 referrers,
+    /// per platform of a multi-platform image. With `trust` and `policy`, each signature's
+    /// verification status (`verified`, or `rejected` with its code) is included.
+    #[pyo3(signature = (reference, trust = None, policy = None, *, platforms = true))]
+    fn list_artifacts(
+        &self,
+        py: Python<'_>,
+        reference: &str,
+        trust: Option<&PyTrustRoot>,
+        policy: Option<&PyPolicy>,
+        platforms: bool,
+    ) -> PyResult<ArtifactTree> {
+        let verification = listing_verification(trust, policy).py_err(py)?;
+        block_on(py, self.client.list_artifacts(reference, verification, platforms)).map(ArtifactTree)
     }
 
     /// Signs `reference` (a tag is resolved once; its digest is signed) and appends the signature
@@ -520,6 +574,20 @@ impl PyAsyncRegistryClient {
     /// See `ironsign.RegistryClient.fetch_signatures`.
     fn fetch_signatures<'py>(&self, py: Python<'py>, reference: &str) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, self.client.fetch_signatures(reference), SignedImage)
+    }
+
+    /// See `ironsign.RegistryClient.list_artifacts`.
+    #[pyo3(signature = (reference, trust = None, policy = None, *, platforms = true))]
+    fn list_artifacts<'py>(
+        &self,
+        py: Python<'py>,
+        reference: &str,
+        trust: Option<&PyTrustRoot>,
+        policy: Option<&PyPolicy>,
+        platforms: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let verification = listing_verification(trust, policy).py_err(py)?;
+        awaitable(py, self.client.list_artifacts(reference, verification, platforms), ArtifactTree)
     }
 
     /// See `ironsign.RegistryClient.sign`.

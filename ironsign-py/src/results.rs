@@ -669,3 +669,49 @@ result_class! {
         fn added_sans(&self) -> Vec<String> { self.0.added_sans.clone() }
     }
 }
+
+/// A field of a core value as plain Python data.
+fn field_to_py<'py, T: Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
+    json_to_py(py, &to_value(value)?)
+}
+
+result_class! {
+    /// Everything attached to an image (`RegistryClient.list_artifacts`): signatures, attestations,
+    /// SBOMs and OCI 1.1 referrers, with each signature's verification status when trust was
+    /// given, and one subtree per platform of a multi-platform image. Nested entries are plain
+    /// dicts in the documented schema (`docs/artifact-tree.schema.json`).
+    ArtifactTree(ironsign::list::ArtifactTree) as "ArtifactTree",
+    repr = |t| format!("reference={:?}, digest={:?}, platforms={}", t.reference, t.digest.as_str(), t.platforms.len());
+    {
+        /// The reference as given (root) or `repository@digest` (platforms).
+        #[getter]
+        fn reference(&self) -> &str { &self.0.reference }
+        /// The repository.
+        #[getter]
+        fn repository(&self) -> &str { &self.0.repository }
+        /// The manifest digest the attachments belong to.
+        #[getter]
+        fn digest(&self) -> &str { self.0.digest.as_str() }
+        /// The manifest's media type.
+        #[getter]
+        fn manifest_media_type(&self) -> &str { &self.0.manifest_media_type }
+        /// The `.sig` tag and its signatures (a dict), or None.
+        #[getter]
+        fn signatures<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { field_to_py(py, &self.0.signatures) }
+        /// The `.att` tag and its attestations (a dict), or None.
+        #[getter]
+        fn attestations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { field_to_py(py, &self.0.attestations) }
+        /// The `.sbom` tag and its layers (a dict), or None.
+        #[getter]
+        fn sboms<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { field_to_py(py, &self.0.sboms) }
+        /// The OCI 1.1 referrers (a dict).
+        #[getter]
+        fn referrers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { field_to_py(py, &self.0.referrers) }
+        /// Counts of signature statuses, when trust was given.
+        #[getter]
+        fn verification<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> { field_to_py(py, &self.0.verification) }
+        /// One subtree per manifest of an index.
+        #[getter]
+        fn platforms(&self) -> Vec<ArtifactTree> { self.0.platforms.iter().cloned().map(ArtifactTree).collect() }
+    }
+}

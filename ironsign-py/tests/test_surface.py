@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import re
@@ -235,3 +236,36 @@ def test_layout_references(
     ref = f"oci:{tmp_path / 'layout'}:v1"
     assert reg.sign(ref, signer).signatures[0].digest == digest
     assert reg.verify(ref, trust, policy).digest == digest
+
+
+def test_list_artifacts(
+    new_image: Callable[..., Image],
+    client: ironsign.RegistryClient,
+    signer: ironsign.Signer,
+    trust: ironsign.TrustRoot,
+    policy: ironsign.Policy,
+    pki: Path,
+) -> None:
+    image = new_image(platforms="linux/amd64,linux/arm64")
+    client.sign(image.tag_ref, signer, recursive=True)
+    client.attach_sbom(image.ref, ROOT / "examples/quickstart/sbom.spdx.json")
+    tree = client.list_artifacts(image.tag_ref)
+    assert tree.digest == image.digest
+    assert tree.signatures is not None and len(tree.signatures["entries"]) == 1
+    assert tree.sboms is not None and tree.sboms["entries"][0]["media_type"] == "text/spdx+json"
+    assert tree.attestations is None
+    assert len(tree.platforms) == 2
+    assert all(p.signatures is not None for p in tree.platforms)
+    assert tree.verification is None
+    # With trust and policy, each signature carries its status.
+    verified = client.list_artifacts(image.tag_ref, trust, policy, platforms=False)
+    assert verified.platforms == []
+    assert verified.signatures is not None
+    assert verified.signatures["entries"][0]["status"]["state"] == "verified"
+    wrong = client.list_artifacts(image.tag_ref, trust, ironsign.Policy(identity="nobody@example.com"))
+    assert wrong.signatures is not None
+    assert wrong.signatures["entries"][0]["status"]["code"] == "IDENTITY_MISMATCH"
+    assert tree.to_dict()["digest"] == image.digest
+    with pytest.raises(ironsign.InputError):
+        client.list_artifacts(image.tag_ref, trust)
+    assert asyncio.run(ironsign.aio.RegistryClient(insecure_http=[]).list_artifacts(image.tag_ref)) == tree

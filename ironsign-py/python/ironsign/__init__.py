@@ -37,6 +37,7 @@ from ironsign._errors import (
 from ironsign._ironsign import (
     AttachReport,
     AttestationResult,
+    ArtifactTree,
     AttestReport,
     CertificateDetails,
     CertificateSummary,
@@ -99,6 +100,7 @@ __all__ = [
     "VerifiedAttestation",
     "AttachReport",
     "SbomDownload",
+    "ArtifactTree",
     "InspectionReport",
     "CertificateDetails",
     "CertificateWarning",
