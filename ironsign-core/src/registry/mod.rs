@@ -346,23 +346,31 @@ impl RegistryClient {
         let Some((_, manifest)) = self.get_attachment_manifest(&reference.location, digest, kind).await? else {
             return Ok(image);
         };
-        let fetches = manifest.layers.iter().map(|layer| async move {
-            if layer.size > self.limits.max_blob_size {
-                return Err(Error::from(RegistryError::TooLarge {
-                    what: format!("layer {}", layer.digest),
-                    size: layer.size,
-                    limit: self.limits.max_blob_size,
-                }));
-            }
-            let payload =
-                self.get_blob(&reference.location, &layer.digest, layer.size.min(self.limits.max_blob_size)).await?;
-            Ok(SignatureLayer {
-                media_type: layer.media_type.clone(),
-                payload,
-                payload_digest: layer.digest.clone(),
-                annotations: layer.annotations.clone().unwrap_or_default(),
+        // Collected before awaiting: a lazy `Map` adapter held across the await makes the future's
+        // `Send` proof fail in callers that need `Send + 'static` (napi's spawn_future).
+        #[allow(clippy::needless_collect)]
+        let fetches: Vec<_> = manifest
+            .layers
+            .iter()
+            .map(|layer| async move {
+                if layer.size > self.limits.max_blob_size {
+                    return Err(Error::from(RegistryError::TooLarge {
+                        what: format!("layer {}", layer.digest),
+                        size: layer.size,
+                        limit: self.limits.max_blob_size,
+                    }));
+                }
+                let payload = self
+                    .get_blob(&reference.location, &layer.digest, layer.size.min(self.limits.max_blob_size))
+                    .await?;
+                Ok(SignatureLayer {
+                    media_type: layer.media_type.clone(),
+                    payload,
+                    payload_digest: layer.digest.clone(),
+                    annotations: layer.annotations.clone().unwrap_or_default(),
+                })
             })
-        });
+            .collect();
         image.signatures = join_bounded(fetches, 8).await?;
         Ok(image)
     }
