@@ -81,6 +81,76 @@ impl Error {
     }
 }
 
+/// Every code [`Error::code`] returns, by family (the codes of [`CertificateError`] are also
+/// rejection codes). The bindings export this list; a test keeps it equal to the `code()` methods.
+pub const ERROR_CODES: &[(ErrorFamily, &str)] = &[
+    (ErrorFamily::Verification, "NO_SIGNATURES"),
+    (ErrorFamily::Verification, "NO_MATCHING_SIGNATURE"),
+    (ErrorFamily::Verification, "POLICY_DENIED"),
+    (ErrorFamily::Registry, "IMAGE_NOT_FOUND"),
+    (ErrorFamily::Registry, "REGISTRY_UNAUTHORIZED"),
+    (ErrorFamily::Registry, "REGISTRY_HTTP"),
+    (ErrorFamily::Registry, "REGISTRY_TRANSPORT"),
+    (ErrorFamily::Registry, "REGISTRY_INVALID_RESPONSE"),
+    (ErrorFamily::Registry, "REGISTRY_TOO_LARGE"),
+    (ErrorFamily::Registry, "REGISTRY_TOO_MANY"),
+    (ErrorFamily::Registry, "REGISTRY_DIGEST_MISMATCH"),
+    (ErrorFamily::Registry, "REGISTRY_CONCURRENT_UPDATE"),
+    (ErrorFamily::Registry, "LAYOUT"),
+    (ErrorFamily::Registry, "REGISTRY_CREDENTIALS"),
+    (ErrorFamily::Key, "KEY_PARSE"),
+    (ErrorFamily::Key, "KEY_PASSWORD_REQUIRED"),
+    (ErrorFamily::Key, "KEY_WRONG_PASSWORD"),
+    (ErrorFamily::Key, "KEY_UNSUPPORTED"),
+    (ErrorFamily::Key, "KEY_SIGNING_FAILED"),
+    (ErrorFamily::Certificate, "CERT_PARSE"),
+    (ErrorFamily::Certificate, "CERT_EXPIRED"),
+    (ErrorFamily::Certificate, "CERT_NOT_YET_VALID"),
+    (ErrorFamily::Certificate, "CERT_NO_CODE_SIGNING"),
+    (ErrorFamily::Certificate, "CERT_NO_DIGITAL_SIGNATURE"),
+    (ErrorFamily::Certificate, "CERT_KEY_MISMATCH"),
+    (ErrorFamily::Certificate, "CERT_UNTRUSTED_CHAIN"),
+    (ErrorFamily::Certificate, "CERT_NOT_A_ROOT"),
+    (ErrorFamily::Certificate, "CERT_UNSUPPORTED"),
+    (ErrorFamily::Certificate, "CERT_TOO_MANY"),
+    (ErrorFamily::Input, "INVALID_REFERENCE"),
+    (ErrorFamily::Input, "IO"),
+    (ErrorFamily::Input, "INVALID_ARGUMENT"),
+    (ErrorFamily::Input, "INVALID_PREDICATE"),
+    (ErrorFamily::Input, "PREDICATE_SCHEMA_VIOLATION"),
+    (ErrorFamily::Input, "UNKNOWN_SCANNER"),
+    (ErrorFamily::Input, "UNKNOWN_SBOM_FORMAT"),
+    (ErrorFamily::Input, "SBOM_FORMAT_MISMATCH"),
+    (ErrorFamily::Input, "INVALID_POLICY"),
+];
+
+/// Every code [`SignatureRejection::code`] (a rejected signature's first failed check) takes:
+/// the [`RejectionReason`] codes and the [`CertificateError`] codes.
+pub const REJECTION_CODES: &[&str] = &[
+    "MISSING_CERTIFICATE",
+    "IDENTITY_MISMATCH",
+    "MALFORMED_SIGNATURE",
+    "BAD_SIGNATURE",
+    "INVALID_PAYLOAD",
+    "PAYLOAD_TYPE_MISMATCH",
+    "DIGEST_MISMATCH",
+    "ANNOTATION_MISMATCH",
+    "MEDIA_TYPE_MISMATCH",
+    "PREDICATE_TYPE_MISMATCH",
+    "SUBJECT_MISMATCH",
+    "POLICY_DENIED",
+    "CERT_PARSE",
+    "CERT_EXPIRED",
+    "CERT_NOT_YET_VALID",
+    "CERT_NO_CODE_SIGNING",
+    "CERT_NO_DIGITAL_SIGNATURE",
+    "CERT_KEY_MISMATCH",
+    "CERT_UNTRUSTED_CHAIN",
+    "CERT_NOT_A_ROOT",
+    "CERT_UNSUPPORTED",
+    "CERT_TOO_MANY",
+];
+
 /// A convenient alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -686,5 +756,30 @@ impl InputError {
 
     pub(crate) fn arg(name: &str, reason: impl Into<String>) -> Self {
         InputError::InvalidArgument { name: name.into(), reason: reason.into() }
+    }
+}
+
+#[cfg(test)]
+mod code_list_tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// ERROR_CODES and REJECTION_CODES name exactly the codes the `code()` methods of this file return.
+    #[test]
+    fn code_lists_match_the_code_methods() {
+        let source = include_str!("error.rs");
+        let end = source.find("pub const ERROR_CODES").unwrap();
+        let returned: BTreeSet<&str> = source[..end]
+            .split("=> \"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .chain(source[end..].split("=> \"").skip(1).filter_map(|s| s.split('"').next()))
+            .filter(|c| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_'))
+            .collect();
+        let listed: BTreeSet<&str> =
+            ERROR_CODES.iter().map(|(_, c)| *c).chain(REJECTION_CODES.iter().copied()).collect();
+        assert_eq!(returned, listed);
+        let by_family: BTreeSet<&str> = ERROR_CODES.iter().map(|(_, c)| *c).collect();
+        assert_eq!(by_family.len(), ERROR_CODES.len(), "a code is listed twice");
     }
 }

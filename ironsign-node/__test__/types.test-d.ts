@@ -1,0 +1,70 @@
+// Type test: compiled with `tsc --noEmit` against the committed index.d.ts (never run).
+import {
+  Policy,
+  RegistryClient,
+  Signer,
+  TrustRoot,
+  errorCodes,
+  inspectCertificate,
+  type AttestationResult,
+  type ErrorCode,
+  type IronsignError,
+  type SbomDownload,
+  type VerificationResult,
+} from '../index'
+
+async function main(rootPem: string, keyPem: Buffer): Promise<void> {
+  const reg = new RegistryClient({ insecureHttp: ['127.0.0.1:5000'], caFile: null, auth: { username: 'u', password: 'p' } })
+  new RegistryClient()
+  const trust: TrustRoot = TrustRoot.fromPem({ roots: [rootPem], intermediates: [] })
+  TrustRoot.fromPublicKeys([keyPem, 'pem'])
+  const policy = new Policy({ identity: 'signer@example.com', annotations: { env: 'prod' } })
+  new Policy({ identityRegexp: ['^a$', '^b$'], requireCodeSigningEku: true })
+  const signer = Signer.fromKeyPem(keyPem, { certificate: rootPem, chain: rootPem, password: 'pw' })
+  const warnings: string[] = signer.warnings
+
+  const res: VerificationResult = await reg.verify('host/repo:tag', trust, policy)
+  const digest: string = res.digest
+  const first = res.signatures[0]
+  if (first.signer.kind === 'certificate') {
+    const emails: string[] = first.signer.certificate.emails
+  } else {
+    const fp: string = first.signer.fingerprint
+  }
+  const signed = await reg.sign('host/repo:tag', signer, { annotations: { a: 'b' } })
+  const added: boolean = signed.signatures[0].added
+  const att = await reg.attest('host/repo:tag', signer, { predicateType: 'vuln', predicate: { any: 'report' } })
+  await reg.attest('host/repo:tag', signer, { predicateType: 'custom', predicate: Buffer.from('x') })
+  const layer: string = att.layerDigest
+  const verified: AttestationResult = await reg.verifyAttestation('host/repo:tag', trust, policy, { predicateType: 'vuln' })
+  const predicateType: string = verified.attestations[0].statement.predicateType
+  const sbom: SbomDownload = await reg.downloadSbom('host/repo:tag')
+  const data: Buffer = sbom.data
+  const mediaType: string = sbom.mediaType
+  const atts = await reg.downloadAttestations('host/repo:tag', { predicateType: 'vuln' })
+  const payloadType: string = atts[0].envelope.payloadType
+  const attached = await reg.attachSbom('host/repo:tag', Buffer.from('{}'), { type: 'spdx' })
+  const size: number = attached.size
+  const report = inspectCertificate(rootPem)
+  const role: 'leaf' | 'intermediate' | 'root' = report.certificates[0].role
+  const codes: ErrorCode[] = errorCodes().map((c) => c.code)
+
+  try {
+    await reg.verify('host/repo:tag', trust, policy)
+  } catch (e) {
+    const err = e as IronsignError
+    const code: ErrorCode = err.code
+    if (err.code === 'NO_MATCHING_SIGNATURE') {
+      console.log(err.details, err.family)
+    }
+  }
+
+  // @ts-expect-error: an unknown code is not an ErrorCode
+  const bad: ErrorCode = 'NOT_A_CODE'
+  // @ts-expect-error: the reference is a string
+  await reg.verify(42, trust, policy)
+  // @ts-expect-error: the SBOM type is one of three
+  await reg.attachSbom('r', Buffer.from(''), { type: 'word' })
+  void [warnings, digest, added, layer, predicateType, data, mediaType, payloadType, size, role, codes, bad]
+}
+void main

@@ -1,0 +1,298 @@
+//! Node binding of ironsign (napi-rs 3): a thin layer over the core crate.
+//!
+//! * Registry operations are `async` and run on napi's Tokio runtime; verification (pure, CPU)
+//!   runs in the same task on a runtime worker, never on the JS thread. Only the conversion of
+//!   the result to JS values happens on the JS thread.
+//! * Results are the core's serialisable results as plain objects, keys in camelCase.
+//! * Errors are JS `Error`s with `code`, `family` and `details` ([`errors`]).
+//! * Like the CLI, the binding (never the core) decides where registry credentials come from:
+//!   explicit `auth`, then `configFiles`, by default Docker's and podman's files as those tools
+//!   find them (`DOCKER_CONFIG`, `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`, `HOME`).
+//!
+//! New operations (artifact listing, gc, copy, verification instructions) are one method each on
+//! [`RegistryClient`]: parse the arguments, call the core in [`spawn`], convert with
+//! [`convert::to_js`].
+
+#![deny(clippy::all)]
+
+mod convert;
+mod errors;
+mod registry;
+
+use convert::{Bytes, bytes, to_js};
+use errors::{invalid_argument, sync};
+use ironsign::{Certificate, Identity, IdentityField, KeyPairSigner, PublicKey, SigningMaterial};
+use napi::{Either, Env, Result};
+use napi_derive::napi;
+use std::collections::HashMap;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+pub use registry::RegistryClient;
+
+/// The package version (the workspace version, shared by every ironsign crate and package).
+#[napi]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// Every error code an ironsign `Error` can carry, with its family.
+#[napi(ts_return_type = "Array<{ code: ErrorCode; family: ErrorFamily }>")]
+pub fn error_codes() -> serde_json::Value {
+    serde_json::Value::Array(
+        ironsign::error::ERROR_CODES
+            .iter()
+            .map(|(family, code)| serde_json::json!({"code": code, "family": errors::family(*family)}))
+            .collect(),
+    )
+}
+
+/// Every code a rejected signature (`rejected[].code`, `details.rejections[].code`) can carry.
+#[napi(ts_return_type = "RejectionCode[]")]
+pub fn rejection_codes() -> Vec<String> {
+    ironsign::error::REJECTION_CODES.iter().map(|c| (*c).to_owned()).collect()
+}
+
+/// Inspects a certificate or a chain (PEM, leaf first; or one DER certificate): subject, issuer,
+/// SANs, usages, validity, key, role in the chain, and warnings (`cert inspect`).
+#[napi(ts_return_type = "InspectionReport")]
+pub fn inspect_certificate(env: &Env, certificate: Bytes) -> Result<serde_json::Value> {
+    let data = bytes(&certificate);
+    sync(env, || {
+        let certs = if data.trim_ascii_start().starts_with(b"-----BEGIN") {
+            Certificate::from_pem_many(&data, "certificate", 100)?
+        } else {
+            vec![Certificate::from_der(&data, "certificate")?]
+        };
+        if certs.is_empty() {
+            return Err(invalid_argument("certificate", "no CERTIFICATE PEM block"));
+        }
+        Ok(to_js(&ironsign::pki::report::inspect(&certs, std::time::SystemTime::now())))
+    })
+}
+
+/// Options of [`Signer::from_key_pem`].
+#[napi(object, object_to_js = false)]
+pub struct SignerOptions {
+    /// The signing certificate (PEM or DER) for the key. Without it, signatures are key-only.
+    pub certificate: Option<Bytes>,
+    /// Its issuing chain (PEM): intermediates, then the root last.
+    pub chain: Option<Bytes>,
+    /// The password of an encrypted key (PKCS#8 or cosign's format).
+    pub password: Option<Bytes>,
+}
+
+/// A private key with its optional signing certificate and chain.
+#[napi]
+pub struct Signer {
+    pub(crate) material: SigningMaterial,
+}
+
+#[napi]
+impl Signer {
+    /// Loads a private key (PKCS#8, SEC1, PKCS#1, encrypted PKCS#8, cosign's encrypted format)
+    /// from PEM, with its certificate and chain. The certificate must match the key, be valid now,
+    /// allow code signing, and chain to the chain's root.
+    #[napi(factory)]
+    pub fn from_key_pem(env: &Env, key: Bytes, options: Option<SignerOptions>) -> Result<Signer> {
+        let key = Zeroizing::new(bytes(&key));
+        sync(env, || Signer::load(&key, "key", options))
+    }
+
+    /// Loads a private key file (see [`Signer::from_key_pem`]).
+    #[napi(factory)]
+    pub fn from_key_file(env: &Env, path: String, options: Option<SignerOptions>) -> Result<Signer> {
+        sync(env, || {
+            let key = Zeroizing::new(
+                std::fs::read(&path)
+                    .map_err(|e| ironsign::InputError::Io { path: path.clone(), reason: e.to_string() })?,
+            );
+            Signer::load(&key, &path, options)
+        })
+    }
+
+    /// The public key, PEM.
+    #[napi(getter)]
+    pub fn public_key_pem(&self) -> String {
+        self.material.signer().public_key().to_pem()
+    }
+
+    /// Warnings about the signing material (e.g. a certificate without SAN).
+    #[napi(getter)]
+    pub fn warnings(&self) -> Vec<String> {
+        self.material.warnings().to_vec()
+    }
+}
+
+impl Signer {
+    fn load(key: &[u8], what: &str, options: Option<SignerOptions>) -> std::result::Result<Signer, ironsign::Error> {
+        let options = options.unwrap_or(SignerOptions { certificate: None, chain: None, password: None });
+        let password = options.password.as_ref().map(|p| Zeroizing::new(bytes(p)));
+        let signer = KeyPairSigner::from_pem(key, password.as_ref().map(|p| p.as_slice()), what)?;
+        let mut material = SigningMaterial::new(Arc::new(signer));
+        if let Some(cert) = &options.certificate {
+            let cert = Certificate::from_pem_or_der(&bytes(cert), "certificate")?;
+            let chain = match &options.chain {
+                Some(c) => Certificate::from_pem_many(&bytes(c), "chain", ironsign::pki::DEFAULT_MAX_CHAIN)?,
+                None => Vec::new(),
+            };
+            material = material.with_certificate(cert, chain, std::time::SystemTime::now())?;
+        } else if options.chain.is_some() {
+            return Err(invalid_argument("chain", "a chain needs a certificate"));
+        }
+        Ok(Signer { material })
+    }
+}
+
+/// Input of [`TrustRoot::from_pem`].
+#[napi(object, object_to_js = false)]
+pub struct TrustRootPem {
+    /// Root CA certificates (PEM; each item may hold several).
+    #[napi(ts_type = "string | Buffer | Array<string | Buffer>")]
+    pub roots: Either<Bytes, Vec<Bytes>>,
+    /// Intermediate CA certificates available for path building.
+    #[napi(ts_type = "string | Buffer | Array<string | Buffer> | null")]
+    pub intermediates: Option<Option<Either<Bytes, Vec<Bytes>>>>,
+}
+
+fn concat(input: Option<&Either<Bytes, Vec<Bytes>>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for item in convert::one_or_many(input) {
+        out.extend(bytes(item));
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Trust material: root CAs (with optional intermediates) and/or public keys.
+#[napi]
+pub struct TrustRoot {
+    pub(crate) verifier: Arc<ironsign::Verifier>,
+}
+
+#[napi]
+impl TrustRoot {
+    /// Trusts these root CAs (self-signed), with these intermediates for path building.
+    #[napi(factory)]
+    pub fn from_pem(env: &Env, pem: TrustRootPem) -> Result<TrustRoot> {
+        let roots = concat(Some(&pem.roots));
+        let intermediates = pem.intermediates.as_ref().and_then(Option::as_ref).map(|i| concat(Some(i)));
+        sync(env, || {
+            let trust = ironsign::TrustRoot::from_pem(&roots, intermediates.as_deref())?;
+            Ok(TrustRoot { verifier: Arc::new(ironsign::Verifier::new(trust)) })
+        })
+    }
+
+    /// Trusts a cosign-style `--certificate-chain` file's content: intermediates, then the root.
+    #[napi(factory)]
+    pub fn from_chain_pem(env: &Env, chain: Bytes) -> Result<TrustRoot> {
+        let chain = bytes(&chain);
+        sync(env, || {
+            let trust = ironsign::TrustRoot::from_chain_pem(&chain)?;
+            Ok(TrustRoot { verifier: Arc::new(ironsign::Verifier::new(trust)) })
+        })
+    }
+
+    /// Trusts signatures made with these public keys (PEM), cosign's `--key`.
+    #[napi(factory)]
+    pub fn from_public_keys(
+        env: &Env,
+        #[napi(ts_arg_type = "string | Buffer | Array<string | Buffer>")] keys: Either<Bytes, Vec<Bytes>>,
+    ) -> Result<TrustRoot> {
+        let keys: Vec<Vec<u8>> = convert::one_or_many(Some(&keys)).into_iter().map(bytes).collect();
+        sync(env, || {
+            let keys = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| PublicKey::from_pem(k, &format!("public key #{i}")))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            if keys.is_empty() {
+                return Err(invalid_argument("keys", "no public key given"));
+            }
+            Ok(TrustRoot { verifier: Arc::new(ironsign::Verifier::new(ironsign::TrustRoot::from_public_keys(keys))) })
+        })
+    }
+}
+
+/// Options of the [`Policy`] constructor. Give identities for certificate trust (any one of
+/// them suffices), none for key trust.
+#[napi(object, object_to_js = false)]
+pub struct PolicyOptions {
+    /// SAN(s) (email, URI or DNS name) the signing certificate must carry.
+    #[napi(ts_type = "string | string[] | null")]
+    pub identity: Option<Option<Either<String, Vec<String>>>>,
+    /// Regular expression(s) a SAN must match; unanchored, as in cosign (write `^…$`).
+    #[napi(ts_type = "string | string[] | null")]
+    pub identity_regexp: Option<Option<Either<String, Vec<String>>>>,
+    /// Subject DN(s), RFC 4514, the certificate must have (an ironsign extension).
+    #[napi(ts_type = "string | string[] | null")]
+    pub subject: Option<Option<Either<String, Vec<String>>>>,
+    /// Regular expression(s) the subject DN must match.
+    #[napi(ts_type = "string | string[] | null")]
+    pub subject_regexp: Option<Option<Either<String, Vec<String>>>>,
+    /// `key: value` pairs every signature payload's `optional` must hold (cosign's `-a`).
+    pub annotations: Option<HashMap<String, String>>,
+    /// Require a codeSigning extended key usage on the leaf (default: a leaf without the
+    /// extension is accepted, as cosign accepts it).
+    pub require_code_signing_eku: Option<bool>,
+    /// Accept any certificate chaining to a trusted root, whatever its identity. Dangerous.
+    pub dangerous_any_identity: Option<bool>,
+}
+
+/// What a signature must satisfy beyond the trust material: the signer's identity and the
+/// payload's annotations.
+#[napi]
+pub struct Policy {
+    pub(crate) policy: Arc<ironsign::Policy>,
+}
+
+#[napi]
+impl Policy {
+    #[napi(constructor)]
+    pub fn new(env: &Env, options: Option<PolicyOptions>) -> Result<Policy> {
+        sync(env, || {
+            let Some(o) = options else { return Ok(Policy { policy: Arc::new(ironsign::Policy::key_only()) }) };
+            let mut identities: Vec<Identity> = convert::one_or_many(o.identity.as_ref().and_then(Option::as_ref))
+                .into_iter()
+                .map(|i| Identity::san(i.clone()))
+                .collect();
+            for r in convert::one_or_many(o.identity_regexp.as_ref().and_then(Option::as_ref)) {
+                identities.push(Identity::san_regex(r)?);
+            }
+            for s in convert::one_or_many(o.subject.as_ref().and_then(Option::as_ref)) {
+                identities.push(Identity::san(s.clone()).on(IdentityField::SubjectDn));
+            }
+            for r in convert::one_or_many(o.subject_regexp.as_ref().and_then(Option::as_ref)) {
+                identities.push(Identity::san_regex(r)?.on(IdentityField::SubjectDn));
+            }
+            let any = o.dangerous_any_identity.unwrap_or(false);
+            if any && !identities.is_empty() {
+                return Err(invalid_argument(
+                    "dangerousAnyIdentity",
+                    "give identities or dangerousAnyIdentity, not both",
+                ));
+            }
+            let mut policy = match identities.split_first() {
+                Some((first, rest)) => {
+                    rest.iter().fold(ironsign::Policy::identity(first.clone()), |p, i| p.or_identity(i.clone()))
+                }
+                None if any => ironsign::Policy::dangerous_any_identity(),
+                None => ironsign::Policy::key_only(),
+            };
+            let mut annotations: Vec<(String, String)> = o.annotations.unwrap_or_default().into_iter().collect();
+            annotations.sort();
+            for (k, v) in annotations {
+                policy = policy.with_annotation(k, v);
+            }
+            Ok(Policy {
+                policy: Arc::new(policy.require_code_signing_eku(o.require_code_signing_eku.unwrap_or(false))),
+            })
+        })
+    }
+
+    /// The annotations required.
+    #[napi(getter)]
+    pub fn annotations(&self) -> HashMap<String, String> {
+        self.policy.annotations().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+}
