@@ -73,23 +73,15 @@ fn keychain(username: Option<&str>, password: Option<&str>) -> Result<Keychain, 
             .into());
         }
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    match std::env::var_os("DOCKER_CONFIG") {
-        Some(dir) => kc = kc.with_config_file(PathBuf::from(dir).join("config.json")),
-        None => {
-            if let Some(h) = &home {
-                kc = kc.with_config_file(h.join(".docker/config.json"));
-            }
-        }
-    }
-    if let Some(f) = std::env::var_os("REGISTRY_AUTH_FILE") {
-        kc = kc.with_config_file(PathBuf::from(f));
-    }
-    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
-        kc = kc.with_config_file(PathBuf::from(dir).join("containers/auth.json"));
-    }
-    if let Some(h) = &home {
-        kc = kc.with_config_file(h.join(".config/containers/auth.json"));
+    let var = |name: &str| std::env::var_os(name).map(PathBuf::from);
+    let files = ironsign::registry::auth::docker_and_podman_config_files(
+        var("HOME"),
+        var("DOCKER_CONFIG"),
+        var("REGISTRY_AUTH_FILE"),
+        var("XDG_RUNTIME_DIR"),
+    );
+    for file in files {
+        kc = kc.with_config_file(file);
     }
     Ok(kc)
 }

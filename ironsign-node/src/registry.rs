@@ -42,16 +42,13 @@ fn parse(reference: &str) -> Result<ImageReference, Error> {
 /// Docker's and podman's credential files, in the order those tools read them, from the
 /// environment, as the CLI finds them.
 fn default_config_files() -> Vec<PathBuf> {
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let mut files = Vec::new();
-    match std::env::var_os("DOCKER_CONFIG") {
-        Some(dir) => files.push(PathBuf::from(dir).join("config.json")),
-        None => files.extend(home.iter().map(|h| h.join(".docker/config.json"))),
-    }
-    files.extend(std::env::var_os("REGISTRY_AUTH_FILE").map(PathBuf::from));
-    files.extend(std::env::var_os("XDG_RUNTIME_DIR").map(|d| PathBuf::from(d).join("containers/auth.json")));
-    files.extend(home.iter().map(|h| h.join(".config/containers/auth.json")));
-    files
+    let var = |name: &str| std::env::var_os(name).map(PathBuf::from);
+    ironsign::registry::auth::docker_and_podman_config_files(
+        var("HOME"),
+        var("DOCKER_CONFIG"),
+        var("REGISTRY_AUTH_FILE"),
+        var("XDG_RUNTIME_DIR"),
+    )
 }
 
 /// Username and password for every registry.

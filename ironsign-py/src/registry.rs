@@ -92,16 +92,13 @@ fn attachment_kind(attachment: Option<&str>) -> Result<Option<AttachmentKind>, E
 /// Docker's and podman's credential files, in the order those tools read them, from the
 /// environment (`DOCKER_CONFIG`, `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`, `HOME`), as the CLI does.
 fn default_config_files() -> Vec<PathBuf> {
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let mut files = Vec::new();
-    match std::env::var_os("DOCKER_CONFIG") {
-        Some(dir) => files.push(PathBuf::from(dir).join("config.json")),
-        None => files.extend(home.iter().map(|h| h.join(".docker/config.json"))),
-    }
-    files.extend(std::env::var_os("REGISTRY_AUTH_FILE").map(PathBuf::from));
-    files.extend(std::env::var_os("XDG_RUNTIME_DIR").map(|d| PathBuf::from(d).join("containers/auth.json")));
-    files.extend(home.iter().map(|h| h.join(".config/containers/auth.json")));
-    files
+    let var = |name: &str| std::env::var_os(name).map(PathBuf::from);
+    ironsign::registry::auth::docker_and_podman_config_files(
+        var("HOME"),
+        var("DOCKER_CONFIG"),
+        var("REGISTRY_AUTH_FILE"),
+        var("XDG_RUNTIME_DIR"),
+    )
 }
 
 /// The shared state of both client classes.

@@ -83,6 +83,26 @@ impl Keychain {
     }
 }
 
+/// The credential files Docker and podman read, in their order, given the values of the
+/// environment variables that locate them (`HOME`, `DOCKER_CONFIG`, `REGISTRY_AUTH_FILE`,
+/// `XDG_RUNTIME_DIR`). The caller reads the environment; the library never does.
+pub fn docker_and_podman_config_files(
+    home: Option<PathBuf>,
+    docker_config: Option<PathBuf>,
+    registry_auth_file: Option<PathBuf>,
+    xdg_runtime_dir: Option<PathBuf>,
+) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    match docker_config {
+        Some(dir) => files.push(dir.join("config.json")),
+        None => files.extend(home.iter().map(|h| h.join(".docker/config.json"))),
+    }
+    files.extend(registry_auth_file);
+    files.extend(xdg_runtime_dir.map(|d| d.join("containers/auth.json")));
+    files.extend(home.iter().map(|h| h.join(".config/containers/auth.json")));
+    files
+}
+
 /// The keys a registry may appear under in `auths` and `credHelpers`.
 fn config_keys(registry: &str) -> Vec<String> {
     let mut keys = vec![registry.to_owned(), format!("https://{registry}"), format!("http://{registry}")];
