@@ -268,4 +268,8 @@ def test_list_artifacts(
     assert tree.to_dict()["digest"] == image.digest
     with pytest.raises(ironsign.InputError):
         client.list_artifacts(image.tag_ref, trust)
-    assert asyncio.run(ironsign.aio.RegistryClient(insecure_http=[]).list_artifacts(image.tag_ref)) == tree
+
+    async def listed() -> ironsign.ArtifactTree:
+        return await ironsign.aio.RegistryClient().list_artifacts(image.tag_ref)
+
+    assert asyncio.run(listed()) == tree

@@ -36,6 +36,7 @@ __all__ = [
     "VerificationResult",
     "VerifiedSignature",
     "RegoPolicy",
+    "ArtifactTree",
     "AttestReport",
     "AttestationResult",
     "VerifiedAttestation",
