@@ -62,6 +62,7 @@
 #![warn(missing_docs)]
 
 pub mod attach;
+pub mod bundle;
 pub mod cosign;
 pub mod csr;
 pub mod download;
@@ -74,6 +75,7 @@ pub mod list;
 pub mod pki;
 pub mod predicates;
 pub mod reference;
+pub mod referrers;
 pub mod registry;
 pub mod sbom;
 pub mod schema;
@@ -81,7 +83,7 @@ pub mod sign;
 pub mod verify;
 
 // The public interface is:
-pub use cosign::{Limits, SignatureLayer, SignedImage};
+pub use cosign::{Limits, SignatureFormat, SignatureLayer, SignedImage};
 pub use error::{
     CertificateError, Error, ErrorFamily, InputError, KeyError, RegistryError, RejectionReason, SignatureRejection,
     VerificationError,

@@ -517,6 +517,7 @@ async fn fetch_layers(
             payload,
             payload_digest: layer.digest.clone(),
             annotations: layer.annotations.clone().unwrap_or_default(),
+            referrer: None,
         })
     });
     join_bounded(fetches, BLOB_WORKERS).await
