@@ -262,8 +262,8 @@ pub struct ReferrerEntry {
     pub media_type: String,
     /// Its size.
     pub size: u64,
-    /// Its artifact type: the descriptor's, else the manifest's, else cosign's `config.artifactType`,
-    /// else the config media type.
+    /// Its artifact type: the manifest's, else cosign's `config.artifactType`, else the
+    /// descriptor's, else the config media type (the empty config's type never counts).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
     /// What it is.
@@ -719,12 +719,14 @@ async fn referrer_entry(client: &RegistryClient, location: &Location, d: &Descri
             Ok(m) => {
                 let config_artifact_type = m.config.as_ref().and_then(|c| c.artifact_type.clone());
                 let config_media_type = m.config.as_ref().map(|c| c.media_type.clone());
-                entry.artifact_type = entry
+                // The manifest's own artifact type first: go-containerregistry's referrers API
+                // lists the config media type (the empty type, for cosign's bundles) instead.
+                let empty = |t: &String| t != crate::bundle::EMPTY_CONFIG_MEDIA_TYPE;
+                entry.artifact_type = m
                     .artifact_type
-                    .take()
-                    .or(m.artifact_type)
                     .or(config_artifact_type)
-                    .or(config_media_type.filter(|t| t != "application/vnd.oci.empty.v1+json"));
+                    .or(entry.artifact_type.take().filter(empty))
+                    .or(config_media_type.filter(empty));
                 if let Some(a) = m.annotations {
                     entry.annotations.extend(a);
                 }
