@@ -12,6 +12,7 @@ import ironsign.aio
 from conftest import Image
 
 SIGN_TYPE = "https://sigstore.dev/cosign/sign/v1"
+BUILD_TYPE = "https://example.com/build/v1"
 
 
 def test_bundle_format_sign_attest_and_verify(
@@ -37,9 +38,9 @@ def test_bundle_format_sign_attest_and_verify(
     assert bundled.payload.type == SIGN_TYPE
     assert bundled.to_dict()["format"] == "sigstore_bundle"
 
-    attested = client.attest(image.ref, signer, predicate_type="vuln", predicate={"a": 1}, bundle_format=True)
+    attested = client.attest(image.ref, signer, predicate_type=BUILD_TYPE, predicate={"a": 1}, bundle_format=True)
     assert attested.format == "sigstore_bundle" and attested.referrer is not None
-    found = client.verify_attestation(image.ref, trust, policy, predicate_type="vuln")
+    found = client.verify_attestation(image.ref, trust, policy, predicate_type=BUILD_TYPE)
     assert [a.format for a in found.attestations] == ["sigstore_bundle"]
     assert found.attestations[0].referrer == attested.referrer
 

@@ -143,6 +143,29 @@ fn ironsign_verifies_cosign_v3_bundles() {
         assert_eq!(formats(&r, "attestations"), ["sigstore_bundle"], "{kind:?}: {r}");
         assert_eq!(r["attestations"][0]["statement"]["predicate"]["run"], 42);
 
+        // tree gives each signature bundle its status; the attestation bundle has none.
+        let t = ironsign(&[
+            "tree",
+            "-o",
+            "json",
+            "--ca-roots",
+            &root,
+            "--certificate-identity",
+            "signer@example.com",
+            &image,
+        ])
+        .ok()
+        .json();
+        assert_eq!(t["verification"], serde_json::json!({"verified": 1, "rejected": 1}), "{kind:?}: {t}");
+        let mut states: Vec<String> = t["referrers"]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["status"]["state"].as_str().unwrap_or("none").to_owned())
+            .collect();
+        states.sort();
+        assert_eq!(states, ["none", "rejected", "verified"], "{t}");
+
         // Fail closed: another identity, another root, another predicate type.
         let run = verify_identity(&image, "root.pem", "someone@example.com").code(12);
         assert!(rejection_codes(&run).contains(&"IDENTITY_MISMATCH".to_owned()), "{}", run.stdout);
