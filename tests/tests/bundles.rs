@@ -354,3 +354,45 @@ fn hostile_bundles_are_rejected() {
         assert_eq!(rejections_for(&image), ["CERT_UNTRUSTED_CHAIN"], "{kind:?}");
     }
 }
+
+#[test]
+fn concurrent_bundle_signers_all_land_in_the_referrers_tag() {
+    // distribution 2.8 has no referrers API: every signer read-modify-writes the sha256-<hex>
+    // index, and none may lose another's entry.
+    const SIGNERS: usize = 6;
+    let image = new_image(RegistryKind::Plain, "bundle-race");
+    let key = pki_file("leaf.key");
+    let threads: Vec<_> = (0..SIGNERS)
+        .map(|_| {
+            let (key, image) = (key.clone(), image.clone());
+            std::thread::spawn(move || ironsign(&["sign", "--bundle-format", "--key", &key, &image]).ok())
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let public = pki_file("leaf.pub");
+    let r = ironsign(&["verify", "--key", &public, "-o", "json", &image]).ok().json();
+    assert_eq!(formats(&r, "signatures"), vec!["sigstore_bundle"; SIGNERS], "{r}");
+    let t = ironsign(&["tree", "-o", "json", &image]).ok().json();
+    assert_eq!(t["referrers"]["source"], "fallback_tag");
+    assert_eq!(t["referrers"]["entries"].as_array().unwrap().len(), SIGNERS);
+}
+
+#[test]
+fn image_layouts_get_the_referrers_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = format!("oci:{}", dir.path().join("layout").display());
+    let out = std::process::Command::new(repo_root().join("scripts/make-test-image"))
+        .arg(format!("{layout}:app"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let image = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (key, public) = (pki_file("leaf.key"), pki_file("leaf.pub"));
+    ironsign(&["sign", "--bundle-format", "--key", &key, &image]).ok();
+    let r = ironsign(&["verify", "--key", &public, "-o", "json", &image]).ok().json();
+    assert_eq!(formats(&r, "signatures"), ["sigstore_bundle"], "{r}");
+    let t = ironsign(&["tree", "-o", "json", &image]).ok().json();
+    assert_eq!(t["referrers"]["source"], "fallback_tag", "{t}");
+}
