@@ -218,7 +218,7 @@ mod tests {
             platform: None,
             artifact_type: Some(bundle::BUNDLE_MEDIA_TYPE.into()),
         };
-        let bytes = String::from_utf8(index_bytes(&[d.clone()]).unwrap()).unwrap();
+        let bytes = String::from_utf8(index_bytes(std::slice::from_ref(&d)).unwrap()).unwrap();
         assert_eq!(
             bytes,
             format!(
