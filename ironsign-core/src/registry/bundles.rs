@@ -115,8 +115,28 @@ impl RegistryClient {
     /// Sigstore bundle referrers that are not image signatures. A tag is resolved once.
     pub async fn fetch_attestations(&self, reference: &ImageReference) -> Result<SignedImage, Error> {
         let digest = self.digest_of(reference).await?;
-        let mut image = self.fetch_attached(reference, &digest, AttachmentKind::Attestation).await?;
-        image.signatures.extend(self.fetch_bundles(&reference.location, &digest, BundlePurpose::Attestations).await?);
+        let image = self.fetch_attached(reference, &digest, AttachmentKind::Attestation).await?;
+        self.with_bundles(reference, image, BundlePurpose::Attestations).await
+    }
+
+    /// Appends the bundles of `purpose` to the legacy layers already fetched. When reading the
+    /// referrers fails (a registry that forbids or breaks the referrers endpoint) and legacy
+    /// layers were found, those are verified alone, as cosign v3 falls back to them: missing
+    /// candidates can only make verification fail, never pass. Without legacy layers the error
+    /// is reported.
+    pub(super) async fn with_bundles(
+        &self,
+        reference: &ImageReference,
+        mut image: SignedImage,
+        purpose: BundlePurpose,
+    ) -> Result<SignedImage, Error> {
+        match self.fetch_bundles(&reference.location, &image.digest, purpose).await {
+            Ok(bundles) => image.signatures.extend(bundles),
+            Err(e) if !image.signatures.is_empty() => {
+                tracing::warn!(%reference, error = %e, "cannot read the Sigstore bundle referrers; verifying the legacy tag alone");
+            }
+            Err(e) => return Err(e),
+        }
         Ok(image)
     }
 }

@@ -335,9 +335,8 @@ impl RegistryClient {
     /// referrers listing (and the fallback tag on a registry without the API), and two per bundle.
     pub async fn fetch_signatures(&self, reference: &ImageReference) -> Result<SignedImage, Error> {
         let digest = self.digest_of(reference).await?;
-        let mut image = self.fetch_attached(reference, &digest, AttachmentKind::Signature).await?;
-        image.signatures.extend(self.fetch_bundles(&reference.location, &digest, BundlePurpose::Signatures).await?);
-        Ok(image)
+        let image = self.fetch_attached(reference, &digest, AttachmentKind::Signature).await?;
+        self.with_bundles(reference, image, BundlePurpose::Signatures).await
     }
 
     /// Fetches the layers of an attachment manifest of `digest`, payloads included.
