@@ -126,9 +126,16 @@ export interface SimpleSigningPayload {
   optional: Record<string, unknown>
 }
 
+/** How a signature or attestation is stored. */
+export type SignatureFormat = 'legacy_tag' | 'sigstore_bundle'
+
 export interface VerifiedSignature {
   index: number
   layerDigest: string
+  /** Where it is stored: a legacy `.sig`/`.att` layer, or a Sigstore bundle referrer (cosign v3's default). */
+  format: SignatureFormat
+  /** The referrer manifest digest, for a bundle. */
+  referrer?: string
   signer: VerifiedSigner
   matchedIdentity: string | null
   payload: SimpleSigningPayload
@@ -149,6 +156,10 @@ export interface VerificationResult {
 export interface VerifiedAttestation {
   index: number
   layerDigest: string
+  /** Where it is stored: a legacy `.sig`/`.att` layer, or a Sigstore bundle referrer (cosign v3's default). */
+  format: SignatureFormat
+  /** The referrer manifest digest, for a bundle. */
+  referrer?: string
   signer: VerifiedSigner
   matchedIdentity: string | null
   /** The verified in-toto statement, as stored. */
@@ -170,7 +181,15 @@ export interface AttestationResult {
 
 export interface SignReport {
   reference: string
-  signatures: Array<{ digest: string; tag: string; layerDigest: string; added: boolean }>
+  signatures: Array<{
+    digest: string
+    /** `sha256-<hex>.sig`, or for a bundle the referrers tag (empty when the referrers API lists it). */
+    tag: string
+    layerDigest: string
+    added: boolean
+    format: SignatureFormat
+    referrer?: string
+  }>
   warnings: string[]
 }
 
@@ -180,6 +199,10 @@ export interface AttestReport {
   tag: string
   layerDigest: string
   predicateType: string
+  /** Where it is stored: a legacy `.sig`/`.att` layer, or a Sigstore bundle referrer (cosign v3's default). */
+  format: SignatureFormat
+  /** The referrer manifest digest, for a bundle. */
+  referrer?: string
   warnings: string[]
 }
 
@@ -345,6 +368,8 @@ export interface AttestOptionsJs {
   scanStarted?: string
   /** `vuln`: metadata.scanFinishedOn (RFC 3339). */
   scanFinished?: string
+  /** Store a Sigstore bundle referrer as cosign v3 does instead of the `.att` layer. */
+  bundleFormat?: boolean
 }
 
 /** Every error code an ironsign `Error` can carry, with its family. */
@@ -446,6 +471,11 @@ export interface SignImageOptions {
   recursive?: boolean
   /** The `docker-reference` to write instead of the image's repository. */
   identity?: string
+  /**
+   * Store a Sigstore bundle v0.3 referrer as cosign v3 does (the referrers API, else the
+   * `sha256-<hex>` referrers tag) instead of the `.sig` layer Harbor recognises.
+   */
+  bundleFormat?: boolean
 }
 
 /** Input of [`TrustRoot::from_pem`]. */

@@ -126,9 +126,16 @@ export interface SimpleSigningPayload {
   optional: Record<string, unknown>
 }
 
+/** How a signature or attestation is stored. */
+export type SignatureFormat = 'legacy_tag' | 'sigstore_bundle'
+
 export interface VerifiedSignature {
   index: number
   layerDigest: string
+  /** Where it is stored: a legacy `.sig`/`.att` layer, or a Sigstore bundle referrer (cosign v3's default). */
+  format: SignatureFormat
+  /** The referrer manifest digest, for a bundle. */
+  referrer?: string
   signer: VerifiedSigner
   matchedIdentity: string | null
   payload: SimpleSigningPayload
@@ -149,6 +156,10 @@ export interface VerificationResult {
 export interface VerifiedAttestation {
   index: number
   layerDigest: string
+  /** Where it is stored: a legacy `.sig`/`.att` layer, or a Sigstore bundle referrer (cosign v3's default). */
+  format: SignatureFormat
+  /** The referrer manifest digest, for a bundle. */
+  referrer?: string
   signer: VerifiedSigner
   matchedIdentity: string | null
   /** The verified in-toto statement, as stored. */
@@ -170,7 +181,15 @@ export interface AttestationResult {
 
 export interface SignReport {
   reference: string
-  signatures: Array<{ digest: string; tag: string; layerDigest: string; added: boolean }>
+  signatures: Array<{
+    digest: string
+    /** `sha256-<hex>.sig`, or for a bundle the referrers tag (empty when the referrers API lists it). */
+    tag: string
+    layerDigest: string
+    added: boolean
+    format: SignatureFormat
+    referrer?: string
+  }>
   warnings: string[]
 }
 
@@ -180,6 +199,10 @@ export interface AttestReport {
   tag: string
   layerDigest: string
   predicateType: string
+  /** Where it is stored: a legacy `.sig`/`.att` layer, or a Sigstore bundle referrer (cosign v3's default). */
+  format: SignatureFormat
+  /** The referrer manifest digest, for a bundle. */
+  referrer?: string
   warnings: string[]
 }
 

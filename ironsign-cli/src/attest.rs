@@ -60,6 +60,8 @@ pub struct AttestCmd {
     #[command(flatten)]
     signing: SigningArgs,
     #[command(flatten)]
+    format: crate::bundles::FormatArgs,
+    #[command(flatten)]
     _compat: CosignSignCompat,
     #[command(flatten)]
     registry: RegistryArgs,
@@ -102,11 +104,15 @@ pub async fn attest(c: AttestCmd) -> anyhow::Result<()> {
         println!("{}", String::from_utf8_lossy(&envelope.to_json()));
         return Ok(());
     }
-    let options = AttestOptions { replace: c.replace, statement_version: version };
+    let options = AttestOptions { replace: c.replace, statement_version: version, format: c.format.format()? };
     let report = ironsign::attach::attest_image(&client, &image, &material, kind.uri(), predicate, &options).await?;
     match c.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Output::Text => eprintln!("Pushed attestation ({}) to {}", report.predicate_type, image.with_tag(&report.tag)),
+        Output::Text => eprintln!(
+            "Pushed attestation ({}) to {}",
+            report.predicate_type,
+            crate::bundles::written_to(&image, &report.tag, report.referrer.as_ref())
+        ),
     }
     Ok(())
 }
@@ -155,8 +161,7 @@ pub async fn verify_attestation(c: VerifyAttestationCmd) -> anyhow::Result<()> {
     let annotations = args::parse_annotations(&c.annotations)?;
     let policy = c.policy_args.policy(&trust, &annotations)?;
     let client = c.registry.client(&[&image])?;
-    let digest = client.digest_of(&image).await?;
-    let attached = client.fetch_attached(&image, &digest, AttachmentKind::Attestation).await?;
+    let attached = client.fetch_attestations(&image).await?;
     let result = Verifier::new(trust).verify_attestations(&attached, &policy, kind.uri(), &policies)?;
     match c.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&result)?),

@@ -192,7 +192,18 @@ fn render_tree(out: &mut String, t: &ArtifactTree, indent: &str) {
         let what = r.predicate_type.as_deref().or(r.artifact_type.as_deref()).unwrap_or("unknown");
         out.push_str(&format!("{indent}└── 🔗 {what} artifacts via OCI referrer: {}\n", r.digest));
         if let Some(b) = &r.bundle {
+            out.push_str(&format!("{pad}format: Sigstore bundle ({})\n", b.content.replace('_', " ")));
             render_signer(out, &pad, &b.signer, &b.certificate_error, b.public_key_hint.is_some());
+        }
+        match &r.status {
+            None | Some(EntryStatus::NotChecked) => {}
+            Some(EntryStatus::Verified { matched_identity }) => out.push_str(&format!(
+                "{pad}status: ✅ verified{}\n",
+                matched_identity.as_deref().map(|i| format!(" ({i})")).unwrap_or_default()
+            )),
+            Some(EntryStatus::Rejected { code, message }) => {
+                out.push_str(&format!("{pad}status: ❌ rejected [{code}]: {message}\n"))
+            }
         }
         if let Some(e) = &r.error {
             out.push_str(&format!("{pad}unreadable: {e}\n"));

@@ -3,6 +3,7 @@
 
 mod args;
 mod attest;
+mod bundles;
 mod certs;
 mod lifecycle;
 
@@ -95,6 +96,8 @@ struct SignCmd {
     /// sbom`: the signature is over the .sbom manifest).
     #[arg(long, value_enum)]
     attachment: Option<SignedAttachment>,
+    #[command(flatten)]
+    format: bundles::FormatArgs,
     #[command(flatten)]
     _compat: args::CosignSignCompat,
     #[command(flatten)]
@@ -282,6 +285,7 @@ async fn sign(c: SignCmd) -> anyhow::Result<()> {
         recursive: c.recursive,
         identity: c.identity,
         attachment: c.attachment.map(|SignedAttachment::Sbom| ironsign::cosign::AttachmentKind::Sbom),
+        format: c.format.format()?,
     };
     let results =
         for_each_image(&images, c.max_workers, |image| ironsign::sign::sign_image(&client, image, &material, &options))
@@ -294,7 +298,7 @@ async fn sign(c: SignCmd) -> anyhow::Result<()> {
                 Output::Text => {
                     for s in &report.signatures {
                         let what = if s.added { "Pushed signature to" } else { "Signature already present in" };
-                        eprintln!("{what} {}", image.with_tag(&s.tag));
+                        eprintln!("{what} {}", bundles::written_to(image, &s.tag, s.referrer.as_ref()));
                     }
                 }
             },
@@ -372,19 +376,27 @@ fn print_verified(
     eprintln!("  - The identity and annotation policy was satisfied");
     eprintln!("  - The signatures were verified over the payload, which names this image's digest");
     for s in &result.signatures {
+        let format = match s.format {
+            ironsign::SignatureFormat::LegacyTag => "legacy .sig tag",
+            ironsign::SignatureFormat::SigstoreBundle => "Sigstore bundle referrer",
+        };
         match s.certificate() {
-            Some(cert) => {
-                eprintln!("Signed by {} ({})", cert.subject, s.matched_identity.as_deref().unwrap_or("any identity"))
-            }
-            None => eprintln!("Signed by a configured key"),
+            Some(cert) => eprintln!(
+                "Signed by {} ({}) [{format}]",
+                cert.subject,
+                s.matched_identity.as_deref().unwrap_or("any identity")
+            ),
+            None => eprintln!("Signed by a configured key [{format}]"),
         }
     }
     // stdout: the verified payloads, as cosign prints them.
-    let payloads: Vec<serde_json::Value> = signed
+    let payloads: Vec<serde_json::Value> = result
         .signatures
         .iter()
-        .filter(|l| result.signatures.iter().any(|s| s.layer_digest == l.payload_digest))
-        .filter_map(|l| serde_json::from_slice(&l.payload).ok())
+        .filter_map(|s| {
+            let layer = signed.signatures.get(s.index)?;
+            bundles::printed_payload(s, &layer.payload)
+        })
         .collect();
     println!("{}", serde_json::to_string(&payloads).context("encoding payloads")?);
     Ok(())

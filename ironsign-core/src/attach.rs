@@ -28,6 +28,9 @@ pub struct AttestOptions {
     pub replace: bool,
     /// The statement layout to write (cosign writes v0.1).
     pub statement_version: StatementVersion,
+    /// How to store the attestation: the legacy `.att` tag (the default) or a Sigstore bundle
+    /// referrer as cosign v3 writes (see [`crate::referrers`]; `replace` does not apply to it).
+    pub format: cosign::SignatureFormat,
 }
 
 /// What [`attest_image`] did.
@@ -37,10 +40,16 @@ pub struct AttestReport {
     pub reference: String,
     /// The attested image digest.
     pub digest: Digest,
-    /// The attachment tag written.
+    /// The attachment tag written: `sha256-<hex>.att`, or for a bundle the referrers fallback tag
+    /// `sha256-<hex>` (empty when the registry's referrers API lists it).
     pub tag: String,
-    /// The envelope layer digest.
+    /// The envelope layer digest (for a bundle: the bundle blob's digest).
     pub layer_digest: Digest,
+    /// How it was stored.
+    pub format: cosign::SignatureFormat,
+    /// The referrer manifest digest, for a bundle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<Digest>,
     /// The predicate type.
     pub predicate_type: String,
     /// Warnings about the signing material.
@@ -68,8 +77,31 @@ pub async fn attest_image(
     predicate: serde_json::Value,
     options: &AttestOptions,
 ) -> Result<AttestReport, Error> {
-    let digest = client.resolve(reference).await?.digest;
+    let resolved = client.resolve(reference).await?;
+    let digest = resolved.digest.clone();
     let statement = statement_for(reference, &digest, predicate_type, predicate, options.statement_version);
+    if options.format == cosign::SignatureFormat::SigstoreBundle {
+        let subject = crate::bundle::Subject { media_type: resolved.media_type, size: resolved.size, digest };
+        let pushed = crate::referrers::push_statement_bundle(
+            client,
+            &reference.location,
+            &subject,
+            &statement.to_json(),
+            predicate_type,
+            material,
+        )
+        .await?;
+        return Ok(AttestReport {
+            reference: reference.to_string(),
+            digest: subject.digest,
+            tag: pushed.fallback_tag.unwrap_or_default(),
+            layer_digest: pushed.bundle,
+            predicate_type: predicate_type.to_owned(),
+            warnings: material.warnings().to_vec(),
+            format: cosign::SignatureFormat::SigstoreBundle,
+            referrer: Some(pushed.manifest),
+        });
+    }
     let envelope = Envelope::sign(dsse::INTOTO_PAYLOAD_TYPE, &statement.to_json(), material.signer().as_ref())?;
     let blob = envelope.to_json();
     // cosign writes the signature key empty on attestations: the signature is in the envelope.
@@ -96,6 +128,8 @@ pub async fn attest_image(
         layer_digest: layer.digest,
         predicate_type: predicate_type.to_owned(),
         warnings: material.warnings().to_vec(),
+        format: cosign::SignatureFormat::LegacyTag,
+        referrer: None,
     })
 }
 

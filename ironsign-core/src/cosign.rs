@@ -425,11 +425,32 @@ pub struct SignatureLayer {
     pub payload: Vec<u8>,
     /// The layer digest.
     pub payload_digest: Digest,
-    /// Layer annotations.
+    /// Layer annotations (for a Sigstore bundle: the referrer manifest's annotations).
     pub annotations: BTreeMap<String, String>,
+    /// For a Sigstore bundle, the digest of the referrer manifest it came from; `None` for a
+    /// layer of a `.sig`/`.att` tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<Digest>,
+}
+
+/// Where a signature or attestation is stored, and so how it is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureFormat {
+    /// A layer of the `sha256-<hex>.sig` / `.att` tag (cosign v1–v2, and v3 with
+    /// `--new-bundle-format=false`): what Harbor, Kyverno and podman read.
+    #[default]
+    LegacyTag,
+    /// A Sigstore bundle v0.3 stored as an OCI 1.1 referrer (cosign v3's default).
+    SigstoreBundle,
 }
 
 impl SignatureLayer {
+    /// How this signature is stored.
+    pub fn format(&self) -> SignatureFormat {
+        if self.referrer.is_some() { SignatureFormat::SigstoreBundle } else { SignatureFormat::LegacyTag }
+    }
+
     fn annotation(&self, key: &str) -> Option<&str> {
         self.annotations.get(key).map(String::as_str)
     }
@@ -457,7 +478,8 @@ pub struct SignedImage {
     pub repository: String,
     /// The image digest the signatures must be for.
     pub digest: Digest,
-    /// The layers of its `.sig` manifest, in order; empty when it has none.
+    /// The layers of its `.sig` (or `.att`) manifest, in order, then its Sigstore bundle
+    /// referrers; empty when it has none.
     pub signatures: Vec<SignatureLayer>,
 }
 

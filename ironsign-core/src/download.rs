@@ -27,49 +27,51 @@ fn certificate_json(c: &Certificate) -> Value {
     json!({"Raw": base64::engine::general_purpose::STANDARD.encode(c.der())})
 }
 
-/// The lines `cosign download signature` prints for these signature layers.
+/// The lines `cosign download signature` prints for these signature layers: Sigstore bundle
+/// referrers first (the bundle JSON, compact), then the `.sig` layers.
 pub fn signature_lines(image: &SignedImage, max_chain: usize) -> Vec<String> {
     let b64 = base64::engine::general_purpose::STANDARD;
-    image
-        .signatures
-        .iter()
-        .map(|layer| {
-            let cert = layer
-                .certificate_pem()
-                .and_then(|p| Certificate::from_pem_or_der(p.as_bytes(), "certificate annotation").ok())
-                .map(|c| certificate_json(&c))
-                .unwrap_or(Value::Null);
-            let chain = layer
-                .chain_pem()
-                .and_then(|p| Certificate::from_pem_many(p.as_bytes(), "chain annotation", max_chain).ok())
-                .map(|certs| Value::Array(certs.iter().map(certificate_json).collect()))
-                .unwrap_or(Value::Null);
-            let bundle = layer
-                .annotations
-                .get(cosign::BUNDLE_ANNOTATION)
-                .and_then(|b| serde_json::from_str::<Value>(b).ok())
-                .unwrap_or(Value::Null);
-            let timestamp = layer
-                .annotations
-                .get(cosign::RFC3161_ANNOTATION)
-                .and_then(|b| serde_json::from_str::<Value>(b).ok())
-                .unwrap_or(Value::Null);
-            // Key order is the Go struct's; serde_json keeps insertion order only with
-            // preserve_order, so write it by hand.
-            let mut out = String::from("{\"Base64Signature\":");
-            cosign::go_json_string(&mut out, layer.signature_b64().unwrap_or(""));
-            out.push_str(",\"Payload\":");
-            cosign::go_json_string(&mut out, &b64.encode(&layer.payload));
-            for (key, value) in
-                [("Cert", &cert), ("Chain", &chain), ("Bundle", &bundle), ("RFC3161Timestamp", &timestamp)]
-            {
-                out.push_str(&format!(",\"{key}\":"));
-                cosign::go_json_value(&mut out, value);
-            }
-            out.push('}');
-            out
-        })
-        .collect()
+    let bundles = image.signatures.iter().filter(|l| l.referrer.is_some()).map(|layer| {
+        serde_json::from_slice::<Value>(&layer.payload)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| String::from_utf8_lossy(&layer.payload).into_owned())
+    });
+    let legacy = image.signatures.iter().filter(|l| l.referrer.is_none()).map(|layer| {
+        let cert = layer
+            .certificate_pem()
+            .and_then(|p| Certificate::from_pem_or_der(p.as_bytes(), "certificate annotation").ok())
+            .map(|c| certificate_json(&c))
+            .unwrap_or(Value::Null);
+        let chain = layer
+            .chain_pem()
+            .and_then(|p| Certificate::from_pem_many(p.as_bytes(), "chain annotation", max_chain).ok())
+            .map(|certs| Value::Array(certs.iter().map(certificate_json).collect()))
+            .unwrap_or(Value::Null);
+        let bundle = layer
+            .annotations
+            .get(cosign::BUNDLE_ANNOTATION)
+            .and_then(|b| serde_json::from_str::<Value>(b).ok())
+            .unwrap_or(Value::Null);
+        let timestamp = layer
+            .annotations
+            .get(cosign::RFC3161_ANNOTATION)
+            .and_then(|b| serde_json::from_str::<Value>(b).ok())
+            .unwrap_or(Value::Null);
+        // Key order is the Go struct's; serde_json keeps insertion order only with
+        // preserve_order, so write it by hand.
+        let mut out = String::from("{\"Base64Signature\":");
+        cosign::go_json_string(&mut out, layer.signature_b64().unwrap_or(""));
+        out.push_str(",\"Payload\":");
+        cosign::go_json_string(&mut out, &b64.encode(&layer.payload));
+        for (key, value) in [("Cert", &cert), ("Chain", &chain), ("Bundle", &bundle), ("RFC3161Timestamp", &timestamp)]
+        {
+            out.push_str(&format!(",\"{key}\":"));
+            cosign::go_json_value(&mut out, value);
+        }
+        out.push('}');
+        out
+    });
+    bundles.chain(legacy).collect()
 }
 
 /// The lines `cosign download attestation [--predicate-type T]` prints: each envelope, re-encoded

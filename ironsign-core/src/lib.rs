@@ -57,11 +57,21 @@
 //! the same trust and identity policy as signatures, plus optional Rego policies
 //! ([`RegoPolicy`]). [`attach::attach_sbom`] streams an SBOM whose format [`sbom`] detected to
 //! the `.sbom` tag; [`download`] prints attachments in cosign's shapes.
+//!
+//! ## Sigstore bundles
+//!
+//! cosign v3 stores signatures and attestations as Sigstore bundle v0.3 referrers ([`bundle`]).
+//! [`RegistryClient::fetch_signatures`] and [`RegistryClient::fetch_attestations`] return the
+//! legacy tag layers and the bundles together; the [`Verifier`] checks both with the same trust
+//! and policy, and each verified signature's [`SignatureFormat`] says which it was.
+//! [`SignOptions::format`] and [`attach::AttestOptions::format`] write bundles instead of the
+//! legacy tags ([`referrers`]: the referrers API, else the `sha256-<hex>` referrers tag).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod attach;
+pub mod bundle;
 pub mod cosign;
 pub mod csr;
 pub mod download;
@@ -74,6 +84,7 @@ pub mod list;
 pub mod pki;
 pub mod predicates;
 pub mod reference;
+pub mod referrers;
 pub mod registry;
 pub mod sbom;
 pub mod schema;
@@ -81,7 +92,7 @@ pub mod sign;
 pub mod verify;
 
 // The public interface is:
-pub use cosign::{Limits, SignatureLayer, SignedImage};
+pub use cosign::{Limits, SignatureFormat, SignatureLayer, SignedImage};
 pub use error::{
     CertificateError, Error, ErrorFamily, InputError, KeyError, RegistryError, RejectionReason, SignatureRejection,
     VerificationError,

@@ -262,8 +262,8 @@ pub struct ReferrerEntry {
     pub media_type: String,
     /// Its size.
     pub size: u64,
-    /// Its artifact type: the descriptor's, else the manifest's, else cosign's `config.artifactType`,
-    /// else the config media type.
+    /// Its artifact type: the manifest's, else cosign's `config.artifactType`, else the
+    /// descriptor's, else the config media type (the empty config's type never counts).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
     /// What it is.
@@ -281,6 +281,10 @@ pub struct ReferrerEntry {
     /// Why the manifest could not be read, if it could not (listed but gone, too large, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For a bundle that is an image signature (not annotated as another predicate type), its
+    /// verification status when trust material was given, as for `.sig` layers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<EntryStatus>,
 }
 
 /// What a Sigstore bundle referrer's blob says about itself (unverified).
@@ -470,7 +474,17 @@ async fn list_one(
     });
 
     let fetches = referrers.descriptors.iter().map(|d| async move { Ok(referrer_entry(client, location, d).await) });
-    let entries = join_bounded(fetches, BLOB_WORKERS).await?;
+    let mut entries = join_bounded(fetches, BLOB_WORKERS).await?;
+    if let Some((verifier, policy)) = options.verification {
+        let bundles = client.fetch_bundles(location, digest, crate::registry::BundlePurpose::Signatures).await?;
+        if !bundles.is_empty() {
+            let signed = SignedImage { repository: location.to_string(), digest: digest.clone(), signatures: bundles };
+            let summary = verify_bundles(verifier, policy, &signed, options.at, &mut entries)?;
+            let total = verification.get_or_insert(VerificationSummary { verified: 0, rejected: 0 });
+            total.verified += summary.verified;
+            total.rejected += summary.rejected;
+        }
+    }
     let referrers = ReferrerGroup {
         source: referrers.source,
         fallback_tag: (referrers.source == ReferrersSource::FallbackTag)
@@ -517,6 +531,7 @@ async fn fetch_layers(
             payload,
             payload_digest: layer.digest.clone(),
             annotations: layer.annotations.clone().unwrap_or_default(),
+            referrer: None,
         })
     });
     join_bounded(fetches, BLOB_WORKERS).await
@@ -635,6 +650,35 @@ fn apply_verification(
     Ok(summary)
 }
 
+/// Verifies the signature bundles among the referrers and records each outcome on its entry.
+fn verify_bundles(
+    verifier: &Verifier,
+    policy: &Policy,
+    signed: &SignedImage,
+    at: Option<SystemTime>,
+    entries: &mut [ReferrerEntry],
+) -> Result<VerificationSummary, Error> {
+    let (verified, rejected) = match verifier.verify_at(signed, policy, at.unwrap_or_else(SystemTime::now)) {
+        Ok(result) => (result.signatures, result.rejected),
+        Err(Error::Verification(VerificationError::NoMatchingSignature { rejections, .. })) => (Vec::new(), rejections),
+        Err(e) => return Err(e),
+    };
+    let summary = VerificationSummary { verified: verified.len(), rejected: rejected.len() };
+    let mut set = |index: usize, status: EntryStatus| {
+        let referrer = signed.signatures.get(index).and_then(|l| l.referrer.as_ref());
+        if let Some(e) = entries.iter_mut().find(|e| Some(&e.digest) == referrer) {
+            e.status = Some(status);
+        }
+    };
+    for v in verified {
+        set(v.index, EntryStatus::Verified { matched_identity: v.matched_identity });
+    }
+    for r in rejected {
+        set(r.index, EntryStatus::Rejected { code: r.code.to_owned(), message: r.reason.to_string() });
+    }
+    Ok(summary)
+}
+
 fn attestation_entry(index: usize, layer: &SignatureLayer, client: &RegistryClient) -> AttestationEntry {
     let (signer, certificate_error, key_only) = signer_of(&layer.annotations, client);
     let annotated = layer.annotations.get(PREDICATE_TYPE_ANNOTATION).filter(|s| !s.is_empty()).cloned();
@@ -710,6 +754,7 @@ async fn referrer_entry(client: &RegistryClient, location: &Location, d: &Descri
         layer_media_types: Vec::new(),
         bundle: None,
         error: None,
+        status: None,
     };
     let mut bundle_layer = None;
     // The fallback index written by ggcr carries no annotations (cosign#4641): read the manifest.
@@ -718,12 +763,14 @@ async fn referrer_entry(client: &RegistryClient, location: &Location, d: &Descri
             Ok(m) => {
                 let config_artifact_type = m.config.as_ref().and_then(|c| c.artifact_type.clone());
                 let config_media_type = m.config.as_ref().map(|c| c.media_type.clone());
-                entry.artifact_type = entry
+                // The manifest's own artifact type first: go-containerregistry's referrers API
+                // lists the config media type (the empty type, for cosign's bundles) instead.
+                let empty = |t: &String| t != crate::bundle::EMPTY_CONFIG_MEDIA_TYPE;
+                entry.artifact_type = m
                     .artifact_type
-                    .take()
-                    .or(m.artifact_type)
                     .or(config_artifact_type)
-                    .or(config_media_type.filter(|t| t != "application/vnd.oci.empty.v1+json"));
+                    .or(entry.artifact_type.take().filter(empty))
+                    .or(config_media_type.filter(empty));
                 if let Some(a) = m.annotations {
                     entry.annotations.extend(a);
                 }

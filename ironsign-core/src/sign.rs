@@ -80,6 +80,11 @@ impl SigningMaterial {
         self.certificate.as_ref()
     }
 
+    /// The chain given with the certificate (intermediates, then the root).
+    pub fn chain(&self) -> &[Certificate] {
+        &self.chain
+    }
+
     /// Warnings found when the material was assembled (e.g. no SAN).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
@@ -111,6 +116,9 @@ pub struct SignOptions {
     /// Sign this attachment of the image instead of the image (cosign's `--attachment sbom`:
     /// the signature is over the `.sbom` manifest's digest).
     pub attachment: Option<AttachmentKind>,
+    /// How to store the signature: the legacy `.sig` tag (the default, what Harbor recognises) or
+    /// a Sigstore bundle referrer as cosign v3 writes (see [`crate::referrers`]).
+    pub format: cosign::SignatureFormat,
 }
 
 /// One signature written (or found already present).
@@ -118,12 +126,18 @@ pub struct SignOptions {
 pub struct SignedEntry {
     /// The signed manifest digest.
     pub digest: Digest,
-    /// The attachment tag written.
+    /// The attachment tag written: `sha256-<hex>.sig`, or for a bundle the referrers fallback tag
+    /// `sha256-<hex>` (empty when the registry's referrers API lists it).
     pub tag: String,
-    /// The payload layer digest.
+    /// The payload layer digest (for a bundle: the bundle blob's digest).
     pub layer_digest: Digest,
     /// False when an identical signature was already there and nothing was written.
     pub added: bool,
+    /// How it was stored.
+    pub format: cosign::SignatureFormat,
+    /// The referrer manifest digest, for a bundle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<Digest>,
 }
 
 /// What [`sign_image`] did.
@@ -181,6 +195,10 @@ pub async fn sign_image(
     let identity = options.identity.clone().unwrap_or_else(|| reference.docker_reference());
     let mut signatures = Vec::new();
     for digest in digests {
+        if options.format == cosign::SignatureFormat::SigstoreBundle {
+            signatures.push(sign_as_bundle(client, &reference.location, &digest, material, options).await?);
+            continue;
+        }
         let payload = cosign::simple_signing_payload(&identity, &digest, &options.annotations);
         let signature = material.signer.sign(&payload)?;
         let annotations = material.annotations(base64::engine::general_purpose::STANDARD.encode(&signature));
@@ -205,9 +223,50 @@ pub async fn sign_image(
             None,
         )
         .await?;
-        signatures.push(SignedEntry { tag: digest.attachment_tag("sig"), layer_digest: layer.digest, digest, added });
+        signatures.push(SignedEntry {
+            tag: digest.attachment_tag("sig"),
+            layer_digest: layer.digest,
+            digest,
+            added,
+            format: cosign::SignatureFormat::LegacyTag,
+            referrer: None,
+        });
     }
     Ok(SignReport { reference: reference.to_string(), signatures, warnings: material.warnings.clone() })
+}
+
+/// Signs `digest` as cosign v3 does by default: a DSSE bundle over the `cosign/sign/v1` statement,
+/// pushed as a referrer (never deduplicated: each signature is fresh, as in cosign).
+async fn sign_as_bundle(
+    client: &RegistryClient,
+    location: &Location,
+    digest: &Digest,
+    material: &SigningMaterial,
+    options: &SignOptions,
+) -> Result<SignedEntry, Error> {
+    let found = client
+        .head_manifest(location, digest.as_str())
+        .await?
+        .ok_or_else(|| RegistryError::ImageNotFound { reference: digest.to_string() })?;
+    let subject = crate::bundle::Subject { media_type: found.media_type, size: found.size, digest: digest.clone() };
+    let statement = crate::bundle::sign_statement(digest, &options.annotations);
+    let pushed = crate::referrers::push_statement_bundle(
+        client,
+        location,
+        &subject,
+        &statement,
+        crate::bundle::COSIGN_SIGN_PREDICATE_TYPE,
+        material,
+    )
+    .await?;
+    Ok(SignedEntry {
+        digest: digest.clone(),
+        tag: pushed.fallback_tag.unwrap_or_default(),
+        layer_digest: pushed.bundle,
+        added: true,
+        format: cosign::SignatureFormat::SigstoreBundle,
+        referrer: Some(pushed.manifest),
+    })
 }
 
 /// cosign's dedupe rule (§1.7): same payload and media type, every new annotation but the
@@ -334,7 +393,7 @@ pub(crate) async fn append_layer(
     Err(RegistryError::ConcurrentUpdate { tag, attempts: MAX_APPEND_ATTEMPTS }.into())
 }
 
-fn is_write_conflict(e: &RegistryError) -> bool {
+pub(crate) fn is_write_conflict(e: &RegistryError) -> bool {
     matches!(e, RegistryError::Http { status: 400 | 409 | 500 | 503, .. } | RegistryError::DigestMismatch { .. })
 }
 
@@ -352,12 +411,12 @@ async fn current_layers(
 }
 
 /// Twice the observed round trip, plus 50 ms and up to one more round trip of jitter.
-fn settle_delay(round_trip: Duration) -> Duration {
+pub(crate) fn settle_delay(round_trip: Duration) -> Duration {
     round_trip * 2 + Duration::from_millis(50) + jitter(round_trip)
 }
 
 /// A random duration between zero and `max`.
-fn jitter(max: Duration) -> Duration {
+pub(crate) fn jitter(max: Duration) -> Duration {
     let mut b = [0u8; 2];
     let _ = aws_lc_rs::rand::fill(&mut b);
     max.mul_f64(f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX))

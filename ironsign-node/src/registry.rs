@@ -86,6 +86,18 @@ pub struct SignImageOptions {
     pub recursive: Option<bool>,
     /// The `docker-reference` to write instead of the image's repository.
     pub identity: Option<String>,
+    /// Store a Sigstore bundle v0.3 referrer as cosign v3 does (the referrers API, else the
+    /// `sha256-<hex>` referrers tag) instead of the `.sig` layer Harbor recognises.
+    pub bundle_format: Option<bool>,
+}
+
+/// `bundleFormat: true`: a Sigstore bundle referrer instead of the legacy tag.
+fn signature_format(bundle_format: Option<bool>) -> ironsign::SignatureFormat {
+    if bundle_format.unwrap_or(false) {
+        ironsign::SignatureFormat::SigstoreBundle
+    } else {
+        ironsign::SignatureFormat::LegacyTag
+    }
 }
 
 /// Options of [`RegistryClient::attest`].
@@ -113,6 +125,8 @@ pub struct AttestOptionsJs {
     pub scan_started: Option<String>,
     /// `vuln`: metadata.scanFinishedOn (RFC 3339).
     pub scan_finished: Option<String>,
+    /// Store a Sigstore bundle referrer as cosign v3 does instead of the `.att` layer.
+    pub bundle_format: Option<bool>,
 }
 
 /// Options naming a predicate type.
@@ -234,6 +248,7 @@ impl RegistryClient {
             recursive: o.recursive.unwrap_or(false),
             identity: o.identity,
             attachment: None,
+            format: signature_format(o.bundle_format),
         });
         spawn(
             env,
@@ -306,7 +321,11 @@ impl RegistryClient {
                     },
                 };
                 let predicate = ironsign::predicates::build(&kind, &input, "predicate", &build_options)?;
-                let attest = AttestOptions { replace: options.replace.unwrap_or(false), statement_version: version };
+                let attest = AttestOptions {
+                    replace: options.replace.unwrap_or(false),
+                    statement_version: version,
+                    format: signature_format(options.bundle_format),
+                };
                 let report = ironsign::attach::attest_image(
                     &client,
                     &parse(&reference)?,
@@ -339,9 +358,7 @@ impl RegistryClient {
             env,
             async move {
                 let kind = predicate_kind(predicate_type.as_deref())?;
-                let image = parse(&reference)?;
-                let digest = client.digest_of(&image).await?;
-                let attached = client.fetch_attached(&image, &digest, AttachmentKind::Attestation).await?;
+                let attached = client.fetch_attestations(&parse(&reference)?).await?;
                 Ok(to_js(&verifier.verify_attestations(&attached, &policy, kind.uri(), &[])?))
             },
             |_, value| Ok(value),

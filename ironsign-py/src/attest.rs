@@ -66,6 +66,7 @@ pub fn attest_args(
     scanner_db_version: Option<String>,
     scan_started: Option<String>,
     scan_finished: Option<String>,
+    bundle_format: bool,
 ) -> PyResult<AttestArgs> {
     let kind = PredicateKind::parse(predicate_type).py_err(py)?;
     let statement_version = match statement_version {
@@ -83,7 +84,11 @@ pub fn attest_args(
             now: std::time::SystemTime::now(),
             vuln: VulnOptions { scanner, scanner_version, db_version: scanner_db_version, scan_started, scan_finished },
         },
-        options: ironsign::attach::AttestOptions { replace, statement_version },
+        options: ironsign::attach::AttestOptions {
+            replace,
+            statement_version,
+            format: crate::registry::signature_format(bundle_format),
+        },
     })
 }
 

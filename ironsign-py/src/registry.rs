@@ -241,8 +241,7 @@ impl Client {
         let (verifier, policy) = (trust.verifier.clone(), policy.policy.clone());
         async move {
             let reference = reference?;
-            let digest = client.digest_of(&reference).await?;
-            let attached = client.fetch_attached(&reference, &digest, AttachmentKind::Attestation).await?;
+            let attached = client.fetch_attestations(&reference).await?;
             // Rego evaluation over every statement: off the async workers.
             tokio::task::spawn_blocking(move || {
                 verifier.verify_attestations(&attached, &policy, &predicate_type, &rego)
@@ -316,8 +315,20 @@ fn sign_options(
     recursive: bool,
     identity: Option<String>,
     attachment: Option<AttachmentKind>,
+    bundle_format: bool,
 ) -> SignOptions {
-    SignOptions { annotations: annotations.unwrap_or_default(), recursive, identity, attachment }
+    SignOptions {
+        annotations: annotations.unwrap_or_default(),
+        recursive,
+        identity,
+        attachment,
+        format: signature_format(bundle_format),
+    }
+}
+
+/// `bundle_format=True`: a Sigstore bundle referrer (cosign v3's format) instead of the legacy tag.
+pub(crate) fn signature_format(bundle_format: bool) -> ironsign::SignatureFormat {
+    if bundle_format { ironsign::SignatureFormat::SigstoreBundle } else { ironsign::SignatureFormat::LegacyTag }
 }
 
 /// Trust and policy for a listing: both or neither.
@@ -395,7 +406,10 @@ impl PyRegistryClient {
     /// to its `.sig` manifest. `annotations` go into the payload's `optional`; `recursive` signs
     /// every manifest of a multi-platform index too; `identity` replaces the docker-reference.
     /// `attachment="sbom"` signs the image's `.sbom` manifest instead (cosign's `--attachment sbom`).
-    #[pyo3(signature = (reference, signer, *, annotations = None, recursive = false, identity = None, attachment = None))]
+    /// `bundle_format=True` stores a Sigstore bundle v0.3 referrer as cosign v3 does (the referrers
+    /// API, else the `sha256-<hex>` referrers tag) instead of the `.sig` layer Harbor recognises.
+    #[pyo3(signature = (reference, signer, *, annotations = None, recursive = false, identity = None, attachment = None,
+        bundle_format = false))]
     #[allow(clippy::too_many_arguments)]
     fn sign(
         &self,
@@ -406,8 +420,10 @@ impl PyRegistryClient {
         recursive: bool,
         identity: Option<String>,
         attachment: Option<&str>,
+        bundle_format: bool,
     ) -> PyResult<SignReport> {
-        let options = sign_options(annotations, recursive, identity, attachment_kind(attachment).py_err(py)?);
+        let attachment = attachment_kind(attachment).py_err(py)?;
+        let options = sign_options(annotations, recursive, identity, attachment, bundle_format);
         block_on(py, self.client.sign(reference, signer, options)).map(SignReport)
     }
 
@@ -432,8 +448,10 @@ impl PyRegistryClient {
         annotations: Option<BTreeMap<String, String>>,
         identity: Option<String>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let payload =
-            block_on(py, self.client.generate_payload(reference, sign_options(annotations, false, identity, None)))?;
+        let payload = block_on(
+            py,
+            self.client.generate_payload(reference, sign_options(annotations, false, identity, None, false)),
+        )?;
         Ok(PyBytes::new(py, &payload))
     }
 
@@ -443,10 +461,11 @@ impl PyRegistryClient {
     /// signs an in-toto statement binding it to the image digest and appends the DSSE envelope
     /// to the image's `.att` manifest. `vuln` takes a Grype, Trivy, Anchore or twistcli report (or
     /// a ready-made predicate); `scanner=` names the scanner when it is not recognised.
-    /// `replace` drops the image's attestations of the same type.
+    /// `replace` drops the image's attestations of the same type. `bundle_format=True` stores a
+    /// Sigstore bundle referrer as cosign v3 does instead of the `.att` layer.
     #[pyo3(signature = (reference, signer, *, predicate, predicate_type = "custom", replace = false,
         statement_version = "v0.1", scanner = None, scanner_version = None, scanner_db_version = None,
-        scan_started = None, scan_finished = None))]
+        scan_started = None, scan_finished = None, bundle_format = false))]
     #[allow(clippy::too_many_arguments)]
     fn attest(
         &self,
@@ -462,6 +481,7 @@ impl PyRegistryClient {
         scanner_db_version: Option<String>,
         scan_started: Option<String>,
         scan_finished: Option<String>,
+        bundle_format: bool,
     ) -> PyResult<AttestReport> {
         let args = attest_args(
             py,
@@ -474,6 +494,7 @@ impl PyRegistryClient {
             scanner_db_version,
             scan_started,
             scan_finished,
+            bundle_format,
         )?;
         block_on(py, self.client.attest(reference, signer, args)).map(AttestReport)
     }
@@ -588,7 +609,8 @@ impl PyAsyncRegistryClient {
     }
 
     /// See `ironsign.RegistryClient.sign`.
-    #[pyo3(signature = (reference, signer, *, annotations = None, recursive = false, identity = None, attachment = None))]
+    #[pyo3(signature = (reference, signer, *, annotations = None, recursive = false, identity = None, attachment = None,
+        bundle_format = false))]
     #[allow(clippy::too_many_arguments)]
     fn sign<'py>(
         &self,
@@ -599,8 +621,10 @@ impl PyAsyncRegistryClient {
         recursive: bool,
         identity: Option<String>,
         attachment: Option<&str>,
+        bundle_format: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let options = sign_options(annotations, recursive, identity, attachment_kind(attachment).py_err(py)?);
+        let attachment = attachment_kind(attachment).py_err(py)?;
+        let options = sign_options(annotations, recursive, identity, attachment, bundle_format);
         awaitable(py, self.client.sign(reference, signer, options), SignReport)
     }
 
@@ -624,14 +648,14 @@ impl PyAsyncRegistryClient {
         annotations: Option<BTreeMap<String, String>>,
         identity: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let fut = self.client.generate_payload(reference, sign_options(annotations, false, identity, None));
+        let fut = self.client.generate_payload(reference, sign_options(annotations, false, identity, None, false));
         awaitable(py, fut, |p: Vec<u8>| Python::attach(|py| PyBytes::new(py, &p).unbind()))
     }
 
     /// See `ironsign.RegistryClient.attest`.
     #[pyo3(signature = (reference, signer, *, predicate, predicate_type = "custom", replace = false,
         statement_version = "v0.1", scanner = None, scanner_version = None, scanner_db_version = None,
-        scan_started = None, scan_finished = None))]
+        scan_started = None, scan_finished = None, bundle_format = false))]
     #[allow(clippy::too_many_arguments)]
     fn attest<'py>(
         &self,
@@ -647,6 +671,7 @@ impl PyAsyncRegistryClient {
         scanner_db_version: Option<String>,
         scan_started: Option<String>,
         scan_finished: Option<String>,
+        bundle_format: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let args = attest_args(
             py,
@@ -659,6 +684,7 @@ impl PyAsyncRegistryClient {
             scanner_db_version,
             scan_started,
             scan_finished,
+            bundle_format,
         )?;
         awaitable(py, self.client.attest(reference, signer, args), AttestReport)
     }

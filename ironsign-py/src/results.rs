@@ -159,6 +159,13 @@ result_class! {
         /// Its payload layer digest.
         #[getter]
         fn layer_digest(&self) -> &str { self.0.layer_digest.as_str() }
+        /// Where it is stored: `"legacy_tag"` (a `.sig` layer) or `"sigstore_bundle"` (an OCI 1.1
+        /// referrer, cosign v3's default).
+        #[getter]
+        fn format(&self) -> String { serde_name(&self.0.format) }
+        /// The referrer manifest digest, for a bundle; else None.
+        #[getter]
+        fn referrer(&self) -> Option<&str> { self.0.referrer.as_ref().map(|d| d.as_str()) }
         /// `"certificate"` or `"key"`.
         #[getter]
         fn signer_kind(&self) -> &'static str {
@@ -268,6 +275,13 @@ result_class! {
         /// False when an identical signature was already there and nothing was written.
         #[getter]
         fn added(&self) -> bool { self.0.added }
+        /// Where it is stored: `"legacy_tag"` (a `.sig` layer) or `"sigstore_bundle"` (an OCI 1.1
+        /// referrer, cosign v3's default).
+        #[getter]
+        fn format(&self) -> String { serde_name(&self.0.format) }
+        /// The referrer manifest digest, for a bundle; else None.
+        #[getter]
+        fn referrer(&self) -> Option<&str> { self.0.referrer.as_ref().map(|d| d.as_str()) }
     }
 }
 
@@ -352,6 +366,13 @@ result_class! {
         /// The predicate type URI.
         #[getter]
         fn predicate_type(&self) -> &str { &self.0.predicate_type }
+        /// Where it is stored: `"legacy_tag"` (a `.sig` layer) or `"sigstore_bundle"` (an OCI 1.1
+        /// referrer, cosign v3's default).
+        #[getter]
+        fn format(&self) -> String { serde_name(&self.0.format) }
+        /// The referrer manifest digest, for a bundle; else None.
+        #[getter]
+        fn referrer(&self) -> Option<&str> { self.0.referrer.as_ref().map(|d| d.as_str()) }
         /// Warnings about the signing material.
         #[getter]
         fn warnings(&self) -> Vec<String> { self.0.warnings.clone() }
@@ -370,6 +391,13 @@ result_class! {
         /// Its envelope layer digest.
         #[getter]
         fn layer_digest(&self) -> &str { self.0.layer_digest.as_str() }
+        /// Where it is stored: `"legacy_tag"` (a `.sig` layer) or `"sigstore_bundle"` (an OCI 1.1
+        /// referrer, cosign v3's default).
+        #[getter]
+        fn format(&self) -> String { serde_name(&self.0.format) }
+        /// The referrer manifest digest, for a bundle; else None.
+        #[getter]
+        fn referrer(&self) -> Option<&str> { self.0.referrer.as_ref().map(|d| d.as_str()) }
         /// `"certificate"` or `"key"`.
         #[getter]
         fn signer_kind(&self) -> &'static str {

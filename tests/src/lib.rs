@@ -50,6 +50,9 @@ pub enum RegistryKind {
     Basic,
     /// TLS with a certificate from the private test TLS CA.
     Tls,
+    /// Anonymous, plain HTTP, with the OCI 1.1 referrers API (go-containerregistry's registry;
+    /// the others are distribution 2.8, which has none and gets the referrers tag schema).
+    Referrers,
 }
 
 /// Basic-auth credentials of [`RegistryKind::Basic`].
@@ -65,6 +68,7 @@ pub fn registry(kind: RegistryKind) -> String {
         RegistryKind::Plain => ("IRONSIGN_TEST_REGISTRY_PLAIN", "e2e-plain"),
         RegistryKind::Basic => ("IRONSIGN_TEST_REGISTRY_BASIC", "e2e-basic"),
         RegistryKind::Tls => ("IRONSIGN_TEST_REGISTRY_TLS", "e2e-tls"),
+        RegistryKind::Referrers => ("IRONSIGN_TEST_REGISTRY_REFERRERS", "e2e-referrers"),
     };
     if let Ok(addr) = std::env::var(var) {
         return addr;
@@ -78,6 +82,7 @@ pub fn registry(kind: RegistryKind) -> String {
                 RegistryKind::Plain => vec!["start", name],
                 RegistryKind::Basic => vec!["start", name, "--htpasswd", &htpasswd],
                 RegistryKind::Tls => vec!["start", name, "--tls", &cert, &key],
+                RegistryKind::Referrers => vec!["start", name, "--referrers-api"],
             };
             run_script("registry", &args)
         })

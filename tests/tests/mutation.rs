@@ -57,6 +57,7 @@ impl Fixture {
                 payload: payload.to_vec(),
                 payload_digest: Digest::sha256(payload),
                 annotations,
+                referrer: None,
             }],
         }
     }

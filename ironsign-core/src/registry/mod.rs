@@ -6,6 +6,7 @@
 //! manifest fetched by digest is checked against it.
 
 pub mod auth;
+mod bundles;
 pub(crate) mod layout;
 mod remote;
 
@@ -13,6 +14,7 @@ use crate::cosign::{self, AttachmentKind, Descriptor, Limits, Manifest, Signatur
 use crate::error::{Error, RegistryError};
 use crate::reference::{Digest, ImageReference, Location};
 pub use auth::{Credential, Keychain};
+pub use bundles::BundlePurpose;
 pub use layout::REF_NAME;
 pub use layout::init as init_layout;
 use remote::{Access, ReferrersAnswer, Remote};
@@ -327,11 +329,14 @@ impl RegistryClient {
         Ok(Some((fetched, manifest)))
     }
 
-    /// Fetches an image's signatures: the layers of its `.sig` manifest with their payloads. A tag
-    /// costs one request to resolve; then one for the manifest and one per layer.
+    /// Fetches an image's signatures in both formats: the layers of its `.sig` manifest with their
+    /// payloads, then its Sigstore bundle referrers that are image signatures. A tag costs one
+    /// request to resolve; then one for the `.sig` manifest and one per layer, one for the
+    /// referrers listing (and the fallback tag on a registry without the API), and two per bundle.
     pub async fn fetch_signatures(&self, reference: &ImageReference) -> Result<SignedImage, Error> {
         let digest = self.digest_of(reference).await?;
-        self.fetch_attached(reference, &digest, AttachmentKind::Signature).await
+        let image = self.fetch_attached(reference, &digest, AttachmentKind::Signature).await?;
+        self.with_bundles(reference, image, BundlePurpose::Signatures).await
     }
 
     /// Fetches the layers of an attachment manifest of `digest`, payloads included.
@@ -367,6 +372,7 @@ impl RegistryClient {
                     payload,
                     payload_digest: layer.digest.clone(),
                     annotations: layer.annotations.clone().unwrap_or_default(),
+                    referrer: None,
                 })
             })
             .collect();

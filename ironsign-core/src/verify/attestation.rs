@@ -34,8 +34,13 @@ pub const ATTESTATION_RESULT_MEDIA_TYPE: &str = "application/vnd.ironsign.attest
 pub struct VerifiedAttestation {
     /// Its position among the `.att` layers.
     pub index: usize,
-    /// Its envelope layer digest.
+    /// Its envelope layer digest (for a bundle: the bundle blob's digest).
     pub layer_digest: Digest,
+    /// Where it is stored: a `.att` layer or a Sigstore bundle referrer.
+    pub format: crate::cosign::SignatureFormat,
+    /// The referrer manifest digest, for a bundle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<Digest>,
     /// Its signer.
     pub signer: VerifiedSigner,
     /// The identity value that matched the policy, when one was required.
@@ -68,8 +73,8 @@ pub struct AttestationResult {
 }
 
 impl Verifier {
-    /// Verifies an image's attestations (the layers of its `.att` manifest, fetched with
-    /// `RegistryClient::fetch_attached(.., AttachmentKind::Attestation)`) at the current time.
+    /// Verifies an image's attestations (the layers of its `.att` manifest and its Sigstore bundle
+    /// referrers, fetched with `RegistryClient::fetch_attestations`) at the current time.
     pub fn verify_attestations(
         &self,
         image: &SignedImage,
@@ -102,6 +107,8 @@ impl Verifier {
                 Ok((signer, matched_identity, statement, checks)) => attestations.push(VerifiedAttestation {
                     index,
                     layer_digest: layer.payload_digest.clone(),
+                    format: layer.format(),
+                    referrer: layer.referrer.clone(),
                     signer,
                     matched_identity,
                     statement,
@@ -158,6 +165,9 @@ impl Verifier {
         predicate_type: &str,
         at: SystemTime,
     ) -> Result<(VerifiedSigner, Option<String>, serde_json::Value, Vec<Check>), RejectionReason> {
+        if layer.format() == crate::cosign::SignatureFormat::SigstoreBundle {
+            return self.check_bundle_attestation(image, layer, policy, predicate_type, at);
+        }
         if layer.media_type != cosign::DSSE_MEDIA_TYPE {
             return Err(RejectionReason::MediaType {
                 found: layer.media_type.clone(),
@@ -245,6 +255,7 @@ mod tests {
                 payload_digest: Digest::sha256(&payload),
                 payload,
                 annotations: BTreeMap::from([(cosign::SIGNATURE_ANNOTATION.to_owned(), String::new())]),
+                referrer: None,
             }
         }
 

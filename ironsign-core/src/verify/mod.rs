@@ -18,11 +18,16 @@
 //! The image verifies iff at least one signature passes. "No signatures" and "none matched" are
 //! different errors. Attestations are verified by [`attestation`] with the same trust and
 //! identity checks, over the DSSE pre-authentication encoding.
+//!
+//! Both storage formats are verified: the layers of the legacy `.sig`/`.att` tags and Sigstore
+//! bundle v0.3 referrers (cosign v3's default; see [`bundle`] for its checks). Each verified
+//! signature records its [`SignatureFormat`].
 
 pub mod attestation;
+mod bundle;
 pub mod rego;
 
-use crate::cosign::{self, SignatureLayer, SignedImage, SimpleSigning};
+use crate::cosign::{self, SignatureFormat, SignatureLayer, SignedImage, SimpleSigning};
 use crate::error::{Error, InputError, RejectionReason, SignatureRejection, VerificationError};
 use crate::pki::{Certificate, CertificateSummary, TrustRoot};
 use crate::reference::Digest;
@@ -264,13 +269,19 @@ pub enum VerifiedSigner {
 pub struct VerifiedSignature {
     /// Its position among the layers.
     pub index: usize,
-    /// Its payload layer digest.
+    /// Its payload layer digest (for a bundle: the bundle blob's digest).
     pub layer_digest: Digest,
+    /// Where it is stored: a `.sig` layer or a Sigstore bundle referrer.
+    pub format: SignatureFormat,
+    /// The referrer manifest digest, for a bundle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<Digest>,
     /// Its signer.
     pub signer: VerifiedSigner,
     /// The identity value that matched the policy, when one was required.
     pub matched_identity: Option<String>,
-    /// The verified payload.
+    /// The verified payload (for a bundle: cosign's simple-signing view of the statement, `type`
+    /// being its predicate type and `optional` its subject's annotations).
     pub payload: SimpleSigning,
     /// The checks that passed, in order.
     pub checks: Vec<Check>,
@@ -346,6 +357,8 @@ impl Verifier {
                 Ok((signer, matched_identity, payload, checks)) => signatures.push(VerifiedSignature {
                     index,
                     layer_digest: layer.payload_digest.clone(),
+                    format: layer.format(),
+                    referrer: layer.referrer.clone(),
                     signer,
                     matched_identity,
                     payload,
@@ -442,6 +455,9 @@ impl Verifier {
         policy: &Policy,
         at: SystemTime,
     ) -> Result<(VerifiedSigner, Option<String>, SimpleSigning, Vec<Check>), RejectionReason> {
+        if layer.format() == SignatureFormat::SigstoreBundle {
+            return self.check_bundle_signature(image, layer, policy, at);
+        }
         if layer.media_type != cosign::SIMPLE_SIGNING_MEDIA_TYPE {
             return Err(RejectionReason::MediaType {
                 found: layer.media_type.clone(),
