@@ -7,7 +7,8 @@
 
 pub mod auth;
 pub(crate) mod layout;
-mod remote;
+pub(crate) mod remote;
+pub(crate) mod stream;
 
 use crate::cosign::{self, AttachmentKind, Descriptor, Limits, Manifest, SignatureLayer, SignedImage};
 use crate::error::{Error, RegistryError};
