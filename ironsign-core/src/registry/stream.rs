@@ -189,6 +189,14 @@ impl Stream for Verifying {
                     let size = hasher.size;
                     return this.fail(RegistryError::TooLarge { what: this.what.clone(), size, limit: this.size });
                 }
+                // A body of known length may not be polled past its last byte: check the digest
+                // before that byte leaves, so tampered content is never complete on the other side.
+                if hasher.size == this.size {
+                    let hasher = this.hasher.take().expect("checked above");
+                    if let Err(e) = hasher.check(&this.expected, &this.what) {
+                        return this.fail(e);
+                    }
+                }
                 (this.on_chunk)(chunk.len() as u64);
                 Poll::Ready(Some(Ok(chunk)))
             }
