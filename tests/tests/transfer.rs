@@ -365,6 +365,13 @@ fn cosign_save_then_ironsign_load_then_cosign_verify() {
         assert!(kinds.contains("signature") && kinds.contains("attestation"), "{version:?}: {loaded}");
         cosign_verify(version, &format!("{dst}:v9")).ok();
         ironsign_verify(&format!("{dst}:v9"), &[]).ok();
+        // The same directory as a tar made by GNU tar (./-prefixed names, directory entries).
+        let tar = dir.path().join("cosign.tar");
+        let tar_s = tar.to_str().unwrap();
+        run(Path::new("tar"), &["-C", layout_s, "-cf", tar_s, "."], &[]).ok();
+        let from_tar = ironsign(&["load", "--output", "json", "--tar", tar_s, &format!("{dst}:from-tar")]).ok().json();
+        assert_eq!(from_tar["digest"], digest_of(&by_digest).as_str());
+        cosign_verify(version, &format!("{dst}:from-tar")).ok();
     }
 }
 
