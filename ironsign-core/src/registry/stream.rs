@@ -210,3 +210,70 @@ impl Stream for Verifying {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(parts: &[&[u8]]) -> ByteStream {
+        let items: Vec<std::io::Result<Bytes>> = parts.iter().map(|p| Ok(Bytes::copy_from_slice(p))).collect();
+        Box::pin(futures_util::stream::iter(items))
+    }
+
+    /// Drains a verifying stream: the bytes let through, and the typed failure if any.
+    fn drain(parts: &[&[u8]], expected: &Digest, size: u64) -> (Vec<u8>, Option<RegistryError>) {
+        let failure: Arc<Mutex<Option<RegistryError>>> = Arc::default();
+        let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = seen.clone();
+        let on_chunk: ChunkCallback = Arc::new(move |n| {
+            counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        });
+        let mut stream =
+            Verifying::new(chunks(parts), expected.clone(), size, "blob".into(), failure.clone(), on_chunk);
+        let out = tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+            let mut out = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(c) => out.extend_from_slice(&c),
+                    Err(_) => break,
+                }
+            }
+            out
+        });
+        assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), out.len() as u64);
+        let failed = failure.lock().unwrap().take();
+        (out, failed)
+    }
+
+    #[test]
+    fn matching_content_passes_whole() {
+        let digest = Digest::sha256(b"hello world");
+        let (out, failure) = drain(&[b"hello ", b"world"], &digest, 11);
+        assert_eq!(out, b"hello world");
+        assert!(failure.is_none());
+    }
+
+    #[test]
+    fn the_last_byte_of_tampered_content_is_withheld() {
+        let digest = Digest::sha256(b"hello world");
+        let (out, failure) = drain(&[b"hello ", b"w0rld"], &digest, 11);
+        assert_eq!(out, b"hello ", "the final chunk must not leave");
+        match failure {
+            Some(RegistryError::DigestMismatch { expected, actual, .. }) => {
+                assert_eq!(expected, digest.as_str());
+                assert_eq!(actual, Digest::sha256(b"hello w0rld").as_str());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn more_bytes_than_declared_or_fewer_fail() {
+        let digest = Digest::sha256(b"hello");
+        let (out, failure) = drain(&[b"hel", b"lo!!"], &digest, 5);
+        assert_eq!(out, b"hel");
+        assert!(matches!(failure, Some(RegistryError::TooLarge { size: 7, limit: 5, .. })), "{failure:?}");
+        let (_, failure) = drain(&[b"hel"], &digest, 5);
+        assert!(matches!(failure, Some(RegistryError::DigestMismatch { .. })), "{failure:?}");
+    }
+}
