@@ -432,3 +432,72 @@ fn a_tampered_blob_in_a_layout_or_tar_is_refused() {
     let copy = ironsign(&["copy", "--output", "json", &format!("oci:{layout_s}:v1"), &dst]).code(4);
     assert_eq!(copy.json()["error"]["code"], "REGISTRY_DIGEST_MISMATCH");
 }
+
+/// A registry of this test's own, in a state directory it knows (to reach its storage).
+struct OwnRegistry {
+    state: tempfile::TempDir,
+    addr: String,
+}
+
+impl OwnRegistry {
+    fn start(name: &str) -> Self {
+        let state = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(repo_root().join("scripts/registry"))
+            .args(["start", name])
+            .env("IRONSIGN_STATE", state.path())
+            .output()
+            .expect("scripts/registry");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let addr = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        OwnRegistry { state, addr }
+    }
+
+    fn blob_file(&self, name: &str, digest: &Digest) -> std::path::PathBuf {
+        let hex = digest.hex();
+        self.state.path().join(name).join("data/docker/registry/v2/blobs/sha256").join(&hex[..2]).join(hex).join("data")
+    }
+}
+
+impl Drop for OwnRegistry {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(repo_root().join("scripts/registry"))
+            .args(["stop-all"])
+            .env("IRONSIGN_STATE", self.state.path())
+            .output();
+    }
+}
+
+#[test]
+fn a_registry_serving_tampered_content_is_refused_mid_stream() {
+    let source = OwnRegistry::start("tampering");
+    let (tagged, by_digest) = push_image_to(&source.addr, "e2e/tampered", &[]);
+    let layer = block_on(async {
+        let m = client().get_manifest(&location(&tagged), digest_of(&by_digest).as_str()).await.unwrap().unwrap();
+        cosign::Manifest::parse(&m.bytes, "image").unwrap().layers[0].digest.clone()
+    });
+    // The registry's storage is altered behind its back; it serves the bytes as they are.
+    let file = source.blob_file("tampering", &layer);
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&file, &bytes).unwrap();
+    let dst = format!("{}/{}", registry(RegistryKind::Plain), unique_repo("from-tampered"));
+    let refused = ironsign(&["copy", "--output", "json", &tagged, &dst]).code(4);
+    let error = &refused.json()["error"];
+    assert_eq!(error["code"], "REGISTRY_DIGEST_MISMATCH", "{error}");
+    assert_eq!(error["details"]["DigestMismatch"]["expected"], layer.as_str());
+    let (has_blob, has_manifest) = block_on(async {
+        let c = client();
+        let loc = location(&dst);
+        (
+            c.blob_exists(&loc, &layer).await.unwrap(),
+            c.head_manifest(&loc, digest_of(&by_digest).as_str()).await.unwrap(),
+        )
+    });
+    assert!(!has_blob, "the tampered blob was committed on the destination");
+    assert!(has_manifest.is_none());
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    let refused = ironsign(&["save", "--output", "json", "--dir", layout.to_str().unwrap(), &tagged]).code(4);
+    assert_eq!(refused.json()["error"]["code"], "REGISTRY_DIGEST_MISMATCH");
+    assert!(!layout.join("blobs/sha256").join(layer.hex()).exists());
+}
