@@ -242,6 +242,73 @@ export interface InspectionReport {
 }
 
 
+/** What `copy`, `save` or `load` did (the JSON of `ironsign copy --output json`, camelCase keys). */
+export interface TransferReport {
+  source: string
+  destination: string
+  /** The image's digest, the same on both sides. */
+  digest: string
+  mediaType: string
+  /** The tag written on the destination, if any. */
+  tag?: string
+  /** Whether the image itself was transferred (false with `only`). */
+  image: boolean
+  manifests: { copied: number; skipped: number }
+  blobs: { copied: number; mounted: number; skipped: number }
+  bytesCopied: number
+  attachments: Array<{
+    subject: string
+    kind: 'signature' | 'attestation' | 'sbom' | 'referrer'
+    digest: string
+    tag?: string
+    copied: boolean
+  }>
+  fallbackIndexesWritten: number
+}
+
+/** `ironsign tree --output json` (docs/artifact-tree.schema.json, camelCase keys); nested entries loosely typed. */
+export interface ArtifactTree {
+  mediaType?: string
+  reference: string
+  repository: string
+  digest: string
+  manifestMediaType: string
+  signatures?: { tag: string; digest: string; entries: Array<Record<string, any>> } | null
+  attestations?: { tag: string; digest: string; entries: Array<Record<string, any>> } | null
+  sboms?: { tag: string; digest: string; entries: Array<Record<string, any>> } | null
+  referrers: { source: 'api' | 'fallback_tag' | 'none'; entries: Array<Record<string, any>>; [key: string]: any }
+  platforms: ArtifactTree[]
+  [key: string]: any
+}
+
+/** What `gcPlan` found; pass it to `gcApply` (it is applied from the binding's own copy, by `planId`). */
+export interface GcPlan {
+  planId: string
+  mediaType: string
+  includeUntagged: boolean
+  olderThanSeconds?: number
+  repositories: Array<{
+    repository: string
+    tags: number
+    ordinaryTags: number
+    attachmentTags: number
+    reachableManifests: number
+    orphans: Array<{ tag: string; digest: string; subject: string; reason: string; [key: string]: any }>
+    kept: Array<{ tag: string; digest: string; subject: string; reason: string }>
+  }>
+  errors: Array<{ repository: string; code: ErrorCode; message: string }>
+  summary: { repositories: number; tags: number; attachments: number; orphans: number; kept: number; failedRepositories: number }
+}
+
+/** What `gcApply` did. */
+export interface GcReport {
+  mediaType: string
+  deleted: Array<Record<string, any>>
+  skipped: Array<Record<string, any>>
+  failed: Array<Record<string, any>>
+  summary: { repositories: number; deleted: number; kept: number; skipped: number; failed: number; [key: string]: number }
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -306,6 +373,36 @@ export declare class RegistryClient {
    * shape: `{ Base64Signature, Payload, Cert, Chain, Bundle, RFC3161Timestamp }`.
    */
   downloadSignatures(reference: string): Promise<DownloadedSignature[]>
+  /**
+   * Copies `source` (every platform) with its `.sig`, `.att` and `.sbom` tags and OCI
+   * referrers to `destination`, keeping every digest; a re-run copies only what is missing.
+   */
+  copy(source: string, destination: string, options?: TransferOptionsJs | undefined | null): Promise<TransferReport>
+  /**
+   * Saves `reference` with its attachments as an OCI image layout (`{ dir }`, cosign save's
+   * format) or one tar file of it (`{ tar }`).
+   */
+  save(reference: string, target: LayoutTarget, options?: TransferOptionsJs | undefined | null): Promise<TransferReport>
+  /**
+   * Pushes the image saved in a layout (`{ dir }` or `{ tar }`, written by `save` or by
+   * `cosign save`) with its attachments to `destination`. Every digest is checked.
+   */
+  load(destination: string, target: LayoutTarget, options?: TransferOptionsJs | undefined | null): Promise<TransferReport>
+  /**
+   * Everything attached to `reference`: signatures, attestations, SBOMs and OCI 1.1
+   * referrers, per platform (the `ironsign tree --output json` document).
+   */
+  listArtifacts(reference: string, options?: ListArtifactsOptions | undefined | null): Promise<ArtifactTree>
+  /**
+   * Scans repositories (`REGISTRY/REPO` or `oci:DIR`) for attachments whose image is gone
+   * (or, `includeUntagged`, untagged). Deletes nothing: give the plan to `gcApply`.
+   */
+  gcPlan(repositories: Array<string>, options?: GcPlanOptions | undefined | null): Promise<GcPlan>
+  /**
+   * Deletes the orphans of a plan from `gcPlan` (by its `planId`) by digest, re-checking each
+   * right before deleting it. A plan is applied at most once.
+   */
+  gcApply(plan: GcPlan, maxWorkers?: number | undefined | null): Promise<GcReport>
 }
 
 /** A private key with its optional signing certificate and chain. */
@@ -375,11 +472,37 @@ export interface AttestOptionsJs {
 /** Every error code an ironsign `Error` can carry, with its family. */
 export declare function errorCodes(): Array<{ code: ErrorCode; family: ErrorFamily }>
 
+/** Options of [`RegistryClient::gc_plan`]. */
+export interface GcPlanOptions {
+  /** Add every repository of this registry's catalog. */
+  allRepositories?: string
+  /** Also collect attachments whose image exists but no ordinary tag reaches. */
+  includeUntagged?: boolean
+  /** Only orphans older than this (`30d`, `12h`). */
+  olderThan?: string
+  /** Most registry requests in flight (default 8). */
+  maxWorkers?: number
+}
+
 /**
  * Inspects a certificate or a chain (PEM, leaf first; or one DER certificate): subject, issuer,
  * SANs, usages, validity, key, role in the chain, and warnings (`cert inspect`).
  */
 export declare function inspectCertificate(certificate: Bytes): InspectionReport
+
+/** Where `save` writes and `load` reads: a layout directory or one tar file. */
+export interface LayoutTarget {
+  /** An OCI image-layout directory (cosign save's format). */
+  dir?: string
+  /** One tar file of the layout. */
+  tar?: string
+}
+
+/** Options of [`RegistryClient::list_artifacts`]. */
+export interface ListArtifactsOptions {
+  /** List the platform manifests of an index too (default true). */
+  platforms?: boolean
+}
 
 /**
  * Options of the [`Policy`] constructor. Give identities for certificate trust (any one of
@@ -476,6 +599,16 @@ export interface SignImageOptions {
    * `sha256-<hex>` referrers tag) instead of the `.sig` layer Harbor recognises.
    */
   bundleFormat?: boolean
+}
+
+/** Options of [`RegistryClient::copy`], `save` and `load`. */
+export interface TransferOptionsJs {
+  /** Copy only these attachments, not the image (cosign's `--only`). */
+  only?: Array<'sig' | 'att' | 'sbom' | 'referrer'> | null
+  /** Overwrite destination tags that point elsewhere. */
+  force?: boolean
+  /** Most blobs copied at once (default 4). */
+  maxWorkers?: number
 }
 
 /** Input of [`TrustRoot::from_pem`]. */

@@ -241,3 +241,70 @@ export interface InspectionReport {
   warnings: Array<{ code: string; subject: string; message: string }>
 }
 
+
+/** What `copy`, `save` or `load` did (the JSON of `ironsign copy --output json`, camelCase keys). */
+export interface TransferReport {
+  source: string
+  destination: string
+  /** The image's digest, the same on both sides. */
+  digest: string
+  mediaType: string
+  /** The tag written on the destination, if any. */
+  tag?: string
+  /** Whether the image itself was transferred (false with `only`). */
+  image: boolean
+  manifests: { copied: number; skipped: number }
+  blobs: { copied: number; mounted: number; skipped: number }
+  bytesCopied: number
+  attachments: Array<{
+    subject: string
+    kind: 'signature' | 'attestation' | 'sbom' | 'referrer'
+    digest: string
+    tag?: string
+    copied: boolean
+  }>
+  fallbackIndexesWritten: number
+}
+
+/** `ironsign tree --output json` (docs/artifact-tree.schema.json, camelCase keys); nested entries loosely typed. */
+export interface ArtifactTree {
+  mediaType?: string
+  reference: string
+  repository: string
+  digest: string
+  manifestMediaType: string
+  signatures?: { tag: string; digest: string; entries: Array<Record<string, any>> } | null
+  attestations?: { tag: string; digest: string; entries: Array<Record<string, any>> } | null
+  sboms?: { tag: string; digest: string; entries: Array<Record<string, any>> } | null
+  referrers: { source: 'api' | 'fallback_tag' | 'none'; entries: Array<Record<string, any>>; [key: string]: any }
+  platforms: ArtifactTree[]
+  [key: string]: any
+}
+
+/** What `gcPlan` found; pass it to `gcApply` (it is applied from the binding's own copy, by `planId`). */
+export interface GcPlan {
+  planId: string
+  mediaType: string
+  includeUntagged: boolean
+  olderThanSeconds?: number
+  repositories: Array<{
+    repository: string
+    tags: number
+    ordinaryTags: number
+    attachmentTags: number
+    reachableManifests: number
+    orphans: Array<{ tag: string; digest: string; subject: string; reason: string; [key: string]: any }>
+    kept: Array<{ tag: string; digest: string; subject: string; reason: string }>
+  }>
+  errors: Array<{ repository: string; code: ErrorCode; message: string }>
+  summary: { repositories: number; tags: number; attachments: number; orphans: number; kept: number; failedRepositories: number }
+}
+
+/** What `gcApply` did. */
+export interface GcReport {
+  mediaType: string
+  deleted: Array<Record<string, any>>
+  skipped: Array<Record<string, any>>
+  failed: Array<Record<string, any>>
+  summary: { repositories: number; deleted: number; kept: number; skipped: number; failed: number; [key: string]: number }
+}

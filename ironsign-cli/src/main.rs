@@ -6,6 +6,7 @@ mod attest;
 mod bundles;
 mod certs;
 mod lifecycle;
+mod transfer;
 
 use anyhow::Context as _;
 use args::{PolicyArgs, RegistryArgs, TrustArgs};
@@ -71,6 +72,12 @@ enum Command {
     /// Print an image's signatures, attestations or SBOM as cosign does.
     #[command(subcommand)]
     Download(attest::DownloadCmd),
+    /// Copy an image (every platform) with its signatures, attestations, SBOMs and referrers.
+    Copy(transfer::CopyCmd),
+    /// Save an image with its attachments into an OCI image layout (or a tar of one).
+    Save(transfer::SaveCmd),
+    /// Push an image saved by ironsign save or cosign save, with its attachments, to a registry.
+    Load(transfer::LoadCmd),
 }
 
 #[derive(clap::Args)]
@@ -186,6 +193,9 @@ fn main() -> ExitCode {
         Command::Clean(c) => c.output,
         Command::Attest(c) => c.output,
         Command::VerifyAttestation(c) => c.output,
+        Command::Copy(c) => c.output,
+        Command::Save(c) => c.output,
+        Command::Load(c) => c.output,
         _ => Output::Text,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -265,6 +275,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::VerifyAttestation(c) => done(attest::verify_attestation(c).await),
         Command::Attach(c) => done(attest::attach(c).await),
         Command::Download(c) => done(attest::download(c).await),
+        Command::Copy(c) => done(transfer::copy(c).await),
+        Command::Save(c) => done(transfer::save(c).await),
+        Command::Load(c) => done(transfer::load(c).await),
         Command::Generate(c) => {
             let image = parse_ref(&c.image)?;
             let client = c.registry.client(&[&image])?;

@@ -89,6 +89,7 @@ pub mod registry;
 pub mod sbom;
 pub mod schema;
 pub mod sign;
+pub mod transfer;
 pub mod verify;
 
 // The public interface is:
@@ -104,6 +105,7 @@ pub use pki::{Certificate, CertificateSummary, TrustRoot};
 pub use reference::{Digest, ImageReference, Location};
 pub use registry::{Credential, Keychain, RegistryClient, RegistryOptions};
 pub use sign::{SignOptions, SignReport, SigningMaterial};
+pub use transfer::{Selection, TransferOptions, TransferReport};
 pub use verify::attestation::{AttestationResult, VerifiedAttestation};
 pub use verify::rego::RegoPolicy;
 pub use verify::{Identity, IdentityField, Policy, VerificationResult, VerifiedSignature, Verifier};

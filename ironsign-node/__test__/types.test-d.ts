@@ -6,7 +6,11 @@ import {
   TrustRoot,
   errorCodes,
   inspectCertificate,
+  type ArtifactTree,
   type AttestationResult,
+  type GcPlan,
+  type GcReport,
+  type TransferReport,
   type ErrorCode,
   type IronsignError,
   type SbomDownload,
@@ -68,3 +72,15 @@ async function main(rootPem: string, keyPem: Buffer): Promise<void> {
   void [warnings, digest, added, layer, predicateType, data, mediaType, payloadType, size, role, codes, bad]
 }
 void main
+
+async function transfer(reg: RegistryClient): Promise<void> {
+  const copied: TransferReport = await reg.copy('a/b:c', 'd/e', { only: ['sig', 'referrer'], force: true, maxWorkers: 2 })
+  const bytes: number = copied.bytesCopied
+  const saved: TransferReport = await reg.save('a/b:c', { tar: 'x.tar' })
+  await reg.load('d/e:f', { dir: 'layout' }, { force: false })
+  const tree: ArtifactTree = await reg.listArtifacts('a/b:c', { platforms: false })
+  const plan: GcPlan = await reg.gcPlan(['a/b'], { includeUntagged: true, olderThan: '30d' })
+  const report: GcReport = await reg.gcApply(plan, 4)
+  void [bytes, saved, tree, report.summary.deleted]
+}
+void transfer

@@ -18,6 +18,7 @@
 mod convert;
 mod errors;
 mod registry;
+mod transfer;
 
 use convert::{Bytes, bytes, to_js};
 use errors::{invalid_argument, sync};

@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 /// Runs a core future on napi's Tokio runtime. `convert` runs on the JS thread with the value;
 /// a core error rejects the Promise with the JS error of [`js_error`].
-fn spawn<'env, T, V>(
+pub(crate) fn spawn<'env, T, V>(
     env: &'env Env,
     future: impl Future<Output = Result<T, Error>> + Send + 'static,
     convert: impl FnOnce(&'env Env, T) -> napi::Result<V> + 'static,
@@ -35,7 +35,7 @@ where
     })
 }
 
-fn parse(reference: &str) -> Result<ImageReference, Error> {
+pub(crate) fn parse(reference: &str) -> Result<ImageReference, Error> {
     Ok(ImageReference::parse(reference)?)
 }
 
@@ -178,7 +178,7 @@ fn enum_arg<T: serde::de::DeserializeOwned>(name: &str, value: Option<&str>) -> 
 /// A client for registries and `oci:` image-layout directories.
 #[napi]
 pub struct RegistryClient {
-    inner: Arc<ironsign::RegistryClient>,
+    pub(crate) inner: Arc<ironsign::RegistryClient>,
 }
 
 #[napi]

@@ -17,6 +17,7 @@ mod errors;
 mod material;
 mod registry;
 mod results;
+mod transfer;
 
 use pyo3::prelude::*;
 
@@ -39,6 +40,8 @@ mod _ironsign {
         SignatureLayer, SignaturePayload, SignatureRejection, SignedEntry, SignedImage, VerificationResult,
         VerifiedAttestation, VerifiedSignature,
     };
+    #[pymodule_export]
+    use crate::transfer::{GcPlan, GcReport, TransferReport};
     #[pymodule_export]
     use crate::{material::_bench_rust_verify_only, registry::_bench_rust_verify_loop};
 

@@ -11,6 +11,7 @@ use crate::results::{
     ArtifactTree, AttachReport, AttestReport, AttestationResult, Sbom, SbomDownload, SignReport, SignedImage,
     VerificationResult,
 };
+use crate::transfer::{GcPlan, GcReport, TransferReport, gc_options, layout_target, transfer_options};
 use ironsign::RegoPolicy;
 use ironsign::cosign::AttachmentKind;
 use ironsign::{Credential, Error, ImageReference, Keychain, RegistryOptions, SignOptions};
@@ -557,6 +558,81 @@ impl PyRegistryClient {
         block_on(py, self.client.download_sbom(reference, destination)).map(SbomDownload)
     }
 
+    /// Copies `source` (every platform) with its `.sig`, `.att` and `.sbom` tags and its OCI
+    /// referrers to `destination`, keeping every digest; a re-run copies only what is missing.
+    /// `only=["sig", "att", "sbom", "referrer"]` copies just those attachments, not the image
+    /// (cosign's `--only`); `force=True` overwrites destination tags that point elsewhere.
+    #[pyo3(signature = (source, destination, *, only = None, force = false, max_workers = 4))]
+    fn copy(
+        &self,
+        py: Python<'_>,
+        source: &str,
+        destination: &str,
+        only: Option<Vec<String>>,
+        force: bool,
+        max_workers: usize,
+    ) -> PyResult<TransferReport> {
+        let options = transfer_options(only, force, max_workers);
+        block_on(py, self.client.copy(source, destination, options)).map(TransferReport)
+    }
+
+    /// Saves `reference` with its attachments as an OCI image layout: into the directory `dir`
+    /// (the layout `cosign load` and skopeo's `oci:` read) or as one tar file `tar`.
+    #[pyo3(signature = (reference, *, dir = None, tar = None, only = None, max_workers = 4))]
+    fn save(
+        &self,
+        py: Python<'_>,
+        reference: &str,
+        dir: Option<PathBuf>,
+        tar: Option<PathBuf>,
+        only: Option<Vec<String>>,
+        max_workers: usize,
+    ) -> PyResult<TransferReport> {
+        let options = transfer_options(only, false, max_workers);
+        block_on(py, self.client.save(reference, layout_target(dir, tar), options)).map(TransferReport)
+    }
+
+    /// Pushes the image saved in the layout `dir` (or the tar `tar`), written by `save` or by
+    /// `cosign save`, with its attachments to `destination`. Every digest is checked.
+    #[pyo3(signature = (destination, *, dir = None, tar = None, only = None, force = false, max_workers = 4))]
+    #[allow(clippy::too_many_arguments)]
+    fn load(
+        &self,
+        py: Python<'_>,
+        destination: &str,
+        dir: Option<PathBuf>,
+        tar: Option<PathBuf>,
+        only: Option<Vec<String>>,
+        force: bool,
+        max_workers: usize,
+    ) -> PyResult<TransferReport> {
+        let options = transfer_options(only, force, max_workers);
+        block_on(py, self.client.load(destination, layout_target(dir, tar), options)).map(TransferReport)
+    }
+
+    /// Scans repositories (`REGISTRY/REPO` or `oci:DIR`; `all_repositories=REGISTRY` adds its
+    /// catalog) for attachments whose image is gone (or, `include_untagged`, untagged). Deletes
+    /// nothing: give the plan to `gc_apply`. `older_than` is a duration such as `"30d"`.
+    #[pyo3(signature = (repositories = None, *, all_repositories = None, include_untagged = false, older_than = None, max_workers = 8))]
+    fn gc_plan(
+        &self,
+        py: Python<'_>,
+        repositories: Option<Vec<String>>,
+        all_repositories: Option<String>,
+        include_untagged: bool,
+        older_than: Option<&str>,
+        max_workers: usize,
+    ) -> PyResult<GcPlan> {
+        let options = gc_options(include_untagged, older_than, max_workers);
+        block_on(py, self.client.gc_plan(repositories.unwrap_or_default(), all_repositories, options)).map(GcPlan)
+    }
+
+    /// Deletes the orphans of `plan` by digest, re-checking each right before deleting it.
+    #[pyo3(signature = (plan, *, max_workers = 8))]
+    fn gc_apply(&self, py: Python<'_>, plan: &GcPlan, max_workers: usize) -> PyResult<GcReport> {
+        block_on(py, self.client.gc_apply(plan.0.clone(), max_workers)).map(GcReport)
+    }
+
     fn __repr__(&self) -> String {
         "RegistryClient()".into()
     }
@@ -739,6 +815,74 @@ impl PyAsyncRegistryClient {
         destination: Option<PathBuf>,
     ) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, self.client.download_sbom(reference, destination), SbomDownload)
+    }
+
+    /// See `ironsign.RegistryClient.copy`.
+    #[pyo3(signature = (source, destination, *, only = None, force = false, max_workers = 4))]
+    fn copy<'py>(
+        &self,
+        py: Python<'py>,
+        source: &str,
+        destination: &str,
+        only: Option<Vec<String>>,
+        force: bool,
+        max_workers: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = transfer_options(only, force, max_workers);
+        awaitable(py, self.client.copy(source, destination, options), TransferReport)
+    }
+
+    /// See `ironsign.RegistryClient.save`.
+    #[pyo3(signature = (reference, *, dir = None, tar = None, only = None, max_workers = 4))]
+    fn save<'py>(
+        &self,
+        py: Python<'py>,
+        reference: &str,
+        dir: Option<PathBuf>,
+        tar: Option<PathBuf>,
+        only: Option<Vec<String>>,
+        max_workers: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = transfer_options(only, false, max_workers);
+        awaitable(py, self.client.save(reference, layout_target(dir, tar), options), TransferReport)
+    }
+
+    /// See `ironsign.RegistryClient.load`.
+    #[pyo3(signature = (destination, *, dir = None, tar = None, only = None, force = false, max_workers = 4))]
+    #[allow(clippy::too_many_arguments)]
+    fn load<'py>(
+        &self,
+        py: Python<'py>,
+        destination: &str,
+        dir: Option<PathBuf>,
+        tar: Option<PathBuf>,
+        only: Option<Vec<String>>,
+        force: bool,
+        max_workers: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = transfer_options(only, force, max_workers);
+        awaitable(py, self.client.load(destination, layout_target(dir, tar), options), TransferReport)
+    }
+
+    /// See `ironsign.RegistryClient.gc_plan`.
+    #[pyo3(signature = (repositories = None, *, all_repositories = None, include_untagged = false, older_than = None, max_workers = 8))]
+    fn gc_plan<'py>(
+        &self,
+        py: Python<'py>,
+        repositories: Option<Vec<String>>,
+        all_repositories: Option<String>,
+        include_untagged: bool,
+        older_than: Option<&str>,
+        max_workers: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = gc_options(include_untagged, older_than, max_workers);
+        awaitable(py, self.client.gc_plan(repositories.unwrap_or_default(), all_repositories, options), GcPlan)
+    }
+
+    /// See `ironsign.RegistryClient.gc_apply`.
+    #[pyo3(signature = (plan, *, max_workers = 8))]
+    fn gc_apply<'py>(&self, py: Python<'py>, plan: &GcPlan, max_workers: usize) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.client.gc_apply(plan.0.clone(), max_workers), GcReport)
     }
 
     fn __repr__(&self) -> String {

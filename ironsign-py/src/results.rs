@@ -8,11 +8,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use serde::Serialize;
 
-fn to_value<T: Serialize>(value: &T) -> PyResult<serde_json::Value> {
+pub(crate) fn to_value<T: Serialize>(value: &T) -> PyResult<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))
 }
 
-fn to_json<T: Serialize>(value: &T, indent: Option<usize>) -> PyResult<String> {
+pub(crate) fn to_json<T: Serialize>(value: &T, indent: Option<usize>) -> PyResult<String> {
     let err = |e: serde_json::Error| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
     match indent {
         None => serde_json::to_string(value).map_err(err),
@@ -74,6 +74,8 @@ macro_rules! result_class {
         }
     };
 }
+
+pub(crate) use result_class;
 
 result_class! {
     /// What a certificate says about itself.

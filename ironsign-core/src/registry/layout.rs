@@ -299,3 +299,56 @@ pub(crate) fn list_tags(path: &Path) -> Result<Vec<String>, RegistryError> {
     let index = read_index(path)?;
     Ok(index.manifests.iter().filter_map(|d| d.annotations.as_ref()?.get(REF_NAME).cloned()).collect())
 }
+
+// Streaming transfer (`crate::transfer`): blob files opened and written piecewise, and the
+// index.json entries read and rewritten whole.
+
+/// Opens a blob's file for reading.
+pub(crate) fn open_blob(path: &Path, digest: &Digest) -> Result<fs::File, RegistryError> {
+    check(path)?;
+    fs::File::open(blob_path(path, digest)).map_err(|e| err(path, format!("blob {digest}: {e}")))
+}
+
+/// A new temporary file beside the blobs of `digest`'s algorithm, to be renamed into place by
+/// [`commit_blob`] once its content is verified.
+pub(crate) fn temp_blob(path: &Path, digest: &Digest) -> Result<(PathBuf, fs::File), RegistryError> {
+    check(path)?;
+    let dir = path.join("blobs").join(digest.algorithm());
+    fs::create_dir_all(&dir).map_err(|e| err(path, e))?;
+    tempfile_in(&dir).map_err(|e| err(path, e))
+}
+
+/// Moves a verified temporary file to the blob path of `digest`.
+pub(crate) fn commit_blob(path: &Path, tmp: &Path, digest: &Digest) -> Result<(), RegistryError> {
+    fs::rename(tmp, blob_path(path, digest)).map_err(|e| err(path, e))
+}
+
+/// The entries of index.json.
+pub(crate) fn entries(path: &Path) -> Result<Vec<Descriptor>, RegistryError> {
+    Ok(read_index(path)?.manifests)
+}
+
+/// Rewrites the entries of index.json under the lock.
+pub(crate) fn update_entries(path: &Path, update: impl FnOnce(&mut Vec<Descriptor>)) -> Result<(), RegistryError> {
+    update_index(path, |index| update(&mut index.manifests))
+}
+
+/// The digests of the blobs a layout holds (`blobs/sha256/*`), for finding manifests no entry names.
+pub(crate) fn blob_digests(path: &Path) -> Result<Vec<Digest>, RegistryError> {
+    check(path)?;
+    let dir = path.join("blobs").join("sha256");
+    let mut found = Vec::new();
+    for entry in fs::read_dir(&dir).map_err(|e| err(path, e))? {
+        let name = entry.map_err(|e| err(path, e))?.file_name();
+        if let Ok(d) = Digest::parse(&format!("sha256:{}", name.to_string_lossy())) {
+            found.push(d);
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The size of a blob file, if it exists.
+pub(crate) fn blob_size(path: &Path, digest: &Digest) -> Option<u64> {
+    fs::metadata(blob_path(path, digest)).ok().filter(|m| m.is_file()).map(|m| m.len())
+}

@@ -8,7 +8,8 @@
 pub mod auth;
 mod bundles;
 pub(crate) mod layout;
-mod remote;
+pub(crate) mod remote;
+pub(crate) mod stream;
 
 use crate::cosign::{self, AttachmentKind, Descriptor, Limits, Manifest, SignatureLayer, SignedImage};
 use crate::error::{Error, RegistryError};

@@ -686,6 +686,63 @@ impl Remote {
     }
 }
 
+/// Streaming blob transfer (`crate::transfer`): the response of a blob GET, and an upload whose
+/// body is a stream the caller verifies as it flows.
+impl Remote {
+    /// GETs a blob and returns the response once its status is checked; the body is not read.
+    pub(crate) async fn open_blob(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let url = self.blob_url(registry, repository, digest).await;
+        let resp = self.send(registry, repository, Access::Pull, Method::GET, &url, &|r| r).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Err(RegistryError::Http { method: "GET".into(), url, status: 404, message: "blob unknown".into() });
+        }
+        check_status(resp, "GET", &url).await
+    }
+
+    /// Starts an upload, mounting the blob from `mount_from` (a repository of the same registry)
+    /// when given: `None` when the registry mounted it, else the URL to `PUT` the content to.
+    pub(crate) async fn begin_upload(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &Digest,
+        mount_from: Option<&str>,
+    ) -> Result<Option<String>, RegistryError> {
+        self.start_upload(registry, repository, digest, mount_from).await
+    }
+
+    /// Finishes an upload with one `PUT` whose body is `body` (`size` bytes). The body can be sent
+    /// once: a repeated attempt (a retry) sends nothing, so the registry refuses the digest and the
+    /// caller starts over.
+    pub(crate) async fn put_upload_body(
+        &self,
+        registry: &str,
+        repository: &str,
+        put_url: &str,
+        size: u64,
+        body: reqwest::Body,
+    ) -> Result<(), RegistryError> {
+        let body = std::sync::Mutex::new(Some(body));
+        let resp = self
+            .send(registry, repository, Access::Push, Method::PUT, put_url, &|r| {
+                let once = body.lock().ok().and_then(|mut b| b.take());
+                let r = r.header(header::CONTENT_TYPE, "application/octet-stream");
+                match once {
+                    Some(b) => r.header(header::CONTENT_LENGTH, size).body(b),
+                    None => r.header(header::CONTENT_LENGTH, 0).body(Vec::new()),
+                }
+            })
+            .await?;
+        check_status(resp, "PUT", put_url).await?;
+        Ok(())
+    }
+}
+
 /// A request body that streams a file in 256 KiB chunks.
 fn file_body(path: &std::path::Path) -> std::io::Result<reqwest::Body> {
     use tokio::io::AsyncReadExt as _;

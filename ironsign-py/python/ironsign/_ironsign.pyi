@@ -18,6 +18,8 @@ _StatementVersion = Literal["v0.1", "v1"]
 _SignatureFormat = Literal["legacy_tag", "sigstore_bundle"]
 _SbomType = Literal["spdx", "cyclonedx", "syft"]
 _InputFormat = Literal["json", "xml", "text"]
+# What copy/save/load(only=) selects.
+_Only = Literal["sig", "att", "sbom", "referrer"]
 
 __all__ = [
     "Policy",
@@ -43,6 +45,9 @@ __all__ = [
     "VerifiedAttestation",
     "AttachReport",
     "SbomDownload",
+    "TransferReport",
+    "GcPlan",
+    "GcReport",
     "InspectionReport",
     "CertificateDetails",
     "CertificateWarning",
@@ -392,6 +397,44 @@ class RegistryClient:
         self, reference: str, sbom: _Path, *, sbom_type: _SbomType | None = None, input_format: _InputFormat | None = None
     ) -> AttachReport: ...
     def download_sbom(self, reference: str, *, destination: _Path | None = None) -> SbomDownload: ...
+    def copy(
+        self,
+        source: str,
+        destination: str,
+        *,
+        only: Sequence[_Only] | None = None,
+        force: bool = False,
+        max_workers: int = 4,
+    ) -> TransferReport: ...
+    def save(
+        self,
+        reference: str,
+        *,
+        dir: _Path | None = None,
+        tar: _Path | None = None,
+        only: Sequence[_Only] | None = None,
+        max_workers: int = 4,
+    ) -> TransferReport: ...
+    def load(
+        self,
+        destination: str,
+        *,
+        dir: _Path | None = None,
+        tar: _Path | None = None,
+        only: Sequence[_Only] | None = None,
+        force: bool = False,
+        max_workers: int = 4,
+    ) -> TransferReport: ...
+    def gc_plan(
+        self,
+        repositories: Sequence[str] | None = None,
+        *,
+        all_repositories: str | None = None,
+        include_untagged: bool = False,
+        older_than: str | None = None,
+        max_workers: int = 8,
+    ) -> GcPlan: ...
+    def gc_apply(self, plan: GcPlan, *, max_workers: int = 8) -> GcReport: ...
 
 @final
 class AsyncRegistryClient:
@@ -460,6 +503,44 @@ class AsyncRegistryClient:
         self, reference: str, sbom: _Path, *, sbom_type: _SbomType | None = None, input_format: _InputFormat | None = None
     ) -> Awaitable[AttachReport]: ...
     def download_sbom(self, reference: str, *, destination: _Path | None = None) -> Awaitable[SbomDownload]: ...
+    def copy(
+        self,
+        source: str,
+        destination: str,
+        *,
+        only: Sequence[_Only] | None = None,
+        force: bool = False,
+        max_workers: int = 4,
+    ) -> Awaitable[TransferReport]: ...
+    def save(
+        self,
+        reference: str,
+        *,
+        dir: _Path | None = None,
+        tar: _Path | None = None,
+        only: Sequence[_Only] | None = None,
+        max_workers: int = 4,
+    ) -> Awaitable[TransferReport]: ...
+    def load(
+        self,
+        destination: str,
+        *,
+        dir: _Path | None = None,
+        tar: _Path | None = None,
+        only: Sequence[_Only] | None = None,
+        force: bool = False,
+        max_workers: int = 4,
+    ) -> Awaitable[TransferReport]: ...
+    def gc_plan(
+        self,
+        repositories: Sequence[str] | None = None,
+        *,
+        all_repositories: str | None = None,
+        include_untagged: bool = False,
+        older_than: str | None = None,
+        max_workers: int = 8,
+    ) -> Awaitable[GcPlan]: ...
+    def gc_apply(self, plan: GcPlan, *, max_workers: int = 8) -> Awaitable[GcReport]: ...
 
 @final
 class RegoPolicy:
@@ -763,3 +844,67 @@ def _bench_rust_verify_loop(
     client: RegistryClient, reference: str, trust: TrustRoot, policy: Policy, n: int
 ) -> float: ...
 def _bench_rust_verify_only(verifier: Verifier, image: SignedImage, policy: Policy, n: int) -> float: ...
+
+@final
+class TransferReport:
+    """What a copy, save or load did (the JSON of ``ironsign copy --output json``)."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def destination(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
+    @property
+    def tag(self) -> str | None: ...
+    @property
+    def image(self) -> bool: ...
+    @property
+    def manifests_copied(self) -> int: ...
+    @property
+    def manifests_skipped(self) -> int: ...
+    @property
+    def blobs_copied(self) -> int: ...
+    @property
+    def blobs_mounted(self) -> int: ...
+    @property
+    def blobs_skipped(self) -> int: ...
+    @property
+    def bytes_copied(self) -> int: ...
+    @property
+    def attachments(self) -> list[dict[str, Any]]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_json(self, *, indent: int | None = None) -> str: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class GcPlan:
+    """What a garbage-collection scan found (the JSON of ``ironsign gc --output json``)."""
+
+    @property
+    def include_untagged(self) -> bool: ...
+    @property
+    def repositories(self) -> list[dict[str, Any]]: ...
+    @property
+    def errors(self) -> list[dict[str, Any]]: ...
+    @property
+    def summary(self) -> dict[str, Any]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_json(self, *, indent: int | None = None) -> str: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class GcReport:
+    """What ``gc_apply`` deleted, skipped and failed."""
+
+    @property
+    def deleted(self) -> list[dict[str, Any]]: ...
+    @property
+    def skipped(self) -> list[dict[str, Any]]: ...
+    @property
+    def failed(self) -> list[dict[str, Any]]: ...
+    @property
+    def summary(self) -> dict[str, Any]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_json(self, *, indent: int | None = None) -> str: ...
+    def __eq__(self, value: object, /) -> bool: ...
