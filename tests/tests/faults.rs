@@ -102,6 +102,11 @@ fn error_code(run: &Run) -> String {
     v["error"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {v}")).to_owned()
 }
 
+/// What "finishes in bounded time" means here: far above what each case needs (a few seconds),
+/// far below what it would take without the bound (an endless body or a hanging server never end),
+/// so a loaded machine does not make it flaky. Speed itself is measured in bench/, not here.
+const BOUNDED: Duration = Duration::from_secs(30);
+
 const SIG_MANIFEST: &str = r"/manifests/sha256-[0-9a-f]{64}\.sig$";
 const BLOB: &str = r"/blobs/sha256:";
 
@@ -121,7 +126,7 @@ fn server_errors_then_success_are_retried() {
     assert_eq!(error_code(&run), "REGISTRY_HTTP");
     assert!(run.stdout.contains("500"), "{}", run.stdout);
     assert_eq!(proxy.faulted(), 2 + 3);
-    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    assert!(elapsed < BOUNDED, "{elapsed:?}");
 }
 
 #[test]
@@ -139,7 +144,8 @@ fn retry_after_is_honoured_within_a_bound() {
     let (run, elapsed) = timed(&verify_args(&image, &[]));
     assert_eq!(error_code(&run), "REGISTRY_HTTP");
     assert!(run.stdout.contains("429"), "{}", run.stdout);
-    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    // Waiting even our 10 s maximum twice would take 20 s.
+    assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
 }
 
 #[test]
@@ -153,7 +159,7 @@ fn connection_resets_are_retried_for_reads() {
     proxy.set(serde_json::json!([{"method": "GET", "path": SIG_MANIFEST, "fault": "reset"}]));
     let (run, elapsed) = timed(&verify_args(&image, &[]));
     assert_eq!(error_code(&run), "REGISTRY_TRANSPORT");
-    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    assert!(elapsed < BOUNDED, "{elapsed:?}");
 }
 
 #[test]
@@ -187,7 +193,7 @@ fn truncated_and_mislabelled_bodies_are_refused() {
         proxy.set(serde_json::json!([rule]));
         let (run, elapsed) = timed(&verify_args(&image, &[]));
         assert_eq!(error_code(&run), expected, "{rule}: {}", run.stdout);
-        assert!(elapsed < Duration::from_secs(10), "{rule}: {elapsed:?}");
+        assert!(elapsed < BOUNDED, "{rule}: {elapsed:?}");
     }
     proxy.set(serde_json::json!([]));
     timed(&verify_args(&image, &[])).0.ok();
@@ -238,7 +244,7 @@ fn endless_bodies_are_bounded() {
         proxy.set(serde_json::json!([rule]));
         let (run, elapsed) = timed(&verify_args(&image, &["--registry-timeout", "3"]));
         assert_eq!(error_code(&run), expected, "{rule}: {}", run.stdout);
-        assert!(elapsed < Duration::from_secs(15), "{rule}: {elapsed:?}");
+        assert!(elapsed < BOUNDED, "{rule}: {elapsed:?}");
     }
 }
 
@@ -250,8 +256,8 @@ fn a_server_that_never_answers_times_out() {
     let (run, elapsed) = timed(&verify_args(&image, &["--registry-timeout", "2"]));
     assert_eq!(error_code(&run), "REGISTRY_TRANSPORT");
     assert!(run.stdout.contains("timed out") || run.stdout.contains("timeout"), "{}", run.stdout);
-    // Three attempts of at most 2 s each, plus backoff.
-    assert!(elapsed < Duration::from_secs(12), "{elapsed:?}");
+    // Three attempts of at most 2 s each, plus backoff: about 8 s.
+    assert!(elapsed < BOUNDED, "{elapsed:?}");
     // One slow answer within the timeout is just slow.
     proxy.set(serde_json::json!([{"method": "GET", "path": SIG_MANIFEST, "fault": "delay", "seconds": 1, "times": 1}]));
     timed(&verify_args(&image, &["--registry-timeout", "5"])).0.ok();
@@ -305,7 +311,7 @@ fn a_failed_push_never_leaves_a_tag_naming_a_missing_blob() {
         }
         proxy.set(serde_json::json!([fault]));
         let (run, elapsed) = timed(&sign_args(&through_proxy, &[]));
-        assert!(elapsed < Duration::from_secs(30), "{fault}: {elapsed:?}");
+        assert!(elapsed < BOUNDED * 2, "{fault}: {elapsed:?}");
         let layers = assert_no_dangling_tag(&repo, &digest);
         if run.code == 0 {
             assert_eq!(layers, 1 + i % 2, "{fault}: the signature was reported written");
