@@ -781,7 +781,11 @@ enum RetryAfter {
 }
 
 fn retry_after(resp: &reqwest::Response) -> RetryAfter {
-    match header_str(resp, header::RETRY_AFTER).and_then(|v| v.trim().parse::<u64>().ok()) {
+    parse_retry_after(header_str(resp, header::RETRY_AFTER).as_deref())
+}
+
+fn parse_retry_after(value: Option<&str>) -> RetryAfter {
+    match value.and_then(|v| v.trim().parse::<u64>().ok()) {
         None => RetryAfter::Unspecified,
         Some(s) if Duration::from_secs(s) > MAX_RETRY_AFTER => RetryAfter::TooLong,
         Some(s) => RetryAfter::After(Duration::from_secs(s)),
@@ -894,6 +898,33 @@ mod tests {
         assert_eq!(Access::Pull.scope("ns/img"), "repository:ns/img:pull");
         assert_eq!(Access::Push.scope("ns/img"), "repository:ns/img:pull,push");
         assert_eq!(Access::Catalog.scope(""), "registry:catalog:*");
+    }
+
+    #[test]
+    fn retry_after_is_bounded() {
+        assert_eq!(parse_retry_after(None), RetryAfter::Unspecified);
+        assert_eq!(parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), RetryAfter::Unspecified);
+        assert_eq!(parse_retry_after(Some(" 2 ")), RetryAfter::After(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(Some("10")), RetryAfter::After(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after(Some("11")), RetryAfter::TooLong);
+        assert_eq!(parse_retry_after(Some("3600")), RetryAfter::TooLong);
+        assert_eq!(backoff(1, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        for attempt in 1..=3 {
+            let base = Duration::from_millis(200 << attempt);
+            let b = backoff(attempt, None);
+            assert!(b >= base && b <= base + base / 2, "attempt {attempt}: {b:?}");
+        }
+    }
+
+    #[test]
+    fn streamed_transfers_get_time_for_their_size() {
+        let remote = Remote::new(&crate::registry::RegistryOptions {
+            request_timeout: Duration::from_secs(300),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(remote.streaming_timeout(0), Duration::from_secs(300));
+        assert_eq!(remote.streaming_timeout(4 << 30), Duration::from_secs(300 + 4096));
     }
 
     #[test]
