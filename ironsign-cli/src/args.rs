@@ -30,6 +30,10 @@ pub struct RegistryArgs {
     /// Registry password.
     #[arg(long = "registry-password", env = "IRONSIGN_REGISTRY_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
+    /// Longest one registry request may take, in seconds, response body included (a streamed SBOM
+    /// gets one more second per MiB). Connection and read timeouts are at most this.
+    #[arg(long = "registry-timeout", value_name = "SECONDS", env = "IRONSIGN_REGISTRY_TIMEOUT", default_value_t = 300)]
+    pub timeout: u64,
 }
 
 impl RegistryArgs {
@@ -53,6 +57,9 @@ impl RegistryArgs {
             );
         }
         options.keychain = keychain(self.username.as_deref(), self.password.as_deref())?;
+        options.request_timeout = std::time::Duration::from_secs(self.timeout.max(1));
+        options.connect_timeout = options.connect_timeout.min(options.request_timeout);
+        options.read_timeout = options.read_timeout.min(options.request_timeout);
         RegistryClient::new(options)
     }
 }

@@ -520,6 +520,22 @@ mod tests {
     }
 
     #[test]
+    fn hostile_manifests_and_payloads_are_refused() {
+        let layer = format!(r#"{{"mediaType":"{SIMPLE_SIGNING_MEDIA_TYPE}","size":1,"digest":"{}"}}"#, digest());
+        let many = format!(r#"{{"schemaVersion":2,"layers":[{}]}}"#, vec![layer; 10_000].join(","));
+        assert!(matches!(
+            Manifest::parse_bounded(many.as_bytes(), "m", &Limits::default()),
+            Err(RegistryError::TooMany { count: 10_000, limit: 1000, .. })
+        ));
+        // Nesting far beyond serde_json's depth limit (128) is an error, not a stack overflow.
+        let depth = 100_000;
+        let nested = format!(r#"{{"schemaVersion":2,"layers":{}{}}}"#, "[".repeat(depth), "]".repeat(depth));
+        assert!(matches!(Manifest::parse(nested.as_bytes(), "m"), Err(RegistryError::InvalidResponse { .. })));
+        let payload = format!(r#"{{"critical":{{}},"optional":{}1{}}}"#, r#"{"a":"#.repeat(depth), "}".repeat(depth));
+        assert!(matches!(parse_simple_signing(payload.as_bytes()), Err(RejectionReason::InvalidPayload { .. })));
+    }
+
+    #[test]
     fn config_is_233_bytes_for_one_layer() {
         let layer = LayerSpec {
             media_type: SIMPLE_SIGNING_MEDIA_TYPE.into(),

@@ -371,6 +371,11 @@ pub(crate) async fn append_layer(
                 tokio::time::sleep(settle_delay(started.elapsed())).await;
                 continue;
             }
+            // The connection broke after the manifest was sent: it may or may not have been
+            // stored. The confirmation below finds out, and appends again if it was not.
+            Err(Error::Registry(e @ RegistryError::Transport { .. })) if attempt < MAX_APPEND_ATTEMPTS => {
+                tracing::debug!(%tag, attempt, error = %e, "manifest write interrupted; checking whether it landed");
+            }
             Err(e) => return Err(e),
         }
         let round_trip = started.elapsed();

@@ -1,6 +1,7 @@
 //! Every single-byte change to a valid signature makes verification fail: each byte of the
 //! payload, of the signature, of the leaf certificate and of the intermediate in the chain
-//! annotation, and each character of the signature annotation. Pure verification, no registry.
+//! annotation, each character of the signature, certificate and chain annotations and of every
+//! annotation key, and the value of a required annotation. Pure verification, no registry.
 
 use base64::Engine as _;
 use ironsign::cosign::{self, SignatureLayer, SignedImage};
@@ -116,4 +117,74 @@ fn every_certificate_byte_matters() {
         let image = f.image(&f.payload, Fixture::b64(&f.signature), pem(&f.leaf_der), pem(&flipped(&f.inter_der, i)));
         assert!(!f.verifies(&image), "intermediate certificate byte {i} changed and it still verified");
     }
+}
+
+/// Replaces the character at byte `i` of `text` with another printable one.
+fn char_changed(text: &str, i: usize) -> Option<String> {
+    let c = text[i..].chars().next()?;
+    let replacement = match c {
+        'A' => 'B',
+        '\n' => ' ',
+        _ => 'A',
+    };
+    let mut s = text.to_owned();
+    s.replace_range(i..i + c.len_utf8(), &replacement.to_string());
+    Some(s)
+}
+
+/// The DER of every certificate a PEM text holds, if it parses.
+fn ders(pem_text: &str) -> Option<Vec<Vec<u8>>> {
+    Certificate::from_pem_many(pem_text.as_bytes(), "mutated", 10)
+        .ok()
+        .map(|certs| certs.iter().map(|c| c.der().to_vec()).collect())
+}
+
+#[test]
+fn every_certificate_and_chain_annotation_character_matters() {
+    let f = Fixture::new();
+    let (leaf, chain) = (pem(&f.leaf_der), pem(&f.inter_der));
+    let sig = Fixture::b64(&f.signature);
+    // A change the PEM decoder ignores (say, of whitespace) leaves the same certificates: that is
+    // the same signature, and it may verify. Any change that reaches the certificates must fail.
+    for (i, _) in leaf.char_indices() {
+        let Some(mutated) = char_changed(&leaf, i) else { continue };
+        let image = f.image(&f.payload, sig.clone(), mutated.clone(), chain.clone());
+        if f.verifies(&image) {
+            assert_eq!(ders(&mutated), Some(vec![f.leaf_der.clone()]), "leaf annotation character {i} changed");
+        }
+    }
+    for (i, _) in chain.char_indices() {
+        let Some(mutated) = char_changed(&chain, i) else { continue };
+        let image = f.image(&f.payload, sig.clone(), leaf.clone(), mutated.clone());
+        if f.verifies(&image) {
+            assert_eq!(ders(&mutated), Some(vec![f.inter_der.clone()]), "chain annotation character {i} changed");
+        }
+    }
+}
+
+#[test]
+fn every_annotation_key_and_payload_annotation_matters() {
+    let f = Fixture::new();
+    let image = f.image(&f.payload, Fixture::b64(&f.signature), pem(&f.leaf_der), pem(&f.inter_der));
+    // Renaming any layer annotation key (signature, certificate, chain) loses what the
+    // verification needs: the signature, or the path to the root.
+    for key in image.signatures[0].annotations.keys().cloned().collect::<Vec<_>>() {
+        for (i, _) in key.char_indices() {
+            let mut mutated = image.clone();
+            let value = mutated.signatures[0].annotations.remove(&key).unwrap();
+            mutated.signatures[0].annotations.insert(char_changed(&key, i).unwrap(), value);
+            assert!(!f.verifies(&mutated), "annotation key {key:?} character {i} changed and it still verified");
+        }
+    }
+    // The `-a` annotations the policy requires are in the signed payload: a payload re-signed
+    // with another value is a different signature and fails the policy.
+    let payload = cosign::simple_signing_payload(
+        "registry.example/team/app",
+        &f.digest,
+        &BTreeMap::from([("build".to_owned(), "2".to_owned())]),
+    );
+    let signer = KeyPairSigner::from_pem(&std::fs::read(pki().join("leaf.key")).unwrap(), None, "leaf.key").unwrap();
+    let resigned =
+        f.image(&payload, Fixture::b64(&signer.sign(&payload).unwrap()), pem(&f.leaf_der), pem(&f.inter_der));
+    assert!(!f.verifies(&resigned));
 }

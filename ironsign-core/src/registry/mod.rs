@@ -36,6 +36,9 @@ pub struct RegistryOptions {
     pub connect_timeout: Duration,
     /// Timeout between reads of a response.
     pub read_timeout: Duration,
+    /// Longest a whole request may take, response body included, so a registry that trickles an
+    /// endless body cannot stall a run. Streamed SBOM transfers get this plus one second per MiB.
+    pub request_timeout: Duration,
     /// Bounds on what is read.
     pub limits: Limits,
 }
@@ -49,6 +52,7 @@ impl Default for RegistryOptions {
             user_agent: concat!("ironsign/", env!("CARGO_PKG_VERSION")).into(),
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(300),
             limits: Limits::default(),
         }
     }

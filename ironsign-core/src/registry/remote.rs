@@ -48,6 +48,7 @@ pub(crate) struct Remote {
     keychain: Keychain,
     tokens: TokenCache,
     schemes: std::sync::Mutex<std::collections::HashMap<String, &'static str>>,
+    request_timeout: Duration,
 }
 
 fn is_loopback(registry: &str) -> bool {
@@ -63,6 +64,7 @@ impl Remote {
             .user_agent(options.user_agent.clone())
             .connect_timeout(options.connect_timeout)
             .read_timeout(options.read_timeout)
+            .timeout(options.request_timeout)
             .redirect(reqwest::redirect::Policy::limited(5));
         let mut extra = Vec::new();
         for pem in &options.ca_certificates_pem {
@@ -80,7 +82,15 @@ impl Remote {
             keychain: options.keychain.clone(),
             tokens: TokenCache::default(),
             schemes: Default::default(),
+            request_timeout: options.request_timeout,
         })
+    }
+
+    /// The whole-request timeout of a streamed transfer of up to `size` bytes: the request
+    /// timeout plus one second per MiB, so large SBOMs are not cut off while a trickling registry
+    /// still cannot hold a run forever.
+    fn streaming_timeout(&self, size: u64) -> Duration {
+        self.request_timeout + Duration::from_secs(size >> 20)
     }
 
     /// `scheme://host` for a registry. Loopback and explicitly allowed registries may use plain
@@ -132,9 +142,14 @@ impl Remote {
             }
             let result = req.send().await;
             let retry_delay = match &result {
-                Err(e) if idempotent && (e.is_connect() || e.is_timeout()) => Some(backoff(attempt, None)),
+                Err(e) if retryable_error(&method, e) => Some(backoff(attempt, None)),
                 Ok(r) if idempotent && matches!(r.status().as_u16(), 429 | 500 | 502 | 503 | 504) => {
-                    Some(backoff(attempt, retry_after(r)))
+                    match retry_after(r) {
+                        // A registry asking for a longer pause than we wait is not retried at all.
+                        RetryAfter::TooLong => None,
+                        RetryAfter::After(hint) => Some(backoff(attempt, Some(hint))),
+                        RetryAfter::Unspecified => Some(backoff(attempt, None)),
+                    }
                 }
                 _ => None,
             };
@@ -481,6 +496,7 @@ impl Remote {
         let Some(put_url) = self.start_upload(registry, repository, digest, None).await? else {
             return Ok(());
         };
+        let timeout = self.streaming_timeout(size);
         // Each attempt (a retry, or the repeat after an authentication challenge) reopens the file.
         let open_error = |e: std::io::Error| RegistryError::Transport {
             registry: registry.into(),
@@ -489,7 +505,10 @@ impl Remote {
         std::fs::File::open(path).map_err(open_error)?;
         let resp = self
             .send(registry, repository, Access::Push, Method::PUT, &put_url, &|r| {
-                let r = r.header(header::CONTENT_TYPE, "application/octet-stream").header(header::CONTENT_LENGTH, size);
+                let r = r
+                    .timeout(timeout)
+                    .header(header::CONTENT_TYPE, "application/octet-stream")
+                    .header(header::CONTENT_LENGTH, size);
                 match file_body(path) {
                     Ok(body) => r.body(body),
                     // The registry then refuses the digest; the file vanished under us.
@@ -513,7 +532,8 @@ impl Remote {
     ) -> Result<u64, RegistryError> {
         use tokio::io::AsyncWriteExt as _;
         let url = self.blob_url(registry, repository, digest).await;
-        let resp = self.send(registry, repository, Access::Pull, Method::GET, &url, &|r| r).await?;
+        let timeout = self.streaming_timeout(limit);
+        let resp = self.send(registry, repository, Access::Pull, Method::GET, &url, &|r| r.timeout(timeout)).await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Err(RegistryError::Http { method: "GET".into(), url, status: 404, message: "blob unknown".into() });
         }
@@ -806,10 +826,38 @@ fn header_str(resp: &reqwest::Response, name: impl header::AsHeaderName) -> Opti
     resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    header_str(resp, header::RETRY_AFTER)
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER))
+/// What a `Retry-After` header asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum RetryAfter {
+    /// No header, or a form we do not read (an HTTP date): our own backoff applies.
+    Unspecified,
+    /// A pause we are willing to make.
+    After(Duration),
+    /// More than [`MAX_RETRY_AFTER`]: waiting that long would stall a pipeline, so we do not retry.
+    TooLong,
+}
+
+fn retry_after(resp: &reqwest::Response) -> RetryAfter {
+    parse_retry_after(header_str(resp, header::RETRY_AFTER).as_deref())
+}
+
+fn parse_retry_after(value: Option<&str>) -> RetryAfter {
+    match value.and_then(|v| v.trim().parse::<u64>().ok()) {
+        None => RetryAfter::Unspecified,
+        Some(s) if Duration::from_secs(s) > MAX_RETRY_AFTER => RetryAfter::TooLong,
+        Some(s) => RetryAfter::After(Duration::from_secs(s)),
+    }
+}
+
+/// Whether a failed send may be repeated. A request that never reached the registry (connection
+/// refused, TLS or DNS failure) is always safe to repeat for idempotent methods; a read (GET,
+/// HEAD) is also repeated after the connection broke or timed out mid-request, since repeating it
+/// changes nothing. Writes are not repeated once they may have reached the registry: the caller's
+/// read-modify-write round decides what to do.
+fn retryable_error(method: &Method, e: &reqwest::Error) -> bool {
+    let read = matches!(*method, Method::GET | Method::HEAD);
+    let idempotent_write = matches!(*method, Method::PUT | Method::DELETE);
+    (read && !e.is_builder() && !e.is_redirect()) || (idempotent_write && (e.is_connect() || e.is_timeout()))
 }
 
 /// Exponential backoff with jitter: 200 ms, 400 ms, … plus up to 50 %.
@@ -907,6 +955,33 @@ mod tests {
         assert_eq!(Access::Pull.scope("ns/img"), "repository:ns/img:pull");
         assert_eq!(Access::Push.scope("ns/img"), "repository:ns/img:pull,push");
         assert_eq!(Access::Catalog.scope(""), "registry:catalog:*");
+    }
+
+    #[test]
+    fn retry_after_is_bounded() {
+        assert_eq!(parse_retry_after(None), RetryAfter::Unspecified);
+        assert_eq!(parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), RetryAfter::Unspecified);
+        assert_eq!(parse_retry_after(Some(" 2 ")), RetryAfter::After(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(Some("10")), RetryAfter::After(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after(Some("11")), RetryAfter::TooLong);
+        assert_eq!(parse_retry_after(Some("3600")), RetryAfter::TooLong);
+        assert_eq!(backoff(1, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        for attempt in 1..=3 {
+            let base = Duration::from_millis(200 << attempt);
+            let b = backoff(attempt, None);
+            assert!(b >= base && b <= base + base / 2, "attempt {attempt}: {b:?}");
+        }
+    }
+
+    #[test]
+    fn streamed_transfers_get_time_for_their_size() {
+        let remote = Remote::new(&crate::registry::RegistryOptions {
+            request_timeout: Duration::from_secs(300),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(remote.streaming_timeout(0), Duration::from_secs(300));
+        assert_eq!(remote.streaming_timeout(4 << 30), Duration::from_secs(300 + 4096));
     }
 
     #[test]

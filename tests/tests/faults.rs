@@ -1,0 +1,334 @@
+//! A registry that fails: `scripts/fault-proxy` in front of the real test registry injects 5xx and
+//! 429 answers, connection resets, truncated and mislabelled bodies, blobs that do not match their
+//! digest, endless bodies and a server that never answers. ironsign must retry what is safe to
+//! retry (boundedly), refuse content that does not match its digest, finish in bounded time, and
+//! never leave a `.sig` tag naming a blob that is not there after a failed push.
+
+use ironsign::{Digest, ImageReference, Location};
+use ironsign_e2e::*;
+use std::io::{Read as _, Write as _};
+use std::time::{Duration, Instant};
+
+/// `scripts/fault-proxy` in front of the plain test registry, stopped (by PID) when dropped.
+struct FaultProxy {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl FaultProxy {
+    fn start() -> Self {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(repo_root().join("scripts/fault-proxy"))
+            .arg(registry(RegistryKind::Plain))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("scripts/fault-proxy");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("address");
+        FaultProxy { child, addr: line.trim().to_owned() }
+    }
+
+    fn control(&self, method: &str, path: &str, body: &str) -> String {
+        let mut s = std::net::TcpStream::connect(&self.addr).expect("proxy");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .expect("control request");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("control answer");
+        out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
+    }
+
+    /// Replaces the fault rules (see the script's documentation).
+    fn set(&self, rules: serde_json::Value) {
+        self.control("PUT", "/__faults__", &rules.to_string());
+    }
+
+    /// How many requests a fault was applied to so far.
+    fn faulted(&self) -> usize {
+        let log: serde_json::Value = serde_json::from_str(&self.control("GET", "/__faults__/log", "")).expect("log");
+        log.as_array().expect("list").iter().filter(|e| !e["fault"].is_null()).count()
+    }
+
+    /// An image pushed and signed on the real registry, addressed through the proxy by digest.
+    fn signed_image(&self, test: &str) -> String {
+        let (_, by_digest) = push_image(&unique_repo(test));
+        timed(&sign_args(&by_digest, &[])).0.ok();
+        by_digest.replacen(&registry(RegistryKind::Plain), &self.addr, 1)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sign_args<'a>(image: &'a str, extra: &[&'a str]) -> Vec<String> {
+    let mut args: Vec<String> = ["sign", "--key"].map(String::from).into();
+    args.extend([pki_file("leaf.key"), "--certificate".into(), pki_file("leaf.pem")]);
+    args.extend(["--certificate-chain".into(), pki_file("chain.pem"), "-o".into(), "json".into()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.push(image.into());
+    args
+}
+
+fn verify_args<'a>(image: &'a str, extra: &[&'a str]) -> Vec<String> {
+    let mut args: Vec<String> = ["verify", "--ca-roots"].map(String::from).into();
+    args.extend([pki_file("root.pem"), "--certificate-identity".into(), "signer@example.com".into()]);
+    args.extend(["-o".into(), "json".into()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.push(image.into());
+    args
+}
+
+/// Runs ironsign and how long it took.
+fn timed(args: &[String]) -> (Run, Duration) {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let started = Instant::now();
+    let run = ironsign(&args);
+    (run, started.elapsed())
+}
+
+/// The stable code of a failed run's `--output json` error.
+#[track_caller]
+fn error_code(run: &Run) -> String {
+    assert_ne!(run.code, 0, "expected a failure\nstdout: {}\nstderr: {}", run.stdout, run.stderr);
+    let v = run.json();
+    v["error"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {v}")).to_owned()
+}
+
+/// What "finishes in bounded time" means here: far above what each case needs (a few seconds),
+/// far below what it would take without the bound (an endless body or a hanging server never end),
+/// so a loaded machine does not make it flaky. Speed itself is measured in bench/, not here.
+const BOUNDED: Duration = Duration::from_secs(30);
+
+const SIG_MANIFEST: &str = r"/manifests/sha256-[0-9a-f]{64}\.sig$";
+const BLOB: &str = r"/blobs/sha256:";
+
+#[test]
+fn server_errors_then_success_are_retried() {
+    let proxy = FaultProxy::start();
+    let image = proxy.signed_image("faults-5xx");
+    proxy
+        .set(serde_json::json!([{"method": "GET", "path": SIG_MANIFEST, "fault": "status", "status": 503, "times": 1},
+        {"method": "GET", "path": BLOB, "fault": "status", "status": 502, "times": 1}]));
+    let (run, _) = timed(&verify_args(&image, &[]));
+    run.ok();
+    assert_eq!(proxy.faulted(), 2);
+    // Three attempts at most: a registry failing every time is reported, with its status.
+    proxy.set(serde_json::json!([{"method": "GET", "path": SIG_MANIFEST, "fault": "status", "status": 500}]));
+    let (run, elapsed) = timed(&verify_args(&image, &[]));
+    assert_eq!(error_code(&run), "REGISTRY_HTTP");
+    assert!(run.stdout.contains("500"), "{}", run.stdout);
+    assert_eq!(proxy.faulted(), 2 + 3);
+    assert!(elapsed < BOUNDED, "{elapsed:?}");
+}
+
+#[test]
+fn retry_after_is_honoured_within_a_bound() {
+    let proxy = FaultProxy::start();
+    let image = proxy.signed_image("faults-429");
+    proxy.set(
+        serde_json::json!([{"path": SIG_MANIFEST, "fault": "status", "status": 429, "retry_after": "2", "times": 1}]),
+    );
+    let (run, elapsed) = timed(&verify_args(&image, &[]));
+    run.ok();
+    assert!(elapsed >= Duration::from_secs(2), "Retry-After: 2 was not honoured ({elapsed:?})");
+    // A registry asking for an hour is not waited for: the 429 is reported at once.
+    proxy.set(serde_json::json!([{"path": SIG_MANIFEST, "fault": "status", "status": 429, "retry_after": "3600"}]));
+    let (run, elapsed) = timed(&verify_args(&image, &[]));
+    assert_eq!(error_code(&run), "REGISTRY_HTTP");
+    assert!(run.stdout.contains("429"), "{}", run.stdout);
+    // Waiting even our 10 s maximum twice would take 20 s.
+    assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
+}
+
+#[test]
+fn connection_resets_are_retried_for_reads() {
+    let proxy = FaultProxy::start();
+    let image = proxy.signed_image("faults-reset");
+    proxy.set(serde_json::json!([{"method": "GET", "path": SIG_MANIFEST, "fault": "reset", "times": 2},
+        {"method": "GET", "path": BLOB, "fault": "reset", "times": 1}]));
+    timed(&verify_args(&image, &[])).0.ok();
+    assert_eq!(proxy.faulted(), 3);
+    proxy.set(serde_json::json!([{"method": "GET", "path": SIG_MANIFEST, "fault": "reset"}]));
+    let (run, elapsed) = timed(&verify_args(&image, &[]));
+    assert_eq!(error_code(&run), "REGISTRY_TRANSPORT");
+    assert!(elapsed < BOUNDED, "{elapsed:?}");
+}
+
+#[test]
+fn truncated_and_mislabelled_bodies_are_refused() {
+    let proxy = FaultProxy::start();
+    let image = proxy.signed_image("faults-truncate");
+    let cases = [
+        (
+            serde_json::json!({"method": "GET", "path": SIG_MANIFEST, "fault": "truncate", "keep": 20}),
+            "REGISTRY_TRANSPORT",
+        ),
+        (serde_json::json!({"method": "GET", "path": BLOB, "fault": "truncate", "keep": 20}), "REGISTRY_TRANSPORT"),
+        // Content-Length smaller than the content: what is read does not hash to the digest.
+        (
+            serde_json::json!({"method": "GET", "path": SIG_MANIFEST, "fault": "short_length", "length": 100}),
+            "REGISTRY_DIGEST_MISMATCH",
+        ),
+        (
+            serde_json::json!({"method": "GET", "path": BLOB, "fault": "short_length", "length": 10}),
+            "REGISTRY_DIGEST_MISMATCH",
+        ),
+        // Content-Length larger than the content: the body ends early; for a blob, a length over
+        // the size its descriptor declares is refused before reading.
+        (
+            serde_json::json!({"method": "GET", "path": SIG_MANIFEST, "fault": "long_length", "extra": 50}),
+            "REGISTRY_TRANSPORT",
+        ),
+        (serde_json::json!({"method": "GET", "path": BLOB, "fault": "long_length", "extra": 50}), "REGISTRY_TOO_LARGE"),
+    ];
+    for (rule, expected) in cases {
+        proxy.set(serde_json::json!([rule]));
+        let (run, elapsed) = timed(&verify_args(&image, &[]));
+        assert_eq!(error_code(&run), expected, "{rule}: {}", run.stdout);
+        assert!(elapsed < BOUNDED, "{rule}: {elapsed:?}");
+    }
+    proxy.set(serde_json::json!([]));
+    timed(&verify_args(&image, &[])).0.ok();
+}
+
+#[test]
+fn content_that_does_not_match_its_digest_is_refused() {
+    let proxy = FaultProxy::start();
+    let image = proxy.signed_image("faults-digest");
+    for rule in [
+        serde_json::json!({"method": "GET", "path": BLOB, "fault": "corrupt"}),
+        serde_json::json!({"method": "GET", "path": SIG_MANIFEST, "fault": "corrupt"}),
+        serde_json::json!({"method": "GET", "path": SIG_MANIFEST, "fault": "wrong_digest"}),
+    ] {
+        proxy.set(serde_json::json!([rule]));
+        let (run, _) = timed(&verify_args(&image, &[]));
+        assert_eq!(error_code(&run), "REGISTRY_DIGEST_MISMATCH", "{rule}: {}", run.stdout);
+        assert!(run.stdout.contains("expected sha256:"), "{}", run.stdout);
+    }
+    // A manifest fetched by digest, served corrupted, is refused too.
+    proxy.set(serde_json::json!([{"method": "GET", "path": r"/manifests/sha256:", "fault": "corrupt"}]));
+    let reference = ImageReference::parse(&image).unwrap();
+    let digest = reference.digest.clone().unwrap();
+    let err = block_on(client().get_manifest(&reference.location, digest.as_str())).unwrap_err();
+    assert_eq!(err.code(), "REGISTRY_DIGEST_MISMATCH", "{err}");
+}
+
+#[test]
+fn endless_bodies_are_bounded() {
+    let proxy = FaultProxy::start();
+    let image = proxy.signed_image("faults-endless");
+    let cases = [
+        // A blob is read up to the size its descriptor declares, a manifest up to 4 MiB.
+        (serde_json::json!({"method": "GET", "path": BLOB, "fault": "endless"}), "REGISTRY_TOO_LARGE"),
+        (serde_json::json!({"method": "GET", "path": SIG_MANIFEST, "fault": "endless"}), "REGISTRY_TOO_LARGE"),
+        // A declared length over the bound is refused before reading.
+        (
+            serde_json::json!({"method": "GET", "path": SIG_MANIFEST, "fault": "endless", "declared": 2_u64 << 30}),
+            "REGISTRY_TOO_LARGE",
+        ),
+        // A trickle (100 bytes a second) that never ends: cut off by the request timeout.
+        (
+            serde_json::json!({"method": "GET", "path": SIG_MANIFEST, "fault": "endless", "rate": 100}),
+            "REGISTRY_TRANSPORT",
+        ),
+    ];
+    for (rule, expected) in cases {
+        proxy.set(serde_json::json!([rule]));
+        let (run, elapsed) = timed(&verify_args(&image, &["--registry-timeout", "3"]));
+        assert_eq!(error_code(&run), expected, "{rule}: {}", run.stdout);
+        assert!(elapsed < BOUNDED, "{rule}: {elapsed:?}");
+    }
+}
+
+#[test]
+fn a_server_that_never_answers_times_out() {
+    let proxy = FaultProxy::start();
+    let image = proxy.signed_image("faults-hang");
+    proxy.set(serde_json::json!([{"method": "GET", "path": SIG_MANIFEST, "fault": "hang"}]));
+    let (run, elapsed) = timed(&verify_args(&image, &["--registry-timeout", "2"]));
+    assert_eq!(error_code(&run), "REGISTRY_TRANSPORT");
+    assert!(run.stdout.contains("timed out") || run.stdout.contains("timeout"), "{}", run.stdout);
+    // Three attempts of at most 2 s each, plus backoff: about 8 s.
+    assert!(elapsed < BOUNDED, "{elapsed:?}");
+    // One slow answer within the timeout is just slow.
+    proxy.set(serde_json::json!([{"method": "GET", "path": SIG_MANIFEST, "fault": "delay", "seconds": 1, "times": 1}]));
+    timed(&verify_args(&image, &["--registry-timeout", "5"])).0.ok();
+}
+
+/// After a push that failed or succeeded, the `.sig` tag of `digest` is absent or names only blobs
+/// that exist (checked on the real registry, by HEAD).
+fn assert_no_dangling_tag(repo: &str, digest: &Digest) -> usize {
+    let location = Location::Registry { registry: registry(RegistryKind::Plain), repository: repo.into() };
+    block_on(async {
+        let c = client();
+        let Some((_, manifest)) =
+            c.get_attachment_manifest(&location, digest, ironsign::cosign::AttachmentKind::Signature).await.unwrap()
+        else {
+            return 0;
+        };
+        let config = manifest.config.as_ref().expect("config");
+        for d in std::iter::once(config).chain(&manifest.layers) {
+            assert!(
+                c.blob_exists(&location, &d.digest).await.unwrap(),
+                "the .sig tag names a missing blob {}",
+                d.digest
+            );
+        }
+        manifest.layers.len()
+    })
+}
+
+#[test]
+fn a_failed_push_never_leaves_a_tag_naming_a_missing_blob() {
+    let proxy = FaultProxy::start();
+    let upload = r"/blobs/uploads/";
+    let faults = [
+        serde_json::json!({"method": "POST", "path": upload, "fault": "status", "status": 502}),
+        serde_json::json!({"method": "PUT", "path": upload, "fault": "reset"}),
+        serde_json::json!({"method": "PUT", "path": upload, "fault": "status", "status": 502}),
+        serde_json::json!({"method": "PUT", "path": r"/manifests/sha256-", "fault": "reset"}),
+        serde_json::json!({"method": "PUT", "path": r"/manifests/sha256-", "fault": "status", "status": 502}),
+        serde_json::json!({"method": "PUT", "path": r"/manifests/sha256-", "fault": "truncate", "keep": 0}),
+        // A blob upload whose answer is lost after the registry stored it.
+        serde_json::json!({"method": "PUT", "path": upload, "fault": "truncate", "keep": 0}),
+    ];
+    for (i, fault) in faults.iter().enumerate() {
+        let repo = unique_repo(&format!("faults-push{i}"));
+        let (_, by_digest) = push_image(&repo);
+        let digest = ImageReference::parse(&by_digest).unwrap().digest.unwrap();
+        let through_proxy = by_digest.replacen(&registry(RegistryKind::Plain), &proxy.addr, 1);
+        // A first signature without faults; the second signer meets the fault.
+        if i % 2 == 1 {
+            timed(&sign_args(&by_digest, &["-a", "first=1"])).0.ok();
+        }
+        proxy.set(serde_json::json!([fault]));
+        let (run, elapsed) = timed(&sign_args(&through_proxy, &[]));
+        assert!(elapsed < BOUNDED * 2, "{fault}: {elapsed:?}");
+        let layers = assert_no_dangling_tag(&repo, &digest);
+        if run.code == 0 {
+            assert_eq!(layers, 1 + i % 2, "{fault}: the signature was reported written");
+        } else {
+            assert!(error_code(&run).starts_with("REGISTRY_"), "{fault}: {}", run.stdout);
+            assert_eq!(layers, i % 2, "{fault}: the earlier signature must stay");
+        }
+        proxy.set(serde_json::json!([]));
+    }
+    // A registry failing the manifest write a few times (500, which sign treats as a write
+    // conflict) is outlasted, and the signature is there once.
+    let repo = unique_repo("faults-push-recover");
+    let (_, by_digest) = push_image(&repo);
+    let through_proxy = by_digest.replacen(&registry(RegistryKind::Plain), &proxy.addr, 1);
+    proxy.set(serde_json::json!([{"method": "PUT", "path": r"/manifests/sha256-", "fault": "status", "status": 500, "times": 4}]));
+    timed(&sign_args(&through_proxy, &[])).0.ok();
+    let digest = ImageReference::parse(&by_digest).unwrap().digest.unwrap();
+    assert_eq!(assert_no_dangling_tag(&repo, &digest), 1);
+    timed(&verify_args(&by_digest, &[])).0.ok();
+}
