@@ -79,6 +79,9 @@ pub mod sbom;
 pub mod schema;
 pub mod sign;
 pub mod verify;
+// Verification instructions and admission policies from one trust configuration (issue 8).
+pub mod instructions;
+pub mod trust_config;
 
 // The public interface is:
 pub use cosign::{Limits, SignatureLayer, SignedImage};
@@ -87,12 +90,14 @@ pub use error::{
     VerificationError,
 };
 pub use gc::{CleanType, GcOptions, GcPlan, GcReport};
+pub use instructions::{Instructions, InstructionsFormat, InstructionsOptions};
 pub use keys::{KeyAlgorithm, KeyKind, KeyPairSigner, PublicKey, Signer};
 pub use list::{ArtifactTree, ListOptions, list_artifacts};
 pub use pki::{Certificate, CertificateSummary, TrustRoot};
 pub use reference::{Digest, ImageReference, Location};
 pub use registry::{Credential, Keychain, RegistryClient, RegistryOptions};
 pub use sign::{SignOptions, SignReport, SigningMaterial};
+pub use trust_config::TrustConfig;
 pub use verify::attestation::{AttestationResult, VerifiedAttestation};
 pub use verify::rego::RegoPolicy;
 pub use verify::{Identity, IdentityField, Policy, VerificationResult, VerifiedSignature, Verifier};
