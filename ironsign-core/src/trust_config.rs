@@ -176,8 +176,11 @@ impl ImagePattern {
                 "{pattern:?} names no repository: write REGISTRY/REPOSITORY, e.g. registry.example/team/*"
             ));
         };
-        if registry.is_empty() || registry.contains('*') || repository.is_empty() {
-            return Err(format!("{pattern:?}: the registry must be named exactly and a repository must follow"));
+        let host_like = registry.contains('.') || registry.contains(':') || registry == "localhost";
+        if !host_like || registry.contains('*') || repository.is_empty() {
+            return Err(format!(
+                "{pattern:?}: start with the registry host, named exactly (docker.io images: index.docker.io/...), then the repository"
+            ));
         }
         if pattern.contains("***") {
             return Err(format!("{pattern:?}: use '*' or '**'"));
