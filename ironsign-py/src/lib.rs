@@ -17,6 +17,7 @@ mod errors;
 mod material;
 mod registry;
 mod results;
+mod trust;
 
 use pyo3::prelude::*;
 
@@ -41,6 +42,8 @@ mod _ironsign {
     };
     #[pymodule_export]
     use crate::{material::_bench_rust_verify_only, registry::_bench_rust_verify_loop};
+    #[pymodule_export]
+    use crate::{results::TrustConfigVerification, trust::PyTrustConfig, trust::instructions};
 
     use pyo3::prelude::*;
 

@@ -386,3 +386,155 @@ fn pages_name_the_image_the_signer_and_the_root_fingerprint() {
     let html = std::fs::read_to_string(generate("html", &[]).join("verify.html")).unwrap();
     assert!(!html.contains("<script"), "no script in the page");
 }
+
+/// A structural OpenAPI v3 check of a Kubernetes object against a CRD schema, as the API server
+/// does with strict field validation: types, required fields, enums, patterns, lengths, `oneOf`,
+/// `not`, and no field the schema does not declare. CEL rules (`x-kubernetes-validations`) and
+/// Kyverno's admission webhook checks are not evaluated.
+fn check_openapi(schema: &serde_json::Value, value: &serde_json::Value, path: &str, errors: &mut Vec<String>) {
+    use serde_json::Value;
+    if let Some(Value::Array(options)) = schema.get("oneOf") {
+        let matching = options
+            .iter()
+            .filter(|o| {
+                let mut e = Vec::new();
+                check_openapi(o, value, path, &mut e);
+                e.is_empty()
+            })
+            .count();
+        if matching != 1 {
+            errors.push(format!("{path}: matches {matching} of the oneOf alternatives"));
+        }
+    }
+    if let Some(not) = schema.get("not") {
+        let mut e = Vec::new();
+        check_openapi(not, value, path, &mut e);
+        if e.is_empty() {
+            errors.push(format!("{path}: matches a `not` schema"));
+        }
+    }
+    let int_or_string = schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true));
+    if let Some(Value::String(t)) = schema.get("type") {
+        let ok = match t.as_str() {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string() || (int_or_string && value.is_i64()),
+            "integer" => value.is_i64() || value.is_u64() || (int_or_string && value.is_string()),
+            "number" => value.is_number(),
+            "boolean" => value.is_boolean(),
+            _ => true,
+        };
+        if !ok {
+            errors.push(format!("{path}: expected {t}, found {value}"));
+            return;
+        }
+    }
+    if let Some(Value::Array(allowed)) = schema.get("enum")
+        && !allowed.contains(value)
+    {
+        errors.push(format!("{path}: {value} is not one of {allowed:?}"));
+    }
+    if let Value::String(s) = value {
+        if let Some(Value::String(p)) = schema.get("pattern")
+            && !regex::Regex::new(p).expect("pattern").is_match(s)
+        {
+            errors.push(format!("{path}: {s:?} does not match {p}"));
+        }
+        if let Some(n) = schema.get("maxLength").and_then(Value::as_u64)
+            && s.chars().count() as u64 > n
+        {
+            errors.push(format!("{path}: longer than {n}"));
+        }
+        if let Some(n) = schema.get("minLength").and_then(Value::as_u64)
+            && (s.chars().count() as u64) < n
+        {
+            errors.push(format!("{path}: shorter than {n}"));
+        }
+    }
+    if let (Value::Array(items), Some(item_schema)) = (value, schema.get("items")) {
+        for (i, item) in items.iter().enumerate() {
+            check_openapi(item_schema, item, &format!("{path}[{i}]"), errors);
+        }
+    }
+    if let Value::Object(map) = value {
+        let properties = schema.get("properties").and_then(Value::as_object);
+        for required in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+            let key = required.as_str().unwrap_or_default();
+            if !map.contains_key(key) {
+                errors.push(format!("{path}: required field {key} is missing"));
+            }
+        }
+        // ObjectMeta is the API server's to check; CRDs declare it as a bare object.
+        let preserve =
+            schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) || path == ".metadata";
+        for (key, v) in map {
+            let child = format!("{path}.{key}");
+            match (properties.and_then(|p| p.get(key)), schema.get("additionalProperties")) {
+                (Some(s), _) => check_openapi(s, v, &child, errors),
+                (None, Some(Value::Bool(true))) => {}
+                (None, Some(s @ Value::Object(_))) => check_openapi(s, v, &child, errors),
+                // A schema without properties (a oneOf alternative, say) constrains no field names.
+                (None, _) if preserve || properties.is_none() => {}
+                (None, _) => errors.push(format!("{child}: unknown field")),
+            }
+        }
+    }
+}
+
+fn kyverno_schema(file: &str) -> serde_json::Value {
+    let path = repo_root().join("tests/kyverno-crd-schemas").join(file);
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("schema")).expect("schema JSON")
+}
+
+fn check_against_crd(schema: &serde_json::Value, document: &serde_json::Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    check_openapi(schema, document, "", &mut errors);
+    errors
+}
+
+#[test]
+fn generated_kyverno_policies_follow_the_kyverno_crd_schemas() {
+    let cluster_policy = kyverno_schema("clusterpolicy-kyverno.io-v1.json");
+    let image_validating = kyverno_schema("imagevalidatingpolicy-policies.kyverno.io-v1.json");
+    let tsa = format!(
+        "{BASE}tsa:\n  chain: {{file: chain.pem}}\nattestations: [{{type: vuln}}, {{type: spdxjson}}]\nintermediates: [{{file: inter.pem}}]\n"
+    );
+    let regex = BASE.replace("{san: signer@example.com}", "{san_regex: '^.*@example\\.com$'}");
+    for text in [BASE.to_owned(), tsa, regex] {
+        let config = parse_config(&text, pki()).unwrap();
+        let generated = ironsign::instructions::generate(
+            ironsign::InstructionsFormat::Kyverno,
+            &config,
+            None,
+            &ironsign::InstructionsOptions::default(),
+        )
+        .unwrap();
+        for (file, schema) in
+            [("kyverno-clusterpolicy.yaml", &cluster_policy), ("kyverno-imagevalidatingpolicy.yaml", &image_validating)]
+        {
+            let yaml = &generated.file(file).expect(file).content;
+            let document: serde_json::Value = serde_saphyr::from_str(yaml).expect("YAML");
+            let errors = check_against_crd(schema, &document);
+            assert!(errors.is_empty(), "{file}: {errors:#?}\n{yaml}");
+        }
+    }
+    // The checker itself refuses a misspelt field and a wrong type.
+    let mut bad: serde_json::Value = serde_saphyr::from_str(
+        &ironsign::instructions::generate(
+            ironsign::InstructionsFormat::Kyverno,
+            &parse_config(BASE, pki()).unwrap(),
+            None,
+            &ironsign::InstructionsOptions::default(),
+        )
+        .unwrap()
+        .files[0]
+            .content,
+    )
+    .unwrap();
+    let verify = &mut bad["spec"]["rules"][0]["verifyImages"][0];
+    verify["attestors"][0]["entries"][0]["keyless"]["rekor"]["ignoreTLog"] = serde_json::json!(true);
+    verify["mutateDigest"] = serde_json::json!("yes");
+    let errors = check_against_crd(&cluster_policy, &bad);
+    assert!(errors.iter().any(|e| e.contains("ignoreTLog: unknown field")), "{errors:?}");
+    assert!(errors.iter().any(|e| e.contains("mutateDigest: expected boolean")), "{errors:?}");
+}
