@@ -51,6 +51,8 @@ export type ErrorCode =
   | 'UNKNOWN_SBOM_FORMAT'
   | 'SBOM_FORMAT_MISMATCH'
   | 'INVALID_POLICY'
+  | 'IMAGE_NOT_COVERED'
+  | 'INVALID_TRUST_CONFIG'
 
 /** The first check a rejected signature or attestation failed (checked against `rejectionCodes()`). */
 export type RejectionCode =
@@ -168,6 +170,14 @@ export interface AttestationResult {
   rejected: SignatureRejection[]
 }
 
+/** What verifying an image under a trust configuration proved. */
+export interface TrustConfigVerification {
+  mediaType: string
+  trustConfig: string
+  signature: VerificationResult
+  attestations: AttestationResult[]
+}
+
 export interface SignReport {
   reference: string
   signatures: Array<{ digest: string; tag: string; layerDigest: string; added: boolean }>
@@ -254,6 +264,12 @@ export declare class RegistryClient {
    */
   verify(reference: string, trust: TrustRoot, policy: Policy): Promise<VerificationResult>
   /**
+   * Verifies `reference` as a trust configuration says: covered by its image patterns (else
+   * `IMAGE_NOT_COVERED`, before any request), signed by its identity under its CAs, with a
+   * verified attestation of every required predicate type.
+   */
+  verifyWithTrustConfig(reference: string, trustConfig: TrustConfig): Promise<TrustConfigVerification>
+  /**
    * Attests `reference`: signs an in-toto statement over the predicate built from `predicate`
    * (as `ironsign attest --type T --predicate FILE` does) and appends it to the `.att` manifest.
    */
@@ -299,6 +315,32 @@ export declare class Signer {
   get publicKeyPem(): string
   /** Warnings about the signing material (e.g. a certificate without SAN). */
   get warnings(): Array<string>
+}
+
+/**
+ * A trust configuration (docs/trust-config.md): the root CAs, intermediates, signer identity,
+ * image patterns and required attestations that `verifyWithTrustConfig` checks and
+ * `instructions` turns into commands and admission policies.
+ */
+export declare class TrustConfig {
+  /** Reads a YAML or JSON configuration file; the PEM files it names are relative to it. */
+  static fromFile(path: string): TrustConfig
+  /** Parses configuration text (YAML or JSON). */
+  static fromText(text: string, options?: TrustConfigTextOptions | undefined | null): TrustConfig
+  /** The name of the generated policies. */
+  get name(): string
+  /** The image patterns (REGISTRY/REPOSITORY globs). */
+  get images(): Array<string>
+  /** The predicate type URIs every image must carry a verified attestation of. */
+  get requiredPredicateTypes(): Array<string>
+  /** The trust material: its roots and intermediates. */
+  get trustRoot(): TrustRoot
+  /** The identity policy. */
+  get policy(): Policy
+  /** Whether an image pattern covers `reference`. */
+  covers(reference: string): boolean
+  /** The document as written (keys in camelCase). */
+  toJson(): Record<string, unknown>
 }
 
 /** Trust material: root CAs (with optional intermediates) and/or public keys. */
@@ -350,11 +392,28 @@ export interface AttestOptionsJs {
 /** Every error code an ironsign `Error` can carry, with its family. */
 export declare function errorCodes(): Array<{ code: ErrorCode; family: ErrorFamily }>
 
+/** One generated file. */
+export interface GeneratedFile {
+  /** Its relative path, e.g. `verify-cosign-v2.sh` or `registries.d/NAME.yaml`. */
+  path: string
+  /** Its media type. */
+  mediaType: string
+  /** Its content. */
+  content: string
+}
+
 /**
  * Inspects a certificate or a chain (PEM, leaf first; or one DER certificate): subject, issuer,
  * SANs, usages, validity, key, role in the chain, and warnings (`cert inspect`).
  */
 export declare function inspectCertificate(certificate: Bytes): InspectionReport
+
+/**
+ * Generates verification instructions from `trustConfig`: the files, the main one first.
+ * `format` is `cosign`, `kyverno`, `policy-controller`, `podman`, `markdown` or `html`; with
+ * `image`, the instructions name it (it must be covered: `IMAGE_NOT_COVERED` otherwise).
+ */
+export declare function instructions(format: 'cosign' | 'kyverno' | 'policy-controller' | 'podman' | 'markdown' | 'html', trustConfig: TrustConfig, image?: string | undefined | null): Array<GeneratedFile>
 
 /**
  * Options of the [`Policy`] constructor. Give identities for certificate trust (any one of
@@ -446,6 +505,15 @@ export interface SignImageOptions {
   recursive?: boolean
   /** The `docker-reference` to write instead of the image's repository. */
   identity?: string
+}
+
+/** Options of [`TrustConfig::from_text`]. */
+export interface TrustConfigTextOptions {
+  /**
+   * The directory the PEM files the configuration names are relative to (default: the
+   * current directory).
+   */
+  baseDir?: string
 }
 
 /** Input of [`TrustRoot::from_pem`]. */
