@@ -371,6 +371,28 @@ fn generators_refuse_images_outside_the_config_and_identities_a_consumer_cannot_
 }
 
 #[test]
+fn a_tsa_chain_is_carried_into_every_policy_that_takes_one() {
+    let config =
+        parse_config(&format!("{BASE}tsa:\n  chain: {{file: chain.pem, url: https://pki.example/tsa.pem}}\n"), pki())
+            .unwrap();
+    assert_eq!(config.tsa_chain().unwrap().certificates.len(), 2);
+    let options = ironsign::InstructionsOptions::default();
+    let text = |format| ironsign::instructions::generate(format, &config, None, &options).unwrap().to_text();
+    let cosign = text(ironsign::InstructionsFormat::Cosign);
+    assert!(
+        cosign.contains("--use-signed-timestamps \\\n  --timestamp-certificate-chain ironsign-tsa-chain.pem"),
+        "{cosign}"
+    );
+    assert!(cosign.contains("curl -fsSL -o ironsign-tsa-chain.pem https://pki.example/tsa.pem"), "{cosign}");
+    assert!(text(ironsign::InstructionsFormat::Kyverno).contains("tsaCertChain"));
+    let policy_controller = text(ironsign::InstructionsFormat::PolicyController);
+    assert!(policy_controller.contains("timestampAuthorities") && policy_controller.contains("rfc3161timestamp"));
+    // A chain of one certificate cannot be checked: refused.
+    let one = format!("{BASE}tsa:\n  chain: {{file: root.pem}}\n");
+    assert_eq!(config_error(&one).0, "tsa.chain");
+}
+
+#[test]
 fn pages_name_the_image_the_signer_and_the_root_fingerprint() {
     let f = fixture();
     let root = ironsign::Certificate::from_pem_or_der(&std::fs::read(pki_file("root.pem")).unwrap(), "root").unwrap();
