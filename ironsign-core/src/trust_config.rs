@@ -145,7 +145,7 @@ pub enum SignerIdentity {
 }
 
 /// Certificates with their download URL.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CertificateEntry {
     /// The certificates, in file order.
     pub certificates: Vec<Certificate>,
@@ -153,6 +153,16 @@ pub struct CertificateEntry {
     pub url: Option<String>,
     /// The bytes as configured (what the URL must serve, byte for byte).
     pub source: Vec<u8>,
+}
+
+impl std::fmt::Debug for CertificateEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateEntry")
+            .field("certificates", &self.certificates)
+            .field("url", &self.url)
+            .field("source", &format_args!("{} bytes", self.source.len()))
+            .finish()
+    }
 }
 
 /// A `REGISTRY/REPOSITORY` glob.
