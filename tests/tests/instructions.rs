@@ -158,6 +158,13 @@ fn generated_cosign_scripts_pass_only_the_image_signed_under_the_configured_root
                 String::from_utf8_lossy(&out.stderr)
             );
             assert_eq!(out.status.success(), expected, "{log}");
+            // Refused by cosign for the right reason, not by the script.
+            let reason = match what {
+                "unsigned" => "no signatures found",
+                "other root" => "unknown authority",
+                _ => "",
+            };
+            assert!(log.contains(reason), "{log}");
             if expected {
                 // The root was downloaded from its URL and its SHA-256 checked.
                 assert!(work.path().join("test-images-roots.pem").exists(), "{log}");
@@ -253,6 +260,13 @@ fn policy_tester_applies_the_generated_cluster_image_policy() {
             &[("SSL_CERT_FILE", ca.as_str())],
         );
         assert_eq!(run.code == 0, expected, "{what}: {run:?}");
+        // Refused for the right reason.
+        let reason = match what {
+            "unsigned" => "no matching",
+            "other root" => "unknown authority",
+            _ => "",
+        };
+        assert!(run.stdout.contains(reason), "{what}: {run:?}");
     }
 }
 
@@ -278,6 +292,13 @@ fn containers_image_applies_the_generated_podman_policy() {
                 ["--policy", policy_path.to_str().unwrap(), "--registries.d", registries_d.to_str().unwrap(), image];
             let run = run(&check, &args, &env);
             assert_eq!(run.code, if expected { 0 } else { 1 }, "{policy} {what}: {run:?}");
+            let reason = match (what, policy) {
+                ("unsigned", _) => "no signature exists",
+                ("other root", "policy.json") => "unknown authority",
+                ("other root", _) => "signature verification failed",
+                _ => "allowed",
+            };
+            assert!(run.stdout.contains(reason), "{policy} {what}: {run:?}");
         }
     }
 }
