@@ -51,6 +51,8 @@ export type ErrorCode =
   | 'UNKNOWN_SBOM_FORMAT'
   | 'SBOM_FORMAT_MISMATCH'
   | 'INVALID_POLICY'
+  | 'IMAGE_NOT_COVERED'
+  | 'INVALID_TRUST_CONFIG'
 
 /** The first check a rejected signature or attestation failed (checked against `rejectionCodes()`). */
 export type RejectionCode =
@@ -177,6 +179,14 @@ export interface AttestationResult {
   timeSource: string
   attestations: VerifiedAttestation[]
   rejected: SignatureRejection[]
+}
+
+/** What verifying an image under a trust configuration proved. */
+export interface TrustConfigVerification {
+  mediaType: string
+  trustConfig: string
+  signature: VerificationResult
+  attestations: AttestationResult[]
 }
 
 export interface SignReport {
@@ -344,6 +354,12 @@ export declare class RegistryClient {
    */
   verify(reference: string, trust: TrustRoot, policy: Policy): Promise<VerificationResult>
   /**
+   * Verifies `reference` as a trust configuration says: covered by its image patterns (else
+   * `IMAGE_NOT_COVERED`, before any request), signed by its identity under its CAs, with a
+   * verified attestation of every required predicate type.
+   */
+  verifyWithTrustConfig(reference: string, trustConfig: TrustConfig): Promise<TrustConfigVerification>
+  /**
    * Attests `reference`: signs an in-toto statement over the predicate built from `predicate`
    * (as `ironsign attest --type T --predicate FILE` does) and appends it to the `.att` manifest.
    */
@@ -421,6 +437,32 @@ export declare class Signer {
   get warnings(): Array<string>
 }
 
+/**
+ * A trust configuration (docs/trust-config.md): the root CAs, intermediates, signer identity,
+ * image patterns and required attestations that `verifyWithTrustConfig` checks and
+ * `instructions` turns into commands and admission policies.
+ */
+export declare class TrustConfig {
+  /** Reads a YAML or JSON configuration file; the PEM files it names are relative to it. */
+  static fromFile(path: string): TrustConfig
+  /** Parses configuration text (YAML or JSON). */
+  static fromText(text: string, options?: TrustConfigTextOptions | undefined | null): TrustConfig
+  /** The name of the generated policies. */
+  get name(): string
+  /** The image patterns (REGISTRY/REPOSITORY globs). */
+  get images(): Array<string>
+  /** The predicate type URIs every image must carry a verified attestation of. */
+  get requiredPredicateTypes(): Array<string>
+  /** The trust material: its roots and intermediates. */
+  get trustRoot(): TrustRoot
+  /** The identity policy. */
+  get policy(): Policy
+  /** Whether an image pattern covers `reference`. */
+  covers(reference: string): boolean
+  /** The document as written (keys in camelCase). */
+  toJson(): Record<string, unknown>
+}
+
 /** Trust material: root CAs (with optional intermediates) and/or public keys. */
 export declare class TrustRoot {
   /** Trusts these root CAs (self-signed), with these intermediates for path building. */
@@ -482,6 +524,14 @@ export interface GcPlanOptions {
   olderThan?: string
   /** Most registry requests in flight (default 8). */
   maxWorkers?: number
+/** One generated file. */
+export interface GeneratedFile {
+  /** Its relative path, e.g. `verify-cosign-v2.sh` or `registries.d/NAME.yaml`. */
+  path: string
+  /** Its media type. */
+  mediaType: string
+  /** Its content. */
+  content: string
 }
 
 /**
@@ -503,6 +553,13 @@ export interface ListArtifactsOptions {
   /** List the platform manifests of an index too (default true). */
   platforms?: boolean
 }
+
+/**
+ * Generates verification instructions from `trustConfig`: the files, the main one first.
+ * `format` is `cosign`, `kyverno`, `policy-controller`, `podman`, `markdown` or `html`; with
+ * `image`, the instructions name it (it must be covered: `IMAGE_NOT_COVERED` otherwise).
+ */
+export declare function instructions(format: 'cosign' | 'kyverno' | 'policy-controller' | 'podman' | 'markdown' | 'html', trustConfig: TrustConfig, image?: string | undefined | null): Array<GeneratedFile>
 
 /**
  * Options of the [`Policy`] constructor. Give identities for certificate trust (any one of
@@ -609,6 +666,15 @@ export interface TransferOptionsJs {
   force?: boolean
   /** Most blobs copied at once (default 4). */
   maxWorkers?: number
+}
+
+/** Options of [`TrustConfig::from_text`]. */
+export interface TrustConfigTextOptions {
+  /**
+   * The directory the PEM files the configuration names are relative to (default: the
+   * current directory).
+   */
+  baseDir?: string
 }
 
 /** Input of [`TrustRoot::from_pem`]. */

@@ -7,9 +7,11 @@ export const {
   Policy,
   RegistryClient,
   Signer,
+  TrustConfig,
   TrustRoot,
   errorCodes,
   inspectCertificate,
+  instructions,
   rejectionCodes,
   version,
 } = binding

@@ -51,6 +51,8 @@ export type ErrorCode =
   | 'UNKNOWN_SBOM_FORMAT'
   | 'SBOM_FORMAT_MISMATCH'
   | 'INVALID_POLICY'
+  | 'IMAGE_NOT_COVERED'
+  | 'INVALID_TRUST_CONFIG'
 
 /** The first check a rejected signature or attestation failed (checked against `rejectionCodes()`). */
 export type RejectionCode =
@@ -177,6 +179,14 @@ export interface AttestationResult {
   timeSource: string
   attestations: VerifiedAttestation[]
   rejected: SignatureRejection[]
+}
+
+/** What verifying an image under a trust configuration proved. */
+export interface TrustConfigVerification {
+  mediaType: string
+  trustConfig: string
+  signature: VerificationResult
+  attestations: AttestationResult[]
 }
 
 export interface SignReport {

@@ -3,8 +3,10 @@
 //   GET /images/<reference>/artifacts
 //
 // answers with the image's signatures, verified against the configured trust root and policy,
-// its attestations by predicate type (each type verified with the same trust and policy), and
-// its SBOM's media type. Everything is read straight from the registry; nothing is cached.
+// its attestations by predicate type (each type verified with the same trust and policy), its
+// SBOM's media type, the artifact tree, and the verification instructions for end users (a
+// Markdown and an HTML page and the cosign scripts, generated from the trust configuration).
+// Everything is read straight from the registry; nothing is cached.
 //
 // Configuration: a JSON file named by the first argument or by IRONSIGN_ARTIFACTS_CONFIG, paths
 // relative to the file:
@@ -13,43 +15,72 @@
 //     "listen":   { "host": "127.0.0.1", "port": 8080 },          // port 0: any free port
 //     "registry": { "insecureHttp": ["127.0.0.1:5000"], "caFile": null },
 //     "trust":    { "roots": ["root.pem"], "intermediates": ["inter.pem"] },   // or "publicKeys": ["key.pub"]
-//     "policy":   { "identity": "signer@example.com", "annotations": {} }      // or "identityRegexp"
+//     "policy":   { "identity": "signer@example.com", "annotations": {} },     // or "identityRegexp"
+//     "trustConfig": "trust.yaml"   // docs/trust-config.md: the instructions; also the trust and
+//                                   // policy when "trust"/"policy" are not given
 //   }
 //
 // Registry credentials come from Docker's and podman's files as for the CLI (DOCKER_CONFIG,
 // REGISTRY_AUTH_FILE, ...). On start it prints `listening on http://HOST:PORT` on stdout.
-// Later issues add the artifact tree (listArtifacts) and verification instructions: each is one
-// more field in `artifacts()`.
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { dirname, resolve } from 'node:path'
-import { Policy, RegistryClient, TrustRoot } from 'ironsign'
+import { Policy, RegistryClient, TrustConfig, TrustRoot, instructions } from 'ironsign'
 
 /** Loads the configuration file into the binding's objects. */
 export function loadConfig(path) {
   const config = JSON.parse(readFileSync(path, 'utf8'))
   const base = dirname(resolve(path))
   const read = (p) => readFileSync(resolve(base, p))
-  const trust = config.trust?.publicKeys?.length
-    ? TrustRoot.fromPublicKeys(config.trust.publicKeys.map(read))
-    : TrustRoot.fromPem({ roots: config.trust.roots.map(read), intermediates: (config.trust.intermediates ?? []).map(read) })
+  const trustConfig = config.trustConfig ? TrustConfig.fromFile(resolve(base, config.trustConfig)) : null
+  const trust = !config.trust && trustConfig
+    ? trustConfig.trustRoot
+    : config.trust?.publicKeys?.length
+      ? TrustRoot.fromPublicKeys(config.trust.publicKeys.map(read))
+      : TrustRoot.fromPem({ roots: config.trust.roots.map(read), intermediates: (config.trust.intermediates ?? []).map(read) })
   const registry = { ...config.registry }
   if (registry.caFile) registry.caFile = resolve(base, registry.caFile)
   return {
     listen: { host: '127.0.0.1', port: 0, ...config.listen },
     client: new RegistryClient(registry),
     trust,
-    policy: new Policy(config.policy ?? {}),
+    policy: !config.policy && trustConfig ? trustConfig.policy : new Policy(config.policy ?? {}),
+    trustConfig,
   }
 }
 
 const errorJson = (e) => ({ code: e.code ?? 'INTERNAL', family: e.family ?? null, message: e.message, details: e.details ?? null })
 
-/** The artifacts of one image: signatures (verified), attestation types (verified), SBOM. */
-export async function artifacts({ client, trust, policy }, reference) {
+/**
+ * How end users verify the image: pages and cosign scripts from the trust configuration, or null
+ * when none is configured or it does not cover the image (`reason` says so).
+ */
+export function verificationInstructions(trustConfig, pinned) {
+  if (!trustConfig) return null
+  if (!trustConfig.covers(pinned)) return { trustConfig: trustConfig.name, covered: false, reason: `not covered by ${trustConfig.images.join(', ')}` }
+  const file = (format) => instructions(format, trustConfig, pinned)
+  return {
+    trustConfig: trustConfig.name,
+    covered: true,
+    markdown: file('markdown')[0].content,
+    html: file('html')[0].content,
+    cosign: file('cosign'),
+  }
+}
+
+/**
+ * The artifact tree (`listArtifacts`, the same document as `ironsign tree --output json`). The
+ * Node binding gains `listArtifacts` with the copy/save/load work; until then this is null.
+ */
+function artifactTree(client, pinned) {
+  return typeof client.listArtifacts === 'function' ? client.listArtifacts(pinned) : Promise.resolve(null)
+}
+
+/** The artifacts of one image: signatures (verified), attestation types (verified), SBOM, tree, instructions. */
+export async function artifacts({ client, trust, policy, trustConfig }, reference) {
   const digest = await client.digestOf(reference) // fails fast: INVALID_REFERENCE, IMAGE_NOT_FOUND
   const pinned = `${reference.replace(/@sha256:[0-9a-f]+$/, '')}@${digest}`
-  const [signatures, attestations, sbom] = await Promise.all([
+  const [signatures, attestations, sbom, tree] = await Promise.all([
     client.verify(pinned, trust, policy).then(
       (r) => ({ verified: true, signatures: r.signatures.map(summarise), rejected: r.rejected }),
       (e) => ({ verified: false, signatures: [], rejected: e.details?.NoMatchingSignature?.rejections ?? [], error: errorJson(e) }),
@@ -69,8 +100,9 @@ export async function artifacts({ client, trust, policy }, reference) {
       (s) => ({ mediaType: s.mediaType, size: s.size, layerDigest: s.layerDigest }),
       (e) => (e.code === 'NO_SIGNATURES' ? null : Promise.reject(e)),
     ),
+    artifactTree(client, pinned),
   ])
-  return { reference, digest, signatures, attestations, sbom }
+  return { reference, digest, signatures, attestations, sbom, tree, instructions: verificationInstructions(trustConfig, pinned) }
 }
 
 function summarise(s) {

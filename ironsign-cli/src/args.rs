@@ -115,6 +115,14 @@ fn read(path: &Path) -> Result<Vec<u8>, Error> {
 }
 
 impl TrustArgs {
+    /// Whether any trust flag was given.
+    pub fn is_given(&self) -> bool {
+        !self.key.is_empty()
+            || self.certificate_chain.is_some()
+            || !self.ca_roots.is_empty()
+            || !self.ca_intermediates.is_empty()
+    }
+
     /// The trust root these flags describe.
     pub fn trust_root(&self) -> Result<TrustRoot, Error> {
         let keys = self
@@ -184,6 +192,14 @@ pub struct PolicyArgs {
 }
 
 impl PolicyArgs {
+    /// Whether an identity flag was given.
+    pub fn is_given(&self) -> bool {
+        !(self.identity.is_empty()
+            && self.identity_regexp.is_empty()
+            && self.subject.is_empty()
+            && self.subject_regexp.is_empty())
+    }
+
     /// The policy these flags describe, with the annotations to require.
     pub fn policy(&self, trust: &TrustRoot, annotations: &BTreeMap<String, String>) -> Result<Policy, Error> {
         let mut identities: Vec<Identity> = self.identity.iter().map(Identity::san).collect();

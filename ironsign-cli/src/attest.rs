@@ -135,6 +135,10 @@ pub struct VerifyAttestationCmd {
     /// key=value every verified statement's subject annotations must hold.
     #[arg(short = 'a', long = "annotations")]
     annotations: Vec<String>,
+    /// Take the roots, intermediates, identity and image patterns from a trust configuration
+    /// instead of trust and identity flags.
+    #[arg(long = "trust-config", value_name = "FILE")]
+    trust_config: Option<PathBuf>,
     #[command(flatten)]
     registry: RegistryArgs,
     #[arg(long, short = 'o', value_enum, default_value_t)]
@@ -157,9 +161,24 @@ pub async fn verify_attestation(c: VerifyAttestationCmd) -> anyhow::Result<()> {
             .map_err(|e| Error::from(InputError::Io { path: path.display().to_string(), reason: e.to_string() }))?;
         policies.push(RegoPolicy::new(&path.display().to_string(), &source).map_err(Error::from)?);
     }
-    let trust = c.trust.trust_root()?;
-    let annotations = args::parse_annotations(&c.annotations)?;
-    let policy = c.policy_args.policy(&trust, &annotations)?;
+    let (trust, policy) = match &c.trust_config {
+        Some(path) => {
+            crate::instructions::refuse_mixed_flags(c.trust.is_given() || c.policy_args.is_given())?;
+            let config = crate::instructions::load_trust_config(path)?;
+            config.check_covers(&image).map_err(Error::from)?;
+            let mut policy = config.policy();
+            for (k, v) in args::parse_annotations(&c.annotations)? {
+                policy = policy.with_annotation(k, v);
+            }
+            (config.trust_root().clone(), policy)
+        }
+        None => {
+            let trust = c.trust.trust_root()?;
+            let annotations = args::parse_annotations(&c.annotations)?;
+            let policy = c.policy_args.policy(&trust, &annotations)?;
+            (trust, policy)
+        }
+    };
     let client = c.registry.client(&[&image])?;
     let attached = client.fetch_attestations(&image).await?;
     let result = Verifier::new(trust).verify_attestations(&attached, &policy, kind.uri(), &policies)?;

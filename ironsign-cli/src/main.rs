@@ -5,6 +5,7 @@ mod args;
 mod attest;
 mod bundles;
 mod certs;
+mod instructions;
 mod lifecycle;
 mod transfer;
 
@@ -78,6 +79,8 @@ enum Command {
     Save(transfer::SaveCmd),
     /// Push an image saved by ironsign save or cosign save, with its attachments, to a registry.
     Load(transfer::LoadCmd),
+    /// Generate verification instructions and admission policies from a trust configuration.
+    Instructions(instructions::InstructionsCmd),
 }
 
 #[derive(clap::Args)]
@@ -128,6 +131,10 @@ struct VerifyCmd {
     /// key=value the payload's "optional" object must hold.
     #[arg(short = 'a', long = "annotations")]
     annotations: Vec<String>,
+    /// Verify as a trust configuration says (roots, intermediates, identity, image patterns) and
+    /// require its attestations too; no other trust or policy flag goes with it.
+    #[arg(long = "trust-config", value_name = "FILE")]
+    trust_config: Option<PathBuf>,
     #[command(flatten)]
     registry: RegistryArgs,
     #[arg(long, short = 'o', value_enum, default_value_t)]
@@ -278,6 +285,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Copy(c) => done(transfer::copy(c).await),
         Command::Save(c) => done(transfer::save(c).await),
         Command::Load(c) => done(transfer::load(c).await),
+        Command::Instructions(c) => done(instructions::instructions(c)),
         Command::Generate(c) => {
             let image = parse_ref(&c.image)?;
             let client = c.registry.client(&[&image])?;
@@ -338,6 +346,10 @@ where
 
 async fn verify(c: VerifyCmd) -> anyhow::Result<()> {
     let images = c.images.iter().map(|i| parse_ref(i)).collect::<Result<Vec<_>, _>>()?;
+    if let Some(config) = &c.trust_config {
+        instructions::refuse_mixed_flags(c.trust.is_given() || c.policy.is_given() || !c.annotations.is_empty())?;
+        return instructions::verify(&images, config, &c.registry, c.output).await;
+    }
     let trust = c.trust.trust_root()?;
     let annotations = args::parse_annotations(&c.annotations)?;
     let policy = c.policy.policy(&trust, &annotations)?;

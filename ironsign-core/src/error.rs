@@ -122,6 +122,8 @@ pub const ERROR_CODES: &[(ErrorFamily, &str)] = &[
     (ErrorFamily::Input, "UNKNOWN_SBOM_FORMAT"),
     (ErrorFamily::Input, "SBOM_FORMAT_MISMATCH"),
     (ErrorFamily::Input, "INVALID_POLICY"),
+    (ErrorFamily::Verification, "IMAGE_NOT_COVERED"),
+    (ErrorFamily::Input, "INVALID_TRUST_CONFIG"),
 ];
 
 /// Every code [`SignatureRejection::code`] (a rejected signature's first failed check) takes:
@@ -191,6 +193,14 @@ pub enum VerificationError {
         /// The attestations the policy denied.
         denials: Vec<SignatureRejection>,
     },
+    /// The trust configuration does not cover the image: no image pattern matches it.
+    #[error("{image} is not covered by the trust configuration (images: {})", .patterns.join(", "))]
+    ImageNotCovered {
+        /// The image.
+        image: String,
+        /// The configuration's image patterns.
+        patterns: Vec<String>,
+    },
 }
 
 impl VerificationError {
@@ -200,6 +210,7 @@ impl VerificationError {
             VerificationError::NoSignatures { .. } => "NO_SIGNATURES",
             VerificationError::NoMatchingSignature { .. } => "NO_MATCHING_SIGNATURE",
             VerificationError::PolicyDenied { .. } => "POLICY_DENIED",
+            VerificationError::ImageNotCovered { .. } => "IMAGE_NOT_COVERED",
         }
     }
 }
@@ -732,6 +743,14 @@ pub enum InputError {
         /// The engine's complaint.
         reason: String,
     },
+    /// A trust configuration is malformed: an unknown or missing field, a bad value.
+    #[error("trust configuration{}: {reason}", if .field.is_empty() { String::new() } else { format!(", field {}", .field) })]
+    InvalidTrustConfig {
+        /// The field path, e.g. `roots[0].file` (empty for the document as a whole).
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl InputError {
@@ -747,6 +766,7 @@ impl InputError {
             InputError::UnknownSbomFormat { .. } => "UNKNOWN_SBOM_FORMAT",
             InputError::SbomFormatMismatch { .. } => "SBOM_FORMAT_MISMATCH",
             InputError::InvalidPolicy { .. } => "INVALID_POLICY",
+            InputError::InvalidTrustConfig { .. } => "INVALID_TRUST_CONFIG",
         }
     }
 

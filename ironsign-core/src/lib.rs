@@ -91,6 +91,9 @@ pub mod schema;
 pub mod sign;
 pub mod transfer;
 pub mod verify;
+// Verification instructions and admission policies from one trust configuration (issue 8).
+pub mod instructions;
+pub mod trust_config;
 
 // The public interface is:
 pub use cosign::{Limits, SignatureFormat, SignatureLayer, SignedImage};
@@ -99,6 +102,7 @@ pub use error::{
     VerificationError,
 };
 pub use gc::{CleanType, GcOptions, GcPlan, GcReport};
+pub use instructions::{Instructions, InstructionsFormat, InstructionsOptions};
 pub use keys::{KeyAlgorithm, KeyKind, KeyPairSigner, PublicKey, Signer};
 pub use list::{ArtifactTree, ListOptions, list_artifacts};
 pub use pki::{Certificate, CertificateSummary, TrustRoot};
@@ -106,6 +110,7 @@ pub use reference::{Digest, ImageReference, Location};
 pub use registry::{Credential, Keychain, RegistryClient, RegistryOptions};
 pub use sign::{SignOptions, SignReport, SigningMaterial};
 pub use transfer::{Selection, TransferOptions, TransferReport};
+pub use trust_config::TrustConfig;
 pub use verify::attestation::{AttestationResult, VerifiedAttestation};
 pub use verify::rego::RegoPolicy;
 pub use verify::{Identity, IdentityField, Policy, VerificationResult, VerifiedSignature, Verifier};

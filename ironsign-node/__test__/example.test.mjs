@@ -17,8 +17,19 @@ before(async () => {
   registry = startRegistry('example')
   pki = makePki()
   dir = tempDir()
+  const trustConfig = join(dir.dir, 'trust.yaml')
+  writeFileSync(trustConfig, [
+    'version: 1',
+    'name: web-images',
+    `images: ["${registry.addr}/web/*"]`,
+    `roots: [{file: ${pki.path('root.pem')}}]`,
+    `intermediates: [{file: ${pki.path('inter.pem')}}]`,
+    'identity: {san: signer@example.com}',
+    '',
+  ].join('\n'))
   const config = join(dir.dir, 'config.json')
   writeFileSync(config, JSON.stringify({
+    trustConfig: 'trust.yaml',
     listen: { host: '127.0.0.1', port: 0 },
     registry: { insecureHttp: [registry.addr], configFiles: [] },
     trust: { roots: [pki.path('root.pem')], intermediates: [pki.path('inter.pem')] },
@@ -68,6 +79,15 @@ test('a signed, attested image with an SBOM: everything listed and verified', as
   ])
   assert.equal(body.attestations[0].error.code, 'NO_MATCHING_SIGNATURE')
   assert.equal(body.sbom.mediaType, 'application/vnd.cyclonedx+json')
+  // The artifact tree comes with listArtifacts (null until the binding has it).
+  assert.ok('tree' in body)
+  // How end users verify it, from the trust configuration.
+  assert.equal(body.instructions.trustConfig, 'web-images')
+  assert.equal(body.instructions.covered, true)
+  assert.match(body.instructions.markdown, /signer@example\.com/)
+  assert.ok(body.instructions.markdown.includes(image.digest))
+  assert.match(body.instructions.html, /^<!doctype html>/)
+  assert.deepEqual(body.instructions.cosign.map((f) => f.path), ['verify-cosign-v2.sh', 'verify-cosign-v3.sh'])
 })
 
 test('an unsigned image, a missing image, a bad reference', async () => {

@@ -19,6 +19,7 @@ mod convert;
 mod errors;
 mod registry;
 mod transfer;
+mod trust;
 
 use convert::{Bytes, bytes, to_js};
 use errors::{invalid_argument, sync};
@@ -30,6 +31,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 pub use registry::RegistryClient;
+pub use trust::{TrustConfig, instructions};
 
 /// The package version (the workspace version, shared by every ironsign crate and package).
 #[napi]

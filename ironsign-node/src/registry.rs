@@ -285,6 +285,24 @@ impl RegistryClient {
         )
     }
 
+    /// Verifies `reference` as a trust configuration says: covered by its image patterns (else
+    /// `IMAGE_NOT_COVERED`, before any request), signed by its identity under its CAs, with a
+    /// verified attestation of every required predicate type.
+    #[napi(ts_return_type = "Promise<TrustConfigVerification>")]
+    pub fn verify_with_trust_config<'env>(
+        &self,
+        env: &'env Env,
+        reference: String,
+        trust_config: &crate::trust::TrustConfig,
+    ) -> napi::Result<PromiseRaw<'env, Value>> {
+        let (client, config) = (self.inner.clone(), trust_config.config.clone());
+        spawn(
+            env,
+            async move { Ok(to_js(&ironsign::trust_config::verify_image(&client, &config, &parse(&reference)?).await?)) },
+            |_, value| Ok(value),
+        )
+    }
+
     /// Attests `reference`: signs an in-toto statement over the predicate built from `predicate`
     /// (as `ironsign attest --type T --predicate FILE` does) and appends it to the `.att` manifest.
     #[napi(ts_return_type = "Promise<AttestReport>")]

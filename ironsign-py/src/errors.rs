@@ -19,6 +19,7 @@ fn class_name(err: &Error) -> &'static str {
             VerificationError::NoSignatures { .. } => "NoSignaturesError",
             VerificationError::NoMatchingSignature { .. } => "NoMatchingSignatureError",
             VerificationError::PolicyDenied { .. } => "PolicyDeniedError",
+            VerificationError::ImageNotCovered { .. } => "VerificationError",
             _ => "VerificationError",
         },
         Error::Registry(e) => match e {
@@ -65,6 +66,7 @@ fn class_name(err: &Error) -> &'static str {
             | InputError::UnknownScanner { .. } => "PredicateError",
             InputError::UnknownSbomFormat { .. } | InputError::SbomFormatMismatch { .. } => "SbomFormatError",
             InputError::InvalidPolicy { .. } => "InvalidPolicyError",
+            InputError::InvalidTrustConfig { .. } => "InputError",
             _ => "InputError",
         },
         // `Error` is non-exhaustive: a family added to the core surfaces as the base class until it
@@ -116,6 +118,8 @@ fn every_variant() -> Vec<Error> {
         InputError::UnknownSbomFormat { what: s(), reason: s() }.into(),
         InputError::SbomFormatMismatch { what: s(), declared: s(), detected: s() }.into(),
         InputError::InvalidPolicy { policy: s(), reason: s() }.into(),
+        VerificationError::ImageNotCovered { image: s(), patterns: vec![] }.into(),
+        InputError::InvalidTrustConfig { field: s(), reason: s() }.into(),
     ]
 }
 

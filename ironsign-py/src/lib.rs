@@ -18,6 +18,7 @@ mod material;
 mod registry;
 mod results;
 mod transfer;
+mod trust;
 
 use pyo3::prelude::*;
 
@@ -44,6 +45,8 @@ mod _ironsign {
     use crate::transfer::{GcPlan, GcReport, TransferReport};
     #[pymodule_export]
     use crate::{material::_bench_rust_verify_only, registry::_bench_rust_verify_loop};
+    #[pymodule_export]
+    use crate::{results::TrustConfigVerification, trust::PyTrustConfig, trust::instructions};
 
     use pyo3::prelude::*;
 

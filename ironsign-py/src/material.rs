@@ -123,7 +123,7 @@ pub struct PyTrustRoot {
 }
 
 impl PyTrustRoot {
-    fn new(trust: ironsign::TrustRoot) -> Self {
+    pub(crate) fn new(trust: ironsign::TrustRoot) -> Self {
         PyTrustRoot { verifier: Arc::new(ironsign::Verifier::new(trust)) }
     }
 }
@@ -238,6 +238,13 @@ impl PyTrustRoot {
 pub struct PyPolicy {
     pub policy: Policy,
     description: String,
+}
+
+impl PyPolicy {
+    /// A policy built in Rust (e.g. a trust configuration's), with its `repr` text.
+    pub(crate) fn from_policy(policy: Policy, description: String) -> Self {
+        PyPolicy { policy, description }
+    }
 }
 
 #[pymethods]

@@ -440,6 +440,18 @@ impl PyRegistryClient {
         block_on(py, self.client.verify(reference, trust, policy)).map(VerificationResult)
     }
 
+    /// Verifies `reference` as a trust configuration says: covered by its image patterns, signed
+    /// by its identity under its CAs, with a verified attestation of every required type.
+    fn verify_with_trust_config(
+        &self,
+        py: Python<'_>,
+        reference: &str,
+        trust_config: &crate::trust::PyTrustConfig,
+    ) -> PyResult<crate::results::TrustConfigVerification> {
+        block_on(py, crate::trust::verify_future(&self.client, reference, trust_config))
+            .map(crate::results::TrustConfigVerification)
+    }
+
     /// The simple-signing payload that `sign` would sign (as `cosign generate` prints it).
     #[pyo3(signature = (reference, *, annotations = None, identity = None))]
     fn generate_payload<'py>(
@@ -713,6 +725,17 @@ impl PyAsyncRegistryClient {
         policy: &PyPolicy,
     ) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, self.client.verify(reference, trust, policy), VerificationResult)
+    }
+
+    /// See `ironsign.RegistryClient.verify_with_trust_config`.
+    fn verify_with_trust_config<'py>(
+        &self,
+        py: Python<'py>,
+        reference: &str,
+        trust_config: &crate::trust::PyTrustConfig,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let fut = crate::trust::verify_future(&self.client, reference, trust_config);
+        awaitable(py, fut, crate::results::TrustConfigVerification)
     }
 
     /// See `ironsign.RegistryClient.generate_payload`.

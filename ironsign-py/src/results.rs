@@ -745,3 +745,25 @@ result_class! {
         fn platforms(&self) -> Vec<ArtifactTree> { self.0.platforms.iter().cloned().map(ArtifactTree).collect() }
     }
 }
+
+result_class! {
+    /// What verifying an image under a trust configuration proved: the signature and a verified
+    /// attestation of every required predicate type.
+    TrustConfigVerification(ironsign::trust_config::TrustConfigVerification) as "TrustConfigVerification",
+    repr = |r| format!("trust_config={:?}, digest={:?}, attestations={}", r.trust_config, r.signature.digest.as_str(),
+        r.attestations.len());
+    {
+        /// The media type of the JSON form.
+        #[getter]
+        fn media_type(&self) -> &'static str { self.0.media_type }
+        /// The trust configuration's name.
+        #[getter]
+        fn trust_config(&self) -> &str { &self.0.trust_config }
+        /// The signature verification.
+        #[getter]
+        fn signature(&self) -> VerificationResult { VerificationResult(self.0.signature.clone()) }
+        /// One result per required predicate type, in configuration order.
+        #[getter]
+        fn attestations(&self) -> Vec<AttestationResult> { self.0.attestations.iter().cloned().map(AttestationResult).collect() }
+    }
+}

@@ -61,6 +61,8 @@ from ironsign._ironsign import (
     SignedImage,
     Signer,
     SignReport,
+    TrustConfig,
+    TrustConfigVerification,
     TrustRoot,
     VerificationResult,
     VerifiedSignature,
@@ -70,6 +72,7 @@ from ironsign._ironsign import (
     create_csr,
     generate_key_pair,
     inspect_certificate,
+    instructions,
     verify_renewal,
 )
 
@@ -83,6 +86,10 @@ __all__ = [
     "Verifier",
     "RegoPolicy",
     "generate_key_pair",
+    # Trust configurations and verification instructions
+    "TrustConfig",
+    "TrustConfigVerification",
+    "instructions",
     # Certificate tooling
     "inspect_certificate",
     "check_certificate",
