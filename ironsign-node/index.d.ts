@@ -406,9 +406,11 @@ export declare class RegistryClient {
   load(destination: string, target: LayoutTarget, options?: TransferOptionsJs | undefined | null): Promise<TransferReport>
   /**
    * Everything attached to `reference`: signatures, attestations, SBOMs and OCI 1.1
-   * referrers, per platform (the `ironsign tree --output json` document).
+   * referrers, per platform (the `ironsign tree --output json` document). With `trust` and
+   * `policy`, each signature's verification status (`verified`, or `rejected` with its code)
+   * is included; one without the other is an `INVALID_ARGUMENT`.
    */
-  listArtifacts(reference: string, options?: ListArtifactsOptions | undefined | null): Promise<ArtifactTree>
+  listArtifacts(reference: string, trust?: TrustRoot | undefined | null, policy?: Policy | undefined | null, options?: ListArtifactsOptions | undefined | null): Promise<ArtifactTree>
   /**
    * Scans repositories (`REGISTRY/REPO` or `oci:DIR`) for attachments whose image is gone
    * (or, `includeUntagged`, untagged). Deletes nothing: give the plan to `gcApply`.
@@ -524,6 +526,8 @@ export interface GcPlanOptions {
   olderThan?: string
   /** Most registry requests in flight (default 8). */
   maxWorkers?: number
+}
+
 /** One generated file. */
 export interface GeneratedFile {
   /** Its relative path, e.g. `verify-cosign-v2.sh` or `registries.d/NAME.yaml`. */
@@ -540,6 +544,13 @@ export interface GeneratedFile {
  */
 export declare function inspectCertificate(certificate: Bytes): InspectionReport
 
+/**
+ * Generates verification instructions from `trustConfig`: the files, the main one first.
+ * `format` is `cosign`, `kyverno`, `policy-controller`, `podman`, `markdown` or `html`; with
+ * `image`, the instructions name it (it must be covered: `IMAGE_NOT_COVERED` otherwise).
+ */
+export declare function instructions(format: 'cosign' | 'kyverno' | 'policy-controller' | 'podman' | 'markdown' | 'html', trustConfig: TrustConfig, image?: string | undefined | null): Array<GeneratedFile>
+
 /** Where `save` writes and `load` reads: a layout directory or one tar file. */
 export interface LayoutTarget {
   /** An OCI image-layout directory (cosign save's format). */
@@ -553,13 +564,6 @@ export interface ListArtifactsOptions {
   /** List the platform manifests of an index too (default true). */
   platforms?: boolean
 }
-
-/**
- * Generates verification instructions from `trustConfig`: the files, the main one first.
- * `format` is `cosign`, `kyverno`, `policy-controller`, `podman`, `markdown` or `html`; with
- * `image`, the instructions name it (it must be covered: `IMAGE_NOT_COVERED` otherwise).
- */
-export declare function instructions(format: 'cosign' | 'kyverno' | 'policy-controller' | 'podman' | 'markdown' | 'html', trustConfig: TrustConfig, image?: string | undefined | null): Array<GeneratedFile>
 
 /**
  * Options of the [`Policy`] constructor. Give identities for certificate trust (any one of

@@ -68,14 +68,6 @@ export function verificationInstructions(trustConfig, pinned) {
   }
 }
 
-/**
- * The artifact tree (`listArtifacts`, the same document as `ironsign tree --output json`). The
- * Node binding gains `listArtifacts` with the copy/save/load work; until then this is null.
- */
-function artifactTree(client, pinned) {
-  return typeof client.listArtifacts === 'function' ? client.listArtifacts(pinned) : Promise.resolve(null)
-}
-
 /** The artifacts of one image: signatures (verified), attestation types (verified), SBOM, tree, instructions. */
 export async function artifacts({ client, trust, policy, trustConfig }, reference) {
   const digest = await client.digestOf(reference) // fails fast: INVALID_REFERENCE, IMAGE_NOT_FOUND
@@ -100,7 +92,8 @@ export async function artifacts({ client, trust, policy, trustConfig }, referenc
       (s) => ({ mediaType: s.mediaType, size: s.size, layerDigest: s.layerDigest }),
       (e) => (e.code === 'NO_SIGNATURES' ? null : Promise.reject(e)),
     ),
-    artifactTree(client, pinned),
+    // Everything attached, per platform, each signature with its verification status.
+    client.listArtifacts(pinned, trust, policy),
   ])
   return { reference, digest, signatures, attestations, sbom, tree, instructions: verificationInstructions(trustConfig, pinned) }
 }

@@ -79,8 +79,13 @@ test('a signed, attested image with an SBOM: everything listed and verified', as
   ])
   assert.equal(body.attestations[0].error.code, 'NO_MATCHING_SIGNATURE')
   assert.equal(body.sbom.mediaType, 'application/vnd.cyclonedx+json')
-  // The artifact tree comes with listArtifacts (null until the binding has it).
-  assert.ok('tree' in body)
+  // The artifact tree, each signature with its verification status.
+  assert.equal(body.tree.mediaType, 'application/vnd.ironsign.artifact-tree+json;version=0.1')
+  assert.equal(body.tree.digest, image.digest)
+  const statuses = body.tree.signatures.entries.map((s) => [s.status.state, s.status.code ?? null]).sort()
+  assert.deepEqual(statuses, [['rejected', 'IDENTITY_MISMATCH'], ['verified', null]])
+  assert.deepEqual(body.tree.attestations.entries.length, 2)
+  assert.equal(body.tree.sboms.entries.length, 1)
   // How end users verify it, from the trust configuration.
   assert.equal(body.instructions.trustConfig, 'web-images')
   assert.equal(body.instructions.covered, true)

@@ -77,6 +77,11 @@ describe('transfer', () => {
     const tree = await reg.listArtifacts(image.tagged)
     assert.equal(tree.digest, image.digest)
     assert.equal(tree.signatures.entries.length, 1)
+    assert.equal(tree.signatures.entries[0].status.state, 'not_checked')
+    // With trust and policy, each signature's status; one without the other is refused.
+    const checked = await reg.listArtifacts(image.tagged, trust, policy)
+    assert.equal(checked.signatures.entries[0].status.state, 'verified')
+    await rejectsWith(reg.listArtifacts(image.tagged, trust, null), 'INVALID_ARGUMENT', assert)
     const repository = image.tagged.slice(0, image.tagged.lastIndexOf(':'))
     const [host, name] = [registry.addr, repository.slice(registry.addr.length + 1)]
     const response = await fetch(`http://${host}/v2/${name}/manifests/${image.digest}`, { method: 'DELETE' })

@@ -78,7 +78,7 @@ async function transfer(reg: RegistryClient): Promise<void> {
   const bytes: number = copied.bytesCopied
   const saved: TransferReport = await reg.save('a/b:c', { tar: 'x.tar' })
   await reg.load('d/e:f', { dir: 'layout' }, { force: false })
-  const tree: ArtifactTree = await reg.listArtifacts('a/b:c', { platforms: false })
+  const tree: ArtifactTree = await reg.listArtifacts('a/b:c', null, null, { platforms: false })
   const plan: GcPlan = await reg.gcPlan(['a/b'], { includeUntagged: true, olderThan: '30d' })
   const report: GcReport = await reg.gcApply(plan, 4)
   void [bytes, saved, tree, report.summary.deleted]

@@ -4,6 +4,7 @@
 use crate::convert::to_js;
 use crate::errors::invalid_argument;
 use crate::registry::{RegistryClient, parse, spawn};
+use crate::{Policy, TrustRoot};
 use ironsign::gc::{GcOptions, GcPlan};
 use ironsign::transfer::{self, Selection, TransferOptions};
 use ironsign::{Error, ImageReference, Location};
@@ -186,22 +187,36 @@ impl RegistryClient {
     }
 
     /// Everything attached to `reference`: signatures, attestations, SBOMs and OCI 1.1
-    /// referrers, per platform (the `ironsign tree --output json` document).
+    /// referrers, per platform (the `ironsign tree --output json` document). With `trust` and
+    /// `policy`, each signature's verification status (`verified`, or `rejected` with its code)
+    /// is included; one without the other is an `INVALID_ARGUMENT`.
     #[napi(ts_return_type = "Promise<ArtifactTree>")]
     pub fn list_artifacts<'env>(
         &self,
         env: &'env Env,
         reference: String,
+        trust: Option<&TrustRoot>,
+        policy: Option<&Policy>,
         options: Option<ListArtifactsOptions>,
     ) -> napi::Result<PromiseRaw<'env, Value>> {
         let client = self.inner.clone();
         let platforms = options.and_then(|o| o.platforms).unwrap_or(true);
+        let verification = match (trust, policy) {
+            (Some(t), Some(p)) => Ok(Some((t.verifier.clone(), p.policy.clone()))),
+            (None, None) => Ok(None),
+            _ => Err(invalid_argument("trust, policy", "give both to verify the listed signatures, or neither")),
+        };
         spawn(
             env,
             async move {
+                let verification = verification?;
                 let reference = parse(&reference)?;
                 let tree = on_blocking_thread("listArtifacts", move |h| {
-                    let options = ironsign::ListOptions { platforms, ..Default::default() };
+                    let options = ironsign::ListOptions {
+                        platforms,
+                        verification: verification.as_ref().map(|(v, p)| (v.as_ref(), p.as_ref())),
+                        ..Default::default()
+                    };
                     h.block_on(ironsign::list_artifacts(&client, &reference, &options))
                 })
                 .await?;
