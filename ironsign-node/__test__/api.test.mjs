@@ -288,3 +288,21 @@ describe('certificates, credentials, version', () => {
     assert.equal(version(), workspace)
   })
 })
+
+test('the request timeout bounds a registry that never answers, and must be positive', async () => {
+  const { createServer } = await import('node:net')
+  const held = []
+  const server = createServer((socket) => held.push(socket)) // accepts, never answers
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  try {
+    const silent = new RegistryClient({ configFiles: [], timeout: 1.5 })
+    const e = await rejectsWith(silent.digestOf(`127.0.0.1:${server.address().port}/silent/app:v1`), 'REGISTRY_TRANSPORT', assert)
+    assert.match(e.message, /timed out|timeout/)
+  } finally {
+    for (const s of held) s.destroy()
+    server.close()
+  }
+  for (const timeout of [0, -1, Number.NaN]) {
+    await rejectsWith(() => new RegistryClient({ timeout }), 'INVALID_ARGUMENT', assert)
+  }
+})

@@ -75,6 +75,8 @@ pub struct RegistryClientOptions {
     /// `[]` means anonymous.
     #[napi(ts_type = "string[] | null")]
     pub config_files: Option<Option<Vec<String>>>,
+    /// The longest one registry request may take, body included, in seconds (default 300).
+    pub timeout: Option<f64>,
 }
 
 /// Options of [`RegistryClient::sign`].
@@ -191,6 +193,7 @@ impl RegistryClient {
                 ca_file: None,
                 auth: None,
                 config_files: None,
+                timeout: None,
             });
             let mut keychain = Keychain::anonymous();
             if let Some(auth) = o.auth.flatten() {
@@ -215,12 +218,18 @@ impl RegistryClient {
                     std::fs::read(p).map_err(|e| ironsign::InputError::Io { path: p.clone(), reason: e.to_string() })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let options = RegistryOptions {
+            let mut options = RegistryOptions {
                 insecure_registries: o.insecure_http.flatten().unwrap_or_default(),
                 ca_certificates_pem,
                 keychain,
                 ..Default::default()
             };
+            if let Some(seconds) = o.timeout {
+                options.request_timeout =
+                    std::time::Duration::try_from_secs_f64(seconds).ok().filter(|d| !d.is_zero()).ok_or_else(|| {
+                        invalid_argument("timeout", format!("{seconds} is not a positive number of seconds"))
+                    })?;
+            }
             Ok(RegistryClient { inner: Arc::new(ironsign::RegistryClient::new(options)?) })
         })
     }

@@ -118,6 +118,7 @@ impl Client {
         insecure_http: Vec<String>,
         ca_file: Option<OneOrMany<PathBuf>>,
         config_files: Option<Vec<PathBuf>>,
+        timeout: Option<f64>,
     ) -> Result<Self, Error> {
         let mut keychain = Keychain::anonymous();
         if let Some((username, password)) = auth {
@@ -132,8 +133,14 @@ impl Client {
             .iter()
             .map(|p| read_file(p))
             .collect::<Result<_, _>>()?;
-        let options =
+        let mut options =
             RegistryOptions { insecure_registries: insecure_http, ca_certificates_pem, keychain, ..Default::default() };
+        if let Some(seconds) = timeout {
+            options.request_timeout = std::time::Duration::try_from_secs_f64(seconds)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| invalid_argument("timeout", format!("{seconds} is not a positive number of seconds")))?;
+        }
         Ok(Client { inner: Arc::new(ironsign::RegistryClient::new(options)?) })
     }
 
@@ -363,17 +370,20 @@ impl PyRegistryClient {
     /// come from `config_files`, by default Docker's and podman's files as those tools find them
     /// (`DOCKER_CONFIG`, `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`); `config_files=[]` means
     /// anonymous. `insecure_http`: `host:port` registries reached over plain HTTP (loopback always
-    /// is). `ca_file`: extra CA certificate file(s) for registry TLS.
+    /// is). `ca_file`: extra CA certificate file(s) for registry TLS. `timeout`: the longest one
+    /// registry request may take, body included, in seconds (default 300).
     #[new]
-    #[pyo3(signature = (*, auth = None, insecure_http = None, ca_file = None, config_files = None))]
+    #[pyo3(signature = (*, auth = None, insecure_http = None, ca_file = None, config_files = None, timeout = None))]
     fn new(
         py: Python<'_>,
         auth: Option<(String, String)>,
         insecure_http: Option<Vec<String>>,
         ca_file: Option<OneOrMany<PathBuf>>,
         config_files: Option<Vec<PathBuf>>,
+        timeout: Option<f64>,
     ) -> PyResult<Self> {
-        let build = || Client::new(check_auth(auth)?, insecure_http.unwrap_or_default(), ca_file, config_files);
+        let build =
+            || Client::new(check_auth(auth)?, insecure_http.unwrap_or_default(), ca_file, config_files, timeout);
         Ok(PyRegistryClient { client: build().py_err(py)? })
     }
 
@@ -660,15 +670,17 @@ pub struct PyAsyncRegistryClient {
 impl PyAsyncRegistryClient {
     /// See `ironsign.RegistryClient`.
     #[new]
-    #[pyo3(signature = (*, auth = None, insecure_http = None, ca_file = None, config_files = None))]
+    #[pyo3(signature = (*, auth = None, insecure_http = None, ca_file = None, config_files = None, timeout = None))]
     fn new(
         py: Python<'_>,
         auth: Option<(String, String)>,
         insecure_http: Option<Vec<String>>,
         ca_file: Option<OneOrMany<PathBuf>>,
         config_files: Option<Vec<PathBuf>>,
+        timeout: Option<f64>,
     ) -> PyResult<Self> {
-        let build = || Client::new(check_auth(auth)?, insecure_http.unwrap_or_default(), ca_file, config_files);
+        let build =
+            || Client::new(check_auth(auth)?, insecure_http.unwrap_or_default(), ca_file, config_files, timeout);
         Ok(PyAsyncRegistryClient { client: build().py_err(py)? })
     }
 

@@ -150,3 +150,47 @@ def test_extra_ca_file(pki: Path, tls_registry: str) -> None:
         ironsign.RegistryClient(ca_file=pki / "tls-ca.pem", config_files=[]).digest_of(ref)
     with pytest.raises(ironsign.ImageNotFoundError):
         ironsign.RegistryClient(ca_file=[pki / "root.pem", pki / "tls-ca.pem"], config_files=[]).digest_of(ref)
+
+
+def test_request_timeout_bounds_a_registry_that_never_answers() -> None:
+    import socket
+    import threading
+
+    # Accepts connections and never answers: only the request timeout ends the call.
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    addr = f"127.0.0.1:{server.getsockname()[1]}"
+    try:
+        client = ironsign.RegistryClient(config_files=[], timeout=1.5)
+        with pytest.raises(ironsign.RegistryError) as caught:
+            client.digest_of(f"{addr}/silent/app:v1")
+        assert caught.value.code == "REGISTRY_TRANSPORT"
+        assert "timed out" in str(caught.value) or "timeout" in str(caught.value)
+    finally:
+        stop.set()
+        thread.join()
+        for s in held:
+            s.close()
+        server.close()
+
+
+@pytest.mark.parametrize("seconds", [0.0, -1.0, float("nan")])
+def test_request_timeout_must_be_positive(seconds: float) -> None:
+    with pytest.raises(ironsign.InputError) as caught:
+        ironsign.RegistryClient(config_files=[], timeout=seconds)
+    assert caught.value.code == "INVALID_ARGUMENT"
+    assert "timeout" in str(caught.value)

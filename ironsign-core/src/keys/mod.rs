@@ -274,10 +274,18 @@ impl KeyPairSigner {
                 let password = need_password()?;
                 let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(contents.as_slice())
                     .map_err(|e| parse(format!("encrypted PKCS#8: {e}")))?;
+                // AES-CBC has no integrity check: a wrong password passes the padding check about
+                // once in 256 tries and yields garbage that is not DER, which must still read as a
+                // wrong password (the envelope itself parsed above).
                 let doc = info.decrypt(password).map_err(|e| match e {
-                    pkcs8::Error::EncryptedPrivateKey(_) => KeyError::WrongPassword { what: what.into() },
+                    pkcs8::Error::EncryptedPrivateKey(_) | pkcs8::Error::Asn1(_) => {
+                        KeyError::WrongPassword { what: what.into() }
+                    }
                     other => parse(format!("encrypted PKCS#8: {other}")),
                 })?;
+                if pkcs8::PrivateKeyInfoRef::try_from(doc.as_bytes()).is_err() {
+                    return Err(KeyError::WrongPassword { what: what.into() });
+                }
                 Self::from_pkcs8_der(doc.as_bytes(), what)
             }
             cosign_file::SIGSTORE_LABEL | cosign_file::LEGACY_COSIGN_LABEL => {
@@ -404,6 +412,28 @@ mod tests {
             let sig = signer.sign(b"payload").unwrap();
             assert!(signer.public_key().verify(b"payload", &sig), "{kind:?}");
             assert!(!signer.public_key().verify(b"payloaD", &sig), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn every_wrong_password_of_an_encrypted_pkcs8_key_reads_as_wrong_password() {
+        use pkcs8::der::{Encode as _, pem::LineEnding};
+        let (_, der) = KeyPairSigner::generate(KeyKind::EcdsaP256).unwrap();
+        // One PBKDF2 iteration keeps 2,000 tries fast; the cipher is what matters here.
+        let params = pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(1, &[7; 16], [9; 16]).unwrap();
+        let ciphertext = params.encrypt(b"right", &der).unwrap();
+        let info = pkcs8::EncryptedPrivateKeyInfoRef {
+            encryption_algorithm: pkcs8::pkcs5::EncryptionScheme::Pbes2(params),
+            encrypted_data: pkcs8::der::asn1::OctetStringRef::new(&ciphertext).unwrap(),
+        };
+        let pem =
+            pkcs8::der::pem::encode_string("ENCRYPTED PRIVATE KEY", LineEnding::LF, &info.to_der().unwrap()).unwrap();
+        KeyPairSigner::from_pem(pem.as_bytes(), Some(b"right"), "k").unwrap();
+        // About one wrong password in 256 decrypts to valid padding; all must say so.
+        for n in 0..2000 {
+            let wrong = format!("wrong-{n}");
+            let result = KeyPairSigner::from_pem(pem.as_bytes(), Some(wrong.as_bytes()), "k");
+            assert!(matches!(result, Err(KeyError::WrongPassword { .. })), "{wrong}: {:?}", result.err());
         }
     }
 
