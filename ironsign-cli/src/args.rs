@@ -101,6 +101,10 @@ pub struct TrustArgs {
     /// Intermediate CA certificates (PEM bundle) available for path building.
     #[arg(long = "ca-intermediates", value_name = "FILE")]
     pub ca_intermediates: Vec<PathBuf>,
+    /// Timestamp authority certificates (PEM: the TSA certificate, its intermediates, its root):
+    /// RFC 3161 timestamps on signatures are verified and certificates checked at their time.
+    #[arg(long = "timestamp-certificate-chain", value_name = "FILE")]
+    pub timestamp_certificate_chain: Vec<PathBuf>,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
@@ -136,7 +140,11 @@ impl TrustArgs {
         } else {
             TrustRoot::default()
         };
-        Ok(trust.with_public_keys(keys))
+        let mut trust = trust.with_public_keys(keys);
+        for p in &self.timestamp_certificate_chain {
+            trust = trust.with_timestamp_authorities(ironsign::TimestampAuthorities::from_pem(&read(p)?)?);
+        }
+        Ok(trust)
     }
 }
 
@@ -275,6 +283,10 @@ pub struct SigningArgs {
     /// Its issuing chain: intermediates, then the root last.
     #[arg(long = "certificate-chain", alias = "cert-chain", requires = "certificate")]
     certificate_chain: Option<PathBuf>,
+    /// RFC 3161 timestamp authority URL: each signature gets a timestamp, so it still verifies
+    /// after the certificate expires.
+    #[arg(long = "timestamp-server-url", value_name = "URL")]
+    timestamp_server_url: Option<String>,
 }
 
 impl SigningArgs {
@@ -290,6 +302,10 @@ impl SigningArgs {
             material = material
                 .with_certificate(read_certificate(cert)?, chain, std::time::SystemTime::now())
                 .map_err(Error::from)?;
+        }
+        if let Some(url) = &self.timestamp_server_url {
+            material =
+                material.with_timestamp_authority(ironsign::TimestampClient::new(url, &[]).map_err(Error::from)?);
         }
         for w in material.warnings() {
             eprintln!("Warning: {w}");

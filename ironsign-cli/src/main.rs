@@ -378,6 +378,9 @@ fn print_verified(
             }
             None => eprintln!("Signed by a configured key"),
         }
+        if let Some(ts) = &s.timestamp {
+            eprintln!("  timestamped at {} by {} (certificates checked at that time)", ts.gen_time, ts.tsa_subject);
+        }
     }
     // stdout: the verified payloads, as cosign prints them.
     let payloads: Vec<serde_json::Value> = signed

@@ -79,9 +79,12 @@ pub mod sbom;
 pub mod schema;
 pub mod sign;
 pub mod verify;
+// PKI lifecycle: timestamps, hardware keys, rotation.
+pub mod tsa;
 
 // The public interface is:
 pub use cosign::{Limits, SignatureLayer, SignedImage};
+pub use error::TimestampError;
 pub use error::{
     CertificateError, Error, ErrorFamily, InputError, KeyError, RegistryError, RejectionReason, SignatureRejection,
     VerificationError,
@@ -93,6 +96,7 @@ pub use pki::{Certificate, CertificateSummary, TrustRoot};
 pub use reference::{Digest, ImageReference, Location};
 pub use registry::{Credential, Keychain, RegistryClient, RegistryOptions};
 pub use sign::{SignOptions, SignReport, SigningMaterial};
+pub use tsa::{TimestampAuthorities, TimestampClient, VerifiedTimestamp};
 pub use verify::attestation::{AttestationResult, VerifiedAttestation};
 pub use verify::rego::RegoPolicy;
 pub use verify::{Identity, IdentityField, Policy, VerificationResult, VerifiedSignature, Verifier};

@@ -318,6 +318,7 @@ pub struct TrustRoot {
     anchors: Vec<TrustAnchor<'static>>,
     intermediates: Vec<Certificate>,
     keys: Vec<PublicKey>,
+    timestamp_authorities: crate::tsa::TimestampAuthorities,
 }
 
 impl TrustRoot {
@@ -342,7 +343,7 @@ impl TrustRoot {
             })?;
             anchors.push(anchor.to_owned());
         }
-        Ok(TrustRoot { roots, anchors, intermediates, keys: Vec::new() })
+        Ok(TrustRoot { roots, anchors, intermediates, ..Default::default() })
     }
 
     /// Trust the roots in `roots_pem` with the intermediates in `intermediates_pem`.
@@ -377,6 +378,18 @@ impl TrustRoot {
     pub fn with_public_keys(mut self, keys: Vec<PublicKey>) -> Self {
         self.keys.extend(keys);
         self
+    }
+
+    /// Trusts these timestamp authorities for RFC 3161 timestamps: a signature with a verified
+    /// timestamp has its certificate chain checked at the timestamp's time instead of now.
+    pub fn with_timestamp_authorities(mut self, authorities: crate::tsa::TimestampAuthorities) -> Self {
+        self.timestamp_authorities = self.timestamp_authorities.merge(authorities);
+        self
+    }
+
+    /// The trusted timestamp authorities (empty when timestamps are not verified).
+    pub fn timestamp_authorities(&self) -> &crate::tsa::TimestampAuthorities {
+        &self.timestamp_authorities
     }
 
     /// The root CAs.
