@@ -9,7 +9,7 @@
 export type Bytes = string | Buffer
 
 /** The family of an error: what kind of failure it is. */
-export type ErrorFamily = 'verification' | 'registry' | 'key' | 'certificate' | 'input'
+export type ErrorFamily = 'verification' | 'registry' | 'key' | 'certificate' | 'input' | 'timestamp'
 
 /** Every `code` an ironsign error can carry (checked against `errorCodes()` by the tests). */
 export type ErrorCode =
@@ -51,6 +51,13 @@ export type ErrorCode =
   | 'UNKNOWN_SBOM_FORMAT'
   | 'SBOM_FORMAT_MISMATCH'
   | 'INVALID_POLICY'
+  | 'TIMESTAMP_MALFORMED'
+  | 'TIMESTAMP_NOT_GRANTED'
+  | 'TIMESTAMP_IMPRINT_MISMATCH'
+  | 'TIMESTAMP_NONCE_MISMATCH'
+  | 'TIMESTAMP_BAD_SIGNATURE'
+  | 'TIMESTAMP_UNTRUSTED'
+  | 'TIMESTAMP_REQUEST'
 
 /** The first check a rejected signature or attestation failed (checked against `rejectionCodes()`). */
 export type RejectionCode =
@@ -76,6 +83,13 @@ export type RejectionCode =
   | 'CERT_NOT_A_ROOT'
   | 'CERT_UNSUPPORTED'
   | 'CERT_TOO_MANY'
+  | 'TIMESTAMP_MALFORMED'
+  | 'TIMESTAMP_NOT_GRANTED'
+  | 'TIMESTAMP_IMPRINT_MISMATCH'
+  | 'TIMESTAMP_NONCE_MISMATCH'
+  | 'TIMESTAMP_BAD_SIGNATURE'
+  | 'TIMESTAMP_UNTRUSTED'
+  | 'TIMESTAMP_REQUEST'
 
 /** A rejected signature or attestation. `reason` is `{ VariantName: { ...fields } }` (or a bare variant name). */
 export interface SignatureRejection {

@@ -5,6 +5,7 @@ mod args;
 mod attest;
 mod certs;
 mod lifecycle;
+mod pkcs11;
 
 use anyhow::Context as _;
 use args::{PolicyArgs, RegistryArgs, TrustArgs};
@@ -70,6 +71,9 @@ enum Command {
     /// Print an image's signatures, attestations or SBOM as cosign does.
     #[command(subcommand)]
     Download(attest::DownloadCmd),
+    /// PKCS#11 token helpers.
+    #[command(subcommand, alias = "pkcs11-tool")]
+    Pkcs11(pkcs11::Pkcs11Cmd),
 }
 
 #[derive(clap::Args)]
@@ -262,6 +266,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::VerifyAttestation(c) => done(attest::verify_attestation(c).await),
         Command::Attach(c) => done(attest::attach(c).await),
         Command::Download(c) => done(attest::download(c).await),
+        Command::Pkcs11(c) => done(pkcs11::run(c)),
         Command::Generate(c) => {
             let image = parse_ref(&c.image)?;
             let client = c.registry.client(&[&image])?;

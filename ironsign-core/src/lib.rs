@@ -90,6 +90,8 @@ pub use error::{
     VerificationError,
 };
 pub use gc::{CleanType, GcOptions, GcPlan, GcReport};
+#[cfg(feature = "pkcs11")]
+pub use keys::pkcs11::{Pkcs11Signer, Pkcs11Uri};
 pub use keys::{KeyAlgorithm, KeyKind, KeyPairSigner, PublicKey, Signer};
 pub use list::{ArtifactTree, ListOptions, list_artifacts};
 pub use pki::{Certificate, CertificateSummary, TrustRoot};

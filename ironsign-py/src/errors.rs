@@ -5,7 +5,9 @@
 //! the structured `details` of the Rust error; the message is the error's `Display`.
 
 use crate::convert::json_to_py;
-use ironsign::{CertificateError, Error, ErrorFamily, InputError, KeyError, RegistryError, VerificationError};
+use ironsign::{
+    CertificateError, Error, ErrorFamily, InputError, KeyError, RegistryError, TimestampError, VerificationError,
+};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyModule;
@@ -67,6 +69,16 @@ fn class_name(err: &Error) -> &'static str {
             InputError::InvalidPolicy { .. } => "InvalidPolicyError",
             _ => "InputError",
         },
+        Error::Timestamp(e) => match e {
+            TimestampError::Malformed { .. }
+            | TimestampError::NotGranted { .. }
+            | TimestampError::ImprintMismatch { .. }
+            | TimestampError::NonceMismatch { .. }
+            | TimestampError::BadSignature { .. }
+            | TimestampError::UntrustedAuthority { .. }
+            | TimestampError::Request { .. } => "TimestampError",
+            _ => "TimestampError",
+        },
         // `Error` is non-exhaustive: a family added to the core surfaces as the base class until it
         // gets its own class here.
         _ => "IronsignError",
@@ -116,6 +128,13 @@ fn every_variant() -> Vec<Error> {
         InputError::UnknownSbomFormat { what: s(), reason: s() }.into(),
         InputError::SbomFormatMismatch { what: s(), declared: s(), detected: s() }.into(),
         InputError::InvalidPolicy { policy: s(), reason: s() }.into(),
+        TimestampError::Malformed { reason: s() }.into(),
+        TimestampError::NotGranted { status: s(), text: s() }.into(),
+        TimestampError::ImprintMismatch { expected: s(), found: s() }.into(),
+        TimestampError::NonceMismatch { expected: s(), found: s() }.into(),
+        TimestampError::BadSignature { reason: s() }.into(),
+        TimestampError::UntrustedAuthority { subject: s(), reason: s() }.into(),
+        TimestampError::Request { url: s(), reason: s() }.into(),
     ]
 }
 
@@ -142,6 +161,7 @@ fn family_name(family: ErrorFamily) -> &'static str {
         ErrorFamily::Key => "key",
         ErrorFamily::Certificate => "certificate",
         ErrorFamily::Input => "input",
+        ErrorFamily::Timestamp => "timestamp",
         _ => "other",
     }
 }

@@ -32,6 +32,7 @@ from ironsign._errors import (
     PredicateError,
     RegistryError,
     SbomFormatError,
+    TimestampError,
     VerificationError,
 )
 from ironsign._ironsign import (
@@ -121,4 +122,5 @@ __all__ = [
     "PredicateError",
     "SbomFormatError",
     "InvalidPolicyError",
+    "TimestampError",
 ]
