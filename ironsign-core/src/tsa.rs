@@ -563,24 +563,21 @@ fn parse_signer_info<'a>(info: &AnyRef<'a>) -> Result<SignerInfo<'a>, TimestampE
                 _ => Err(malformed(format!("attribute {kind} must have exactly one value"))),
             }
         };
-        let duplicate = || malformed(format!("attribute {kind} appears twice"));
-        match kind {
-            k if k == OID_CONTENT_TYPE => {
-                if content_type.replace(oid(&single()?, "contentType")?).is_some() {
-                    return Err(duplicate());
-                }
+        fn set_once<T>(slot: &mut Option<T>, value: T, kind: &Oid) -> Result<(), TimestampError> {
+            match slot.replace(value) {
+                Some(_) => Err(malformed(format!("attribute {kind} appears twice"))),
+                None => Ok(()),
             }
+        }
+        match kind {
+            k if k == OID_CONTENT_TYPE => set_once(&mut content_type, oid(&single()?, "contentType")?, &kind)?,
             k if k == OID_MESSAGE_DIGEST => {
                 let v = single()?;
                 expect_tag(&v, Tag::OctetString, "messageDigest")?;
-                if message_digest.replace(v.value()).is_some() {
-                    return Err(duplicate());
-                }
+                set_once(&mut message_digest, v.value(), &kind)?;
             }
             k if k == OID_SIGNING_CERTIFICATE || k == OID_SIGNING_CERTIFICATE_V2 => {
-                if ess_cert.replace(parse_ess(&single()?, k == OID_SIGNING_CERTIFICATE_V2)?).is_some() {
-                    return Err(duplicate());
-                }
+                set_once(&mut ess_cert, parse_ess(&single()?, k == OID_SIGNING_CERTIFICATE_V2)?, &kind)?
             }
             _ => {}
         }

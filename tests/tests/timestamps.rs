@@ -406,7 +406,7 @@ fn forge_token(data: &[u8], key: &Path, cert: &Path) -> Vec<u8> {
     );
     let attribute = |kind: &str, value: Vec<u8>| tlv(0x30, &[oid(kind), tlv(0x31, &value)].concat());
     let ess_v2 = tlv(0x30, &tlv(0x30, &tlv(0x30, &tlv(0x04, &sha256(&cert_der)))));
-    let mut attrs = vec![
+    let mut attrs = [
         attribute("1.2.840.113549.1.9.3", oid("1.2.840.113549.1.9.16.1.4")),
         attribute("1.2.840.113549.1.9.4", tlv(0x04, &sha256(&tst))),
         attribute("1.2.840.113549.1.9.16.2.47", ess_v2),
