@@ -6,6 +6,7 @@ mod attest;
 mod certs;
 mod lifecycle;
 mod pkcs11;
+mod resign;
 
 use anyhow::Context as _;
 use args::{PolicyArgs, RegistryArgs, TrustArgs};
@@ -71,6 +72,9 @@ enum Command {
     /// Print an image's signatures, attestations or SBOM as cosign does.
     #[command(subcommand)]
     Download(attest::DownloadCmd),
+    /// Sign again the images whose newest valid signature comes from an expiring (or a given)
+    /// certificate; prints the plan unless --apply.
+    Resign(resign::ResignCmd),
     /// PKCS#11 token helpers.
     #[command(subcommand, alias = "pkcs11-tool")]
     Pkcs11(pkcs11::Pkcs11Cmd),
@@ -187,6 +191,7 @@ fn main() -> ExitCode {
         Command::Clean(c) => c.output,
         Command::Attest(c) => c.output,
         Command::VerifyAttestation(c) => c.output,
+        Command::Resign(c) => c.output,
         _ => Output::Text,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -267,6 +272,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Attach(c) => done(attest::attach(c).await),
         Command::Download(c) => done(attest::download(c).await),
         Command::Pkcs11(c) => done(pkcs11::run(c)),
+        Command::Resign(c) => done(resign::resign(c).await),
         Command::Generate(c) => {
             let image = parse_ref(&c.image)?;
             let client = c.registry.client(&[&image])?;

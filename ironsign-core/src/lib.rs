@@ -80,6 +80,7 @@ pub mod schema;
 pub mod sign;
 pub mod verify;
 // PKI lifecycle: timestamps, hardware keys, rotation.
+pub mod rotation;
 pub mod tsa;
 
 // The public interface is:
