@@ -105,6 +105,10 @@ pub struct TrustArgs {
     /// RFC 3161 timestamps on signatures are verified and certificates checked at their time.
     #[arg(long = "timestamp-certificate-chain", value_name = "FILE")]
     pub timestamp_certificate_chain: Vec<PathBuf>,
+    /// Certificate revocation list (PEM or DER) of a CA on the signing path; several allowed. A
+    /// certificate listed is rejected (CERT_REVOKED); a CRL past its nextUpdate fails.
+    #[arg(long = "crl", value_name = "FILE")]
+    pub crl: Vec<PathBuf>,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
@@ -141,6 +145,9 @@ impl TrustArgs {
             TrustRoot::default()
         };
         let mut trust = trust.with_public_keys(keys);
+        for p in &self.crl {
+            trust = trust.with_crls(&read(p)?, &p.display().to_string())?;
+        }
         for p in &self.timestamp_certificate_chain {
             trust = trust.with_timestamp_authorities(ironsign::TimestampAuthorities::from_pem(&read(p)?)?);
         }

@@ -120,6 +120,7 @@ pub const ERROR_CODES: &[(ErrorFamily, &str)] = &[
     (ErrorFamily::Certificate, "CERT_NOT_A_ROOT"),
     (ErrorFamily::Certificate, "CERT_UNSUPPORTED"),
     (ErrorFamily::Certificate, "CERT_TOO_MANY"),
+    (ErrorFamily::Certificate, "CERT_REVOKED"),
     (ErrorFamily::Input, "INVALID_REFERENCE"),
     (ErrorFamily::Input, "IO"),
     (ErrorFamily::Input, "INVALID_ARGUMENT"),
@@ -163,6 +164,7 @@ pub const REJECTION_CODES: &[&str] = &[
     "CERT_NOT_A_ROOT",
     "CERT_UNSUPPORTED",
     "CERT_TOO_MANY",
+    "CERT_REVOKED",
     "TIMESTAMP_MALFORMED",
     "TIMESTAMP_NOT_GRANTED",
     "TIMESTAMP_IMPRINT_MISMATCH",
@@ -471,6 +473,14 @@ pub enum CertificateError {
         /// What was found.
         algorithm: String,
     },
+    /// The certificate, or a CA on its path, is listed in a configured CRL.
+    #[error("certificate {subject:?} (serial {serial}) or a CA certificate on its path is revoked by a configured CRL")]
+    Revoked {
+        /// The signing certificate.
+        subject: String,
+        /// Its serial, hex.
+        serial: String,
+    },
     /// More certificates than the configured bound.
     #[error("{what} holds {count} certificates, more than the limit of {limit}")]
     TooMany {
@@ -497,6 +507,7 @@ impl CertificateError {
             CertificateError::NotARoot { .. } => "CERT_NOT_A_ROOT",
             CertificateError::Unsupported { .. } => "CERT_UNSUPPORTED",
             CertificateError::TooMany { .. } => "CERT_TOO_MANY",
+            CertificateError::Revoked { .. } => "CERT_REVOKED",
         }
     }
 }

@@ -55,7 +55,8 @@ fn class_name(err: &Error) -> &'static str {
             | CertificateError::UntrustedChain { .. }
             | CertificateError::NotARoot { .. }
             | CertificateError::Unsupported { .. }
-            | CertificateError::TooMany { .. } => "CertificateError",
+            | CertificateError::TooMany { .. }
+            | CertificateError::Revoked { .. } => "CertificateError",
             _ => "CertificateError",
         },
         Error::Input(e) => match e {
@@ -119,6 +120,7 @@ fn every_variant() -> Vec<Error> {
         CertificateError::NotARoot { subject: s(), issuer: s() }.into(),
         CertificateError::Unsupported { subject: s(), algorithm: s() }.into(),
         CertificateError::TooMany { what: s(), count: 0, limit: 0 }.into(),
+        CertificateError::Revoked { subject: s(), serial: s() }.into(),
         InputError::InvalidReference { input: s(), reason: s() }.into(),
         InputError::Io { path: s(), reason: s() }.into(),
         InputError::InvalidArgument { name: s(), reason: s() }.into(),
