@@ -311,6 +311,14 @@ export declare class Signer {
   static fromKeyPem(key: Bytes, options?: SignerOptions | undefined | null): Signer
   /** Loads a private key file (see [`Signer::from_key_pem`]). */
   static fromKeyFile(path: string, options?: SignerOptions | undefined | null): Signer
+  /**
+   * A key in a PKCS#11 token by RFC 7512 URI, as cosign takes them
+   * (`pkcs11:token=…;object=…;id=…?module-path=…&pin-value=…`). Nothing is read from the
+   * environment.
+   */
+  static fromPkcs11Uri(uri: string, options?: Pkcs11Options | undefined | null): Signer
+  /** This signer, timestamping every signature at the RFC 3161 timestamp authority `url`. */
+  withTimestampServer(url: string): Signer
   /** The public key, PEM. */
   get publicKeyPem(): string
   /** Warnings about the signing material (e.g. a certificate without SAN). */
@@ -323,6 +331,10 @@ export declare class TrustRoot {
   static fromPem(pem: TrustRootPem): TrustRoot
   /** Trusts a cosign-style `--certificate-chain` file's content: intermediates, then the root. */
   static fromChainPem(chain: Bytes): TrustRoot
+  /** This trust plus RFC 3161 timestamp authorities (PEM: the TSA certificate and its CAs). */
+  withTimestampAuthorities(pem: Bytes): TrustRoot
+  /** This trust plus certificate revocation lists (PEM or DER). */
+  withCrls(crls: Bytes): TrustRoot
   /** Trusts signatures made with these public keys (PEM), cosign's `--key`. */
   static fromPublicKeys(keys: string | Buffer | Array<string | Buffer>): TrustRoot
 }
@@ -371,6 +383,18 @@ export declare function errorCodes(): Array<{ code: ErrorCode; family: ErrorFami
  * SANs, usages, validity, key, role in the chain, and warnings (`cert inspect`).
  */
 export declare function inspectCertificate(certificate: Bytes): InspectionReport
+
+/** Options of [`Signer::from_pkcs11_uri`]. */
+export interface Pkcs11Options {
+  /** The PKCS#11 module, when the URI has no `module-path`. */
+  modulePath?: string
+  /** The user PIN, when the URI has no `pin-value`. */
+  pin?: Bytes
+  /** The signing certificate (PEM or DER); by default the one stored in the token. */
+  certificate?: Bytes
+  /** Its issuing chain (PEM): intermediates, then the root last. */
+  chain?: Bytes
+}
 
 /**
  * Options of the [`Policy`] constructor. Give identities for certificate trust (any one of

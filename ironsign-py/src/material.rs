@@ -113,7 +113,9 @@ impl PySigner {
             };
             let material = SigningMaterial::new(Arc::new(signer));
             match (certificate, chain) {
-                (None, Some(_)) => Err(invalid_argument("chain", "a chain needs a certificate (in the token or given)")),
+                (None, Some(_)) => {
+                    Err(invalid_argument("chain", "a chain needs a certificate (in the token or given)"))
+                }
                 (None, None) => Ok(material),
                 (Some(cert), chain) => {
                     let chain = match chain {
