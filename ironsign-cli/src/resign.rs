@@ -60,7 +60,7 @@ pub async fn resign(c: ResignCmd) -> anyhow::Result<()> {
     );
     let criterion = match (&c.expires_within_days, &c.signed_by) {
         (Some(days), None) => RotationCriterion::ExpiresWithin(std::time::Duration::from_secs(days * 86_400)),
-        (None, Some(cert)) => RotationCriterion::SignedBy(args::read_certificate(cert)?),
+        (None, Some(cert)) => RotationCriterion::SignedBy(Box::new(args::read_certificate(cert)?)),
         _ => anyhow::bail!("give --expires-within-days DAYS or --signed-by-certificate FILE"),
     };
     let read_all = |paths: &[PathBuf]| -> Result<Vec<ironsign::Certificate>, Error> {

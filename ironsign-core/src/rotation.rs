@@ -31,7 +31,7 @@ pub enum RotationCriterion {
     /// The newest valid signature's leaf expires within this long.
     ExpiresWithin(Duration),
     /// The newest valid signature's leaf is this certificate.
-    SignedBy(Certificate),
+    SignedBy(Box<Certificate>),
 }
 
 /// Options of [`plan`].
