@@ -9,7 +9,7 @@
 export type Bytes = string | Buffer
 
 /** The family of an error: what kind of failure it is. */
-export type ErrorFamily = 'verification' | 'registry' | 'key' | 'certificate' | 'input'
+export type ErrorFamily = 'verification' | 'registry' | 'key' | 'certificate' | 'input' | 'timestamp'
 
 /** Every `code` an ironsign error can carry (checked against `errorCodes()` by the tests). */
 export type ErrorCode =
@@ -42,6 +42,7 @@ export type ErrorCode =
   | 'CERT_NOT_A_ROOT'
   | 'CERT_UNSUPPORTED'
   | 'CERT_TOO_MANY'
+  | 'CERT_REVOKED'
   | 'INVALID_REFERENCE'
   | 'IO'
   | 'INVALID_ARGUMENT'
@@ -53,6 +54,13 @@ export type ErrorCode =
   | 'INVALID_POLICY'
   | 'IMAGE_NOT_COVERED'
   | 'INVALID_TRUST_CONFIG'
+  | 'TIMESTAMP_MALFORMED'
+  | 'TIMESTAMP_NOT_GRANTED'
+  | 'TIMESTAMP_IMPRINT_MISMATCH'
+  | 'TIMESTAMP_NONCE_MISMATCH'
+  | 'TIMESTAMP_BAD_SIGNATURE'
+  | 'TIMESTAMP_UNTRUSTED'
+  | 'TIMESTAMP_REQUEST'
 
 /** The first check a rejected signature or attestation failed (checked against `rejectionCodes()`). */
 export type RejectionCode =
@@ -78,6 +86,14 @@ export type RejectionCode =
   | 'CERT_NOT_A_ROOT'
   | 'CERT_UNSUPPORTED'
   | 'CERT_TOO_MANY'
+  | 'CERT_REVOKED'
+  | 'TIMESTAMP_MALFORMED'
+  | 'TIMESTAMP_NOT_GRANTED'
+  | 'TIMESTAMP_IMPRINT_MISMATCH'
+  | 'TIMESTAMP_NONCE_MISMATCH'
+  | 'TIMESTAMP_BAD_SIGNATURE'
+  | 'TIMESTAMP_UNTRUSTED'
+  | 'TIMESTAMP_REQUEST'
 
 /** A rejected signature or attestation. `reason` is `{ VariantName: { ...fields } }` (or a bare variant name). */
 export interface SignatureRejection {
@@ -433,6 +449,14 @@ export declare class Signer {
   static fromKeyPem(key: Bytes, options?: SignerOptions | undefined | null): Signer
   /** Loads a private key file (see [`Signer::from_key_pem`]). */
   static fromKeyFile(path: string, options?: SignerOptions | undefined | null): Signer
+  /**
+   * A key in a PKCS#11 token by RFC 7512 URI, as cosign takes them
+   * (`pkcs11:token=…;object=…;id=…?module-path=…&pin-value=…`). Nothing is read from the
+   * environment.
+   */
+  static fromPkcs11Uri(uri: string, options?: Pkcs11Options | undefined | null): Signer
+  /** This signer, timestamping every signature at the RFC 3161 timestamp authority `url`. */
+  withTimestampServer(url: string): Signer
   /** The public key, PEM. */
   get publicKeyPem(): string
   /** Warnings about the signing material (e.g. a certificate without SAN). */
@@ -471,6 +495,10 @@ export declare class TrustRoot {
   static fromPem(pem: TrustRootPem): TrustRoot
   /** Trusts a cosign-style `--certificate-chain` file's content: intermediates, then the root. */
   static fromChainPem(chain: Bytes): TrustRoot
+  /** This trust plus RFC 3161 timestamp authorities (PEM: the TSA certificate and its CAs). */
+  withTimestampAuthorities(pem: Bytes): TrustRoot
+  /** This trust plus certificate revocation lists (PEM or DER). */
+  withCrls(crls: Bytes): TrustRoot
   /** Trusts signatures made with these public keys (PEM), cosign's `--key`. */
   static fromPublicKeys(keys: string | Buffer | Array<string | Buffer>): TrustRoot
 }
@@ -543,6 +571,18 @@ export interface GeneratedFile {
  * SANs, usages, validity, key, role in the chain, and warnings (`cert inspect`).
  */
 export declare function inspectCertificate(certificate: Bytes): InspectionReport
+
+/** Options of [`Signer::from_pkcs11_uri`]. */
+export interface Pkcs11Options {
+  /** The PKCS#11 module, when the URI has no `module-path`. */
+  modulePath?: string
+  /** The user PIN, when the URI has no `pin-value`. */
+  pin?: Bytes
+  /** The signing certificate (PEM or DER); by default the one stored in the token. */
+  certificate?: Bytes
+  /** Its issuing chain (PEM): intermediates, then the root last. */
+  chain?: Bytes
+}
 
 /**
  * Generates verification instructions from `trustConfig`: the files, the main one first.

@@ -9,7 +9,7 @@
 export type Bytes = string | Buffer
 
 /** The family of an error: what kind of failure it is. */
-export type ErrorFamily = 'verification' | 'registry' | 'key' | 'certificate' | 'input'
+export type ErrorFamily = 'verification' | 'registry' | 'key' | 'certificate' | 'input' | 'timestamp'
 
 /** Every `code` an ironsign error can carry (checked against `errorCodes()` by the tests). */
 export type ErrorCode =
@@ -42,6 +42,7 @@ export type ErrorCode =
   | 'CERT_NOT_A_ROOT'
   | 'CERT_UNSUPPORTED'
   | 'CERT_TOO_MANY'
+  | 'CERT_REVOKED'
   | 'INVALID_REFERENCE'
   | 'IO'
   | 'INVALID_ARGUMENT'
@@ -53,6 +54,13 @@ export type ErrorCode =
   | 'INVALID_POLICY'
   | 'IMAGE_NOT_COVERED'
   | 'INVALID_TRUST_CONFIG'
+  | 'TIMESTAMP_MALFORMED'
+  | 'TIMESTAMP_NOT_GRANTED'
+  | 'TIMESTAMP_IMPRINT_MISMATCH'
+  | 'TIMESTAMP_NONCE_MISMATCH'
+  | 'TIMESTAMP_BAD_SIGNATURE'
+  | 'TIMESTAMP_UNTRUSTED'
+  | 'TIMESTAMP_REQUEST'
 
 /** The first check a rejected signature or attestation failed (checked against `rejectionCodes()`). */
 export type RejectionCode =
@@ -78,6 +86,14 @@ export type RejectionCode =
   | 'CERT_NOT_A_ROOT'
   | 'CERT_UNSUPPORTED'
   | 'CERT_TOO_MANY'
+  | 'CERT_REVOKED'
+  | 'TIMESTAMP_MALFORMED'
+  | 'TIMESTAMP_NOT_GRANTED'
+  | 'TIMESTAMP_IMPRINT_MISMATCH'
+  | 'TIMESTAMP_NONCE_MISMATCH'
+  | 'TIMESTAMP_BAD_SIGNATURE'
+  | 'TIMESTAMP_UNTRUSTED'
+  | 'TIMESTAMP_REQUEST'
 
 /** A rejected signature or attestation. `reason` is `{ VariantName: { ...fields } }` (or a bare variant name). */
 export interface SignatureRejection {

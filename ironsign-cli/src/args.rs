@@ -108,6 +108,14 @@ pub struct TrustArgs {
     /// Intermediate CA certificates (PEM bundle) available for path building.
     #[arg(long = "ca-intermediates", value_name = "FILE")]
     pub ca_intermediates: Vec<PathBuf>,
+    /// Timestamp authority certificates (PEM: the TSA certificate, its intermediates, its root):
+    /// RFC 3161 timestamps on signatures are verified and certificates checked at their time.
+    #[arg(long = "timestamp-certificate-chain", value_name = "FILE")]
+    pub timestamp_certificate_chain: Vec<PathBuf>,
+    /// Certificate revocation list (PEM or DER) of a CA on the signing path; several allowed. A
+    /// certificate listed is rejected (CERT_REVOKED); a CRL past its nextUpdate fails.
+    #[arg(long = "crl", value_name = "FILE")]
+    pub crl: Vec<PathBuf>,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
@@ -151,7 +159,14 @@ impl TrustArgs {
         } else {
             TrustRoot::default()
         };
-        Ok(trust.with_public_keys(keys))
+        let mut trust = trust.with_public_keys(keys);
+        for p in &self.crl {
+            trust = trust.with_crls(&read(p)?, &p.display().to_string())?;
+        }
+        for p in &self.timestamp_certificate_chain {
+            trust = trust.with_timestamp_authorities(ironsign::TimestampAuthorities::from_pem(&read(p)?)?);
+        }
+        Ok(trust)
     }
 }
 
@@ -289,30 +304,45 @@ pub fn read_chain(path: &Path) -> Result<Vec<Certificate>, Error> {
 /// The signing key and its certificate.
 #[derive(Args)]
 pub struct SigningArgs {
-    /// Private key file (PKCS#8, SEC1, PKCS#1, encrypted PKCS#8, or cosign's encrypted format).
+    /// Private key file (PKCS#8, SEC1, PKCS#1, encrypted PKCS#8, or cosign's encrypted format),
+    /// or a key in a PKCS#11 token: pkcs11:token=…;object=…;id=…?module-path=…&pin-value=…
     #[arg(long)]
     key: PathBuf,
     /// Signing certificate (PEM or DER) for the key.
     #[arg(long, alias = "cert")]
     certificate: Option<PathBuf>,
     /// Its issuing chain: intermediates, then the root last.
-    #[arg(long = "certificate-chain", alias = "cert-chain", requires = "certificate")]
+    /// (With a PKCS#11 key the certificate is read from the token when not given.)
+    #[arg(long = "certificate-chain", alias = "cert-chain")]
     certificate_chain: Option<PathBuf>,
+    /// RFC 3161 timestamp authority URL: each signature gets a timestamp, so it still verifies
+    /// after the certificate expires.
+    #[arg(long = "timestamp-server-url", value_name = "URL")]
+    timestamp_server_url: Option<String>,
 }
 
 impl SigningArgs {
     /// The signing material these flags name, warnings printed.
     pub fn material(&self) -> anyhow::Result<SigningMaterial> {
-        let signer = load_signer(&self.key)?;
-        let mut material = SigningMaterial::new(Arc::new(signer));
-        if let Some(cert) = &self.certificate {
+        let (signer, token_certificate) = open_signer(&self.key)?;
+        let mut material = SigningMaterial::new(signer);
+        let certificate = match &self.certificate {
+            Some(cert) => Some(read_certificate(cert)?),
+            None => token_certificate,
+        };
+        if let Some(certificate) = certificate {
             let chain = match &self.certificate_chain {
                 Some(p) => read_chain(p)?,
                 None => Vec::new(),
             };
-            material = material
-                .with_certificate(read_certificate(cert)?, chain, std::time::SystemTime::now())
-                .map_err(Error::from)?;
+            material =
+                material.with_certificate(certificate, chain, std::time::SystemTime::now()).map_err(Error::from)?;
+        } else if self.certificate_chain.is_some() {
+            anyhow::bail!("--certificate-chain needs --certificate (or a certificate in the PKCS#11 token)");
+        }
+        if let Some(url) = &self.timestamp_server_url {
+            material =
+                material.with_timestamp_authority(ironsign::TimestampClient::new(url, &[]).map_err(Error::from)?);
         }
         for w in material.warnings() {
             eprintln!("Warning: {w}");
@@ -336,4 +366,47 @@ pub struct CosignSignCompat {
     /// Accepted for cosign v3 compatibility.
     #[arg(long = "use-signing-config", hide = true, num_args = 0..=1, default_missing_value = "true")]
     _use_signing_config: Option<bool>,
+}
+
+/// The first of these environment variables that is set.
+fn first_env(names: &[&str]) -> Option<Zeroizing<String>> {
+    names.iter().find_map(|n| std::env::var(n).ok()).map(Zeroizing::new)
+}
+
+/// The PKCS#11 PIN: `IRONSIGN_PKCS11_PIN`, then cosign's `COSIGN_PKCS11_PIN`.
+pub fn pkcs11_pin() -> Option<Zeroizing<String>> {
+    first_env(&["IRONSIGN_PKCS11_PIN", "COSIGN_PKCS11_PIN"])
+}
+
+/// The PKCS#11 module: `IRONSIGN_PKCS11_MODULE_PATH`, then `COSIGN_PKCS11_MODULE_PATH`.
+pub fn pkcs11_module() -> Option<PathBuf> {
+    first_env(&["IRONSIGN_PKCS11_MODULE_PATH", "COSIGN_PKCS11_MODULE_PATH"]).map(|p| PathBuf::from(p.as_str()))
+}
+
+/// A `--key` that is a `pkcs11:` URI, parsed.
+pub fn pkcs11_uri(key: &Path) -> Result<Option<ironsign::Pkcs11Uri>, Error> {
+    match key.to_str() {
+        Some(s) if ironsign::Pkcs11Uri::is_pkcs11(s) => Ok(Some(ironsign::Pkcs11Uri::parse(s)?)),
+        _ => Ok(None),
+    }
+}
+
+/// Opens a signing key: a key file, or a PKCS#11 URI (whose token certificate comes back too,
+/// unless `COSIGN_PKCS11_IGNORE_CERTIFICATE` is set, as in cosign).
+pub fn open_signer(key: &Path) -> anyhow::Result<(Arc<dyn ironsign::Signer>, Option<Certificate>)> {
+    match pkcs11_uri(key)? {
+        Some(uri) => {
+            let pin = pkcs11_pin();
+            let signer =
+                ironsign::Pkcs11Signer::open(&uri, pkcs11_module().as_deref(), pin.as_deref().map(|p| p.as_str()))
+                    .map_err(Error::from)?;
+            let certificate = if std::env::var_os("COSIGN_PKCS11_IGNORE_CERTIFICATE").is_some() {
+                None
+            } else {
+                signer.certificate().cloned()
+            };
+            Ok((Arc::new(signer), certificate))
+        }
+        None => Ok((Arc::new(load_signer(key)?), None)),
+    }
 }

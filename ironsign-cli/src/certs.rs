@@ -42,11 +42,12 @@ pub enum NewKeyType {
 /// `ironsign csr`.
 #[derive(Args)]
 pub struct CsrCmd {
-    /// Reuse this private key (so a re-issued certificate keeps the key).
+    /// Reuse this private key (so a re-issued certificate keeps the key): a file or a pkcs11: URI.
     #[arg(long, conflicts_with = "new_key")]
     key: Option<PathBuf>,
     /// Create a new key and write it here (cosign's encrypted format, mode 0600; password from
-    /// IRONSIGN_PASSWORD / COSIGN_PASSWORD or a prompt) with its public key beside it (.pub).
+    /// IRONSIGN_PASSWORD / COSIGN_PASSWORD or a prompt) with its public key beside it (.pub); or a
+    /// pkcs11: URI naming the label/id of a key pair to generate in that token.
     #[arg(long = "new-key", value_name = "FILE")]
     new_key: Option<PathBuf>,
     /// Type of the new key.
@@ -139,15 +140,29 @@ fn escape(value: &str) -> String {
 }
 
 pub fn csr(c: CsrCmd) -> anyhow::Result<()> {
-    let signer: Box<dyn Signer> = match (&c.key, &c.new_key) {
-        (Some(path), _) => Box::new(args::load_signer(path)?),
+    let kind = match c.key_type {
+        NewKeyType::P256 => KeyKind::EcdsaP256,
+        NewKeyType::P384 => KeyKind::EcdsaP384,
+        NewKeyType::Rsa3072 => KeyKind::Rsa3072,
+        NewKeyType::Rsa4096 => KeyKind::Rsa4096,
+    };
+    let signer: std::sync::Arc<dyn Signer> = match (&c.key, &c.new_key) {
+        (Some(path), _) => args::open_signer(path)?.0,
+        // A new key in a PKCS#11 token: generated there, never leaving it.
+        (None, Some(path)) if args::pkcs11_uri(path)?.is_some() => {
+            let uri = args::pkcs11_uri(path)?.expect("checked");
+            let pin = args::pkcs11_pin();
+            let signer = ironsign::Pkcs11Signer::generate(
+                &uri,
+                kind,
+                args::pkcs11_module().as_deref(),
+                pin.as_deref().map(|p| p.as_str()),
+            )
+            .map_err(Error::from)?;
+            eprintln!("Key generated in the token: {:?}", signer.uri());
+            std::sync::Arc::new(signer)
+        }
         (None, Some(path)) => {
-            let kind = match c.key_type {
-                NewKeyType::P256 => KeyKind::EcdsaP256,
-                NewKeyType::P384 => KeyKind::EcdsaP384,
-                NewKeyType::Rsa3072 => KeyKind::Rsa3072,
-                NewKeyType::Rsa4096 => KeyKind::Rsa4096,
-            };
             let (signer, der) = KeyPairSigner::generate(kind).map_err(Error::from)?;
             let password = args::key_password(true)?.unwrap_or_default();
             let pem_text = ironsign::keys::cosign_file::encrypt(&der, password.as_bytes()).map_err(Error::from)?;
@@ -156,7 +171,7 @@ pub fn csr(c: CsrCmd) -> anyhow::Result<()> {
             std::fs::write(&pub_path, signer.public_key().to_pem())
                 .with_context(|| format!("writing {}", pub_path.display()))?;
             eprintln!("Private key written to {} (public key: {})", path.display(), pub_path.display());
-            Box::new(signer)
+            std::sync::Arc::new(signer)
         }
         (None, None) => anyhow::bail!("give --key (reuse a key) or --new-key (create one)"),
     };

@@ -234,7 +234,7 @@ fn progress() -> Option<gc::ProgressFn> {
     }))
 }
 
-fn repository_location(s: &str) -> Result<Location, Error> {
+pub(crate) fn repository_location(s: &str) -> Result<Location, Error> {
     let r = ImageReference::parse(s)?;
     if r.tag.is_some() || r.digest.is_some() {
         return Err(InputError::InvalidArgument {

@@ -7,6 +7,8 @@ mod bundles;
 mod certs;
 mod instructions;
 mod lifecycle;
+mod pkcs11;
+mod resign;
 mod transfer;
 
 use anyhow::Context as _;
@@ -81,6 +83,12 @@ enum Command {
     Load(transfer::LoadCmd),
     /// Generate verification instructions and admission policies from a trust configuration.
     Instructions(instructions::InstructionsCmd),
+    /// Sign again the images whose newest valid signature comes from an expiring (or a given)
+    /// certificate; prints the plan unless --apply.
+    Resign(resign::ResignCmd),
+    /// PKCS#11 token helpers.
+    #[command(subcommand, alias = "pkcs11-tool")]
+    Pkcs11(pkcs11::Pkcs11Cmd),
 }
 
 #[derive(clap::Args)]
@@ -203,6 +211,7 @@ fn main() -> ExitCode {
         Command::Copy(c) => c.output,
         Command::Save(c) => c.output,
         Command::Load(c) => c.output,
+        Command::Resign(c) => c.output,
         _ => Output::Text,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -286,6 +295,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Save(c) => done(transfer::save(c).await),
         Command::Load(c) => done(transfer::load(c).await),
         Command::Instructions(c) => done(instructions::instructions(c)),
+        Command::Pkcs11(c) => done(pkcs11::run(c)),
+        Command::Resign(c) => done(resign::resign(c).await),
         Command::Generate(c) => {
             let image = parse_ref(&c.image)?;
             let client = c.registry.client(&[&image])?;
@@ -412,6 +423,9 @@ fn print_verified(
                 s.matched_identity.as_deref().unwrap_or("any identity")
             ),
             None => eprintln!("Signed by a configured key [{format}]"),
+        }
+        if let Some(ts) = &s.timestamp {
+            eprintln!("  timestamped at {} by {} (certificates checked at that time)", ts.gen_time, ts.tsa_subject);
         }
     }
     // stdout: the verified payloads, as cosign prints them.

@@ -107,6 +107,8 @@ pub async fn attest_image(
     // cosign writes the signature key empty on attestations: the signature is in the envelope.
     let mut annotations = material.annotations(String::new());
     annotations.insert(cosign::PREDICATE_TYPE_ANNOTATION.to_owned(), predicate_type.to_owned());
+    // cosign timestamps the whole envelope of an attestation (cosign.md §6.2 step 3).
+    material.add_timestamp(&mut annotations, &blob).await?;
     let layer = LayerSpec {
         media_type: cosign::DSSE_MEDIA_TYPE.into(),
         digest: Digest::sha256(&blob),

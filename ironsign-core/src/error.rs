@@ -28,6 +28,9 @@ pub enum Error {
     /// Bad input from the caller: a reference, a file, an argument.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// An RFC 3161 timestamp could not be obtained or does not verify.
+    #[error(transparent)]
+    Timestamp(#[from] TimestampError),
 }
 
 /// The family of an [`Error`], for callers that branch on the kind of failure.
@@ -45,6 +48,8 @@ pub enum ErrorFamily {
     Certificate,
     /// See [`Error::Input`].
     Input,
+    /// See [`Error::Timestamp`].
+    Timestamp,
 }
 
 impl Error {
@@ -56,6 +61,7 @@ impl Error {
             Error::Key(e) => e.code(),
             Error::Certificate(e) => e.code(),
             Error::Input(e) => e.code(),
+            Error::Timestamp(e) => e.code(),
         }
     }
 
@@ -67,6 +73,7 @@ impl Error {
             Error::Key(_) => ErrorFamily::Key,
             Error::Certificate(_) => ErrorFamily::Certificate,
             Error::Input(_) => ErrorFamily::Input,
+            Error::Timestamp(_) => ErrorFamily::Timestamp,
         }
     }
 
@@ -113,6 +120,7 @@ pub const ERROR_CODES: &[(ErrorFamily, &str)] = &[
     (ErrorFamily::Certificate, "CERT_NOT_A_ROOT"),
     (ErrorFamily::Certificate, "CERT_UNSUPPORTED"),
     (ErrorFamily::Certificate, "CERT_TOO_MANY"),
+    (ErrorFamily::Certificate, "CERT_REVOKED"),
     (ErrorFamily::Input, "INVALID_REFERENCE"),
     (ErrorFamily::Input, "IO"),
     (ErrorFamily::Input, "INVALID_ARGUMENT"),
@@ -124,6 +132,13 @@ pub const ERROR_CODES: &[(ErrorFamily, &str)] = &[
     (ErrorFamily::Input, "INVALID_POLICY"),
     (ErrorFamily::Verification, "IMAGE_NOT_COVERED"),
     (ErrorFamily::Input, "INVALID_TRUST_CONFIG"),
+    (ErrorFamily::Timestamp, "TIMESTAMP_MALFORMED"),
+    (ErrorFamily::Timestamp, "TIMESTAMP_NOT_GRANTED"),
+    (ErrorFamily::Timestamp, "TIMESTAMP_IMPRINT_MISMATCH"),
+    (ErrorFamily::Timestamp, "TIMESTAMP_NONCE_MISMATCH"),
+    (ErrorFamily::Timestamp, "TIMESTAMP_BAD_SIGNATURE"),
+    (ErrorFamily::Timestamp, "TIMESTAMP_UNTRUSTED"),
+    (ErrorFamily::Timestamp, "TIMESTAMP_REQUEST"),
 ];
 
 /// Every code [`SignatureRejection::code`] (a rejected signature's first failed check) takes:
@@ -151,6 +166,14 @@ pub const REJECTION_CODES: &[&str] = &[
     "CERT_NOT_A_ROOT",
     "CERT_UNSUPPORTED",
     "CERT_TOO_MANY",
+    "CERT_REVOKED",
+    "TIMESTAMP_MALFORMED",
+    "TIMESTAMP_NOT_GRANTED",
+    "TIMESTAMP_IMPRINT_MISMATCH",
+    "TIMESTAMP_NONCE_MISMATCH",
+    "TIMESTAMP_BAD_SIGNATURE",
+    "TIMESTAMP_UNTRUSTED",
+    "TIMESTAMP_REQUEST",
 ];
 
 /// A convenient alias.
@@ -346,6 +369,9 @@ pub enum RejectionReason {
         /// What the query returned.
         reason: String,
     },
+    /// The signature's RFC 3161 timestamp does not verify against the configured TSA roots.
+    #[error("RFC 3161 timestamp: {0}")]
+    Timestamp(TimestampError),
 }
 
 fn found_list(found: &[String]) -> String {
@@ -369,6 +395,7 @@ impl RejectionReason {
             RejectionReason::PredicateType { .. } => "PREDICATE_TYPE_MISMATCH",
             RejectionReason::SubjectMismatch { .. } => "SUBJECT_MISMATCH",
             RejectionReason::PolicyDenied { .. } => "POLICY_DENIED",
+            RejectionReason::Timestamp(e) => e.code(),
         }
     }
 }
@@ -457,6 +484,14 @@ pub enum CertificateError {
         /// What was found.
         algorithm: String,
     },
+    /// The certificate, or a CA on its path, is listed in a configured CRL.
+    #[error("certificate {subject:?} (serial {serial}) or a CA certificate on its path is revoked by a configured CRL")]
+    Revoked {
+        /// The signing certificate.
+        subject: String,
+        /// Its serial, hex.
+        serial: String,
+    },
     /// More certificates than the configured bound.
     #[error("{what} holds {count} certificates, more than the limit of {limit}")]
     TooMany {
@@ -483,6 +518,7 @@ impl CertificateError {
             CertificateError::NotARoot { .. } => "CERT_NOT_A_ROOT",
             CertificateError::Unsupported { .. } => "CERT_UNSUPPORTED",
             CertificateError::TooMany { .. } => "CERT_TOO_MANY",
+            CertificateError::Revoked { .. } => "CERT_REVOKED",
         }
     }
 }
@@ -776,6 +812,79 @@ impl InputError {
 
     pub(crate) fn arg(name: &str, reason: impl Into<String>) -> Self {
         InputError::InvalidArgument { name: name.into(), reason: reason.into() }
+    }
+}
+
+/// An RFC 3161 timestamp problem: at signing (the TSA request) or at verification (the token).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[non_exhaustive]
+pub enum TimestampError {
+    /// The response or annotation is not a well-formed TimeStampResp with a TSTInfo token.
+    #[error("malformed timestamp: {reason}")]
+    Malformed {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The TSA did not grant the request.
+    #[error("the timestamp authority refused the request (status {status}){}", if .text.is_empty() { String::new() } else { format!(": {}", .text) })]
+    NotGranted {
+        /// The PKIStatus, hex.
+        status: String,
+        /// The TSA's status text.
+        text: String,
+    },
+    /// The token's message imprint is not the hash of what was timestamped.
+    #[error("the timestamp is over {found}, not over this signature ({expected})")]
+    ImprintMismatch {
+        /// The hash of the signature (or envelope), hex.
+        expected: String,
+        /// The token's hashed message, hex.
+        found: String,
+    },
+    /// The response does not carry the request's nonce.
+    #[error("the timestamp response nonce is {found}, expected {expected}")]
+    NonceMismatch {
+        /// The request's nonce, hex.
+        expected: String,
+        /// The token's nonce, hex, or `none`.
+        found: String,
+    },
+    /// The token's signature, signed attributes or signer reference do not verify.
+    #[error("the timestamp token's signature is invalid: {reason}")]
+    BadSignature {
+        /// What failed.
+        reason: String,
+    },
+    /// The TSA certificate is not trusted for timestamping at the token's time.
+    #[error("timestamp authority certificate {subject:?} is not trusted: {reason}")]
+    UntrustedAuthority {
+        /// The TSA certificate's subject.
+        subject: String,
+        /// Why.
+        reason: String,
+    },
+    /// The TSA could not be reached or answered badly.
+    #[error("timestamp request to {url} failed: {reason}")]
+    Request {
+        /// The TSA URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl TimestampError {
+    /// See [`Error::code`].
+    pub fn code(&self) -> &'static str {
+        match self {
+            TimestampError::Malformed { .. } => "TIMESTAMP_MALFORMED",
+            TimestampError::NotGranted { .. } => "TIMESTAMP_NOT_GRANTED",
+            TimestampError::ImprintMismatch { .. } => "TIMESTAMP_IMPRINT_MISMATCH",
+            TimestampError::NonceMismatch { .. } => "TIMESTAMP_NONCE_MISMATCH",
+            TimestampError::BadSignature { .. } => "TIMESTAMP_BAD_SIGNATURE",
+            TimestampError::UntrustedAuthority { .. } => "TIMESTAMP_UNTRUSTED",
+            TimestampError::Request { .. } => "TIMESTAMP_REQUEST",
+        }
     }
 }
 

@@ -94,15 +94,21 @@ pub mod verify;
 // Verification instructions and admission policies from one trust configuration (issue 8).
 pub mod instructions;
 pub mod trust_config;
+// PKI lifecycle: timestamps, hardware keys, rotation.
+pub mod rotation;
+pub mod tsa;
 
 // The public interface is:
 pub use cosign::{Limits, SignatureFormat, SignatureLayer, SignedImage};
+pub use error::TimestampError;
 pub use error::{
     CertificateError, Error, ErrorFamily, InputError, KeyError, RegistryError, RejectionReason, SignatureRejection,
     VerificationError,
 };
 pub use gc::{CleanType, GcOptions, GcPlan, GcReport};
 pub use instructions::{Instructions, InstructionsFormat, InstructionsOptions};
+#[cfg(feature = "pkcs11")]
+pub use keys::pkcs11::{Pkcs11Signer, Pkcs11Uri};
 pub use keys::{KeyAlgorithm, KeyKind, KeyPairSigner, PublicKey, Signer};
 pub use list::{ArtifactTree, ListOptions, list_artifacts};
 pub use pki::{Certificate, CertificateSummary, TrustRoot};
@@ -111,6 +117,7 @@ pub use registry::{Credential, Keychain, RegistryClient, RegistryOptions};
 pub use sign::{SignOptions, SignReport, SigningMaterial};
 pub use transfer::{Selection, TransferOptions, TransferReport};
 pub use trust_config::TrustConfig;
+pub use tsa::{TimestampAuthorities, TimestampClient, VerifiedTimestamp};
 pub use verify::attestation::{AttestationResult, VerifiedAttestation};
 pub use verify::rego::RegoPolicy;
 pub use verify::{Identity, IdentityField, Policy, VerificationResult, VerifiedSignature, Verifier};

@@ -27,12 +27,13 @@ pub struct SigningMaterial {
     certificate: Option<Certificate>,
     chain: Vec<Certificate>,
     warnings: Vec<String>,
+    timestamp_client: Option<crate::tsa::TimestampClient>,
 }
 
 impl SigningMaterial {
     /// Key-only signing: no certificate annotation.
     pub fn new(signer: Arc<dyn Signer>) -> Self {
-        SigningMaterial { signer, certificate: None, chain: Vec::new(), warnings: Vec::new() }
+        SigningMaterial { signer, certificate: None, chain: Vec::new(), warnings: Vec::new(), timestamp_client: None }
     }
 
     /// Adds the signing certificate and its issuing chain (intermediates, then the root). Refuses
@@ -68,6 +69,28 @@ impl SigningMaterial {
         self.certificate = Some(certificate);
         self.chain = chain;
         Ok(self)
+    }
+
+    /// Timestamps every signature made with this material at this RFC 3161 timestamp authority,
+    /// as cosign's `--timestamp-server-url` does (the token goes into the
+    /// `dev.sigstore.cosign/rfc3161timestamp` annotation).
+    pub fn with_timestamp_authority(mut self, client: crate::tsa::TimestampClient) -> Self {
+        self.timestamp_client = Some(client);
+        self
+    }
+
+    /// Adds cosign's timestamp annotation over `timestamped` (the raw signature, or the envelope
+    /// of an attestation) when a timestamp authority is configured.
+    pub(crate) async fn add_timestamp(
+        &self,
+        annotations: &mut BTreeMap<String, String>,
+        timestamped: &[u8],
+    ) -> Result<(), Error> {
+        if let Some(tsa) = &self.timestamp_client {
+            let response = tsa.timestamp(timestamped).await?;
+            annotations.insert(cosign::RFC3161_ANNOTATION.to_owned(), crate::tsa::annotation_value(&response));
+        }
+        Ok(())
     }
 
     /// The signer.
@@ -201,7 +224,8 @@ pub async fn sign_image(
         }
         let payload = cosign::simple_signing_payload(&identity, &digest, &options.annotations);
         let signature = material.signer.sign(&payload)?;
-        let annotations = material.annotations(base64::engine::general_purpose::STANDARD.encode(&signature));
+        let mut annotations = material.annotations(base64::engine::general_purpose::STANDARD.encode(&signature));
+        material.add_timestamp(&mut annotations, &signature).await?;
         let layer = LayerSpec {
             media_type: cosign::SIMPLE_SIGNING_MEDIA_TYPE.into(),
             digest: Digest::sha256(&payload),

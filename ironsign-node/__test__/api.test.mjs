@@ -162,7 +162,7 @@ describe('error codes', () => {
     assert.deepEqual(union('ErrorCode').sort(), errorCodes().map((c) => c.code).sort())
     assert.deepEqual(union('RejectionCode').sort(), [...rejectionCodes()].sort())
     const families = new Set(errorCodes().map((c) => c.family))
-    assert.deepEqual([...families].sort(), ['certificate', 'input', 'key', 'registry', 'verification'])
+    assert.deepEqual([...families].sort(), ['certificate', 'input', 'key', 'registry', 'timestamp', 'verification'])
   })
 })
 

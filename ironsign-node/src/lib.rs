@@ -85,6 +85,19 @@ pub struct SignerOptions {
     pub password: Option<Bytes>,
 }
 
+/// Options of [`Signer::from_pkcs11_uri`].
+#[napi(object, object_to_js = false)]
+pub struct Pkcs11Options {
+    /// The PKCS#11 module, when the URI has no `module-path`.
+    pub module_path: Option<String>,
+    /// The user PIN, when the URI has no `pin-value`.
+    pub pin: Option<Bytes>,
+    /// The signing certificate (PEM or DER); by default the one stored in the token.
+    pub certificate: Option<Bytes>,
+    /// Its issuing chain (PEM): intermediates, then the root last.
+    pub chain: Option<Bytes>,
+}
+
 /// A private key with its optional signing certificate and chain.
 #[napi]
 pub struct Signer {
@@ -111,6 +124,45 @@ impl Signer {
                     .map_err(|e| ironsign::InputError::Io { path: path.clone(), reason: e.to_string() })?,
             );
             Signer::load(&key, &path, options)
+        })
+    }
+
+    /// A key in a PKCS#11 token by RFC 7512 URI, as cosign takes them
+    /// (`pkcs11:token=…;object=…;id=…?module-path=…&pin-value=…`). Nothing is read from the
+    /// environment.
+    #[napi(factory)]
+    pub fn from_pkcs11_uri(env: &Env, uri: String, options: Option<Pkcs11Options>) -> Result<Signer> {
+        sync(env, || {
+            let options =
+                options.unwrap_or(Pkcs11Options { module_path: None, pin: None, certificate: None, chain: None });
+            let parsed = ironsign::Pkcs11Uri::parse(&uri)?;
+            let pin = options.pin.as_ref().map(|p| Zeroizing::new(String::from_utf8_lossy(&bytes(p)).into_owned()));
+            let module = options.module_path.as_deref().map(std::path::Path::new);
+            let signer = ironsign::Pkcs11Signer::open(&parsed, module, pin.as_ref().map(|p| p.as_str()))?;
+            let certificate = match &options.certificate {
+                Some(c) => Some(Certificate::from_pem_or_der(&bytes(c), "certificate")?),
+                None => signer.certificate().cloned(),
+            };
+            let mut material = SigningMaterial::new(Arc::new(signer));
+            if let Some(cert) = certificate {
+                let chain = match &options.chain {
+                    Some(c) => Certificate::from_pem_many(&bytes(c), "chain", ironsign::pki::DEFAULT_MAX_CHAIN)?,
+                    None => Vec::new(),
+                };
+                material = material.with_certificate(cert, chain, std::time::SystemTime::now())?;
+            } else if options.chain.is_some() {
+                return Err(invalid_argument("chain", "a chain needs a certificate"));
+            }
+            Ok(Signer { material })
+        })
+    }
+
+    /// This signer, timestamping every signature at the RFC 3161 timestamp authority `url`.
+    #[napi]
+    pub fn with_timestamp_server(&self, env: &Env, url: String) -> Result<Signer> {
+        sync(env, || {
+            let client = ironsign::TimestampClient::new(&url, &[])?;
+            Ok(Signer { material: self.material.clone().with_timestamp_authority(client) })
         })
     }
 
@@ -192,6 +244,27 @@ impl TrustRoot {
         let chain = bytes(&chain);
         sync(env, || {
             let trust = ironsign::TrustRoot::from_chain_pem(&chain)?;
+            Ok(TrustRoot { verifier: Arc::new(ironsign::Verifier::new(trust)) })
+        })
+    }
+
+    /// This trust plus RFC 3161 timestamp authorities (PEM: the TSA certificate and its CAs).
+    #[napi]
+    pub fn with_timestamp_authorities(&self, env: &Env, pem: Bytes) -> Result<TrustRoot> {
+        let pem = bytes(&pem);
+        sync(env, || {
+            let tsa = ironsign::TimestampAuthorities::from_pem(&pem)?;
+            let trust = self.verifier.trust().clone().with_timestamp_authorities(tsa);
+            Ok(TrustRoot { verifier: Arc::new(ironsign::Verifier::new(trust)) })
+        })
+    }
+
+    /// This trust plus certificate revocation lists (PEM or DER).
+    #[napi]
+    pub fn with_crls(&self, env: &Env, crls: Bytes) -> Result<TrustRoot> {
+        let crls = bytes(&crls);
+        sync(env, || {
+            let trust = self.verifier.trust().clone().with_crls(&crls, "CRL")?;
             Ok(TrustRoot { verifier: Arc::new(ironsign::Verifier::new(trust)) })
         })
     }

@@ -5,7 +5,9 @@
 //! the structured `details` of the Rust error; the message is the error's `Display`.
 
 use crate::convert::json_to_py;
-use ironsign::{CertificateError, Error, ErrorFamily, InputError, KeyError, RegistryError, VerificationError};
+use ironsign::{
+    CertificateError, Error, ErrorFamily, InputError, KeyError, RegistryError, TimestampError, VerificationError,
+};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyModule;
@@ -54,7 +56,8 @@ fn class_name(err: &Error) -> &'static str {
             | CertificateError::UntrustedChain { .. }
             | CertificateError::NotARoot { .. }
             | CertificateError::Unsupported { .. }
-            | CertificateError::TooMany { .. } => "CertificateError",
+            | CertificateError::TooMany { .. }
+            | CertificateError::Revoked { .. } => "CertificateError",
             _ => "CertificateError",
         },
         Error::Input(e) => match e {
@@ -68,6 +71,16 @@ fn class_name(err: &Error) -> &'static str {
             InputError::InvalidPolicy { .. } => "InvalidPolicyError",
             InputError::InvalidTrustConfig { .. } => "InputError",
             _ => "InputError",
+        },
+        Error::Timestamp(e) => match e {
+            TimestampError::Malformed { .. }
+            | TimestampError::NotGranted { .. }
+            | TimestampError::ImprintMismatch { .. }
+            | TimestampError::NonceMismatch { .. }
+            | TimestampError::BadSignature { .. }
+            | TimestampError::UntrustedAuthority { .. }
+            | TimestampError::Request { .. } => "TimestampError",
+            _ => "TimestampError",
         },
         // `Error` is non-exhaustive: a family added to the core surfaces as the base class until it
         // gets its own class here.
@@ -109,6 +122,7 @@ fn every_variant() -> Vec<Error> {
         CertificateError::NotARoot { subject: s(), issuer: s() }.into(),
         CertificateError::Unsupported { subject: s(), algorithm: s() }.into(),
         CertificateError::TooMany { what: s(), count: 0, limit: 0 }.into(),
+        CertificateError::Revoked { subject: s(), serial: s() }.into(),
         InputError::InvalidReference { input: s(), reason: s() }.into(),
         InputError::Io { path: s(), reason: s() }.into(),
         InputError::InvalidArgument { name: s(), reason: s() }.into(),
@@ -120,6 +134,13 @@ fn every_variant() -> Vec<Error> {
         InputError::InvalidPolicy { policy: s(), reason: s() }.into(),
         VerificationError::ImageNotCovered { image: s(), patterns: vec![] }.into(),
         InputError::InvalidTrustConfig { field: s(), reason: s() }.into(),
+        TimestampError::Malformed { reason: s() }.into(),
+        TimestampError::NotGranted { status: s(), text: s() }.into(),
+        TimestampError::ImprintMismatch { expected: s(), found: s() }.into(),
+        TimestampError::NonceMismatch { expected: s(), found: s() }.into(),
+        TimestampError::BadSignature { reason: s() }.into(),
+        TimestampError::UntrustedAuthority { subject: s(), reason: s() }.into(),
+        TimestampError::Request { url: s(), reason: s() }.into(),
     ]
 }
 
@@ -146,6 +167,7 @@ fn family_name(family: ErrorFamily) -> &'static str {
         ErrorFamily::Key => "key",
         ErrorFamily::Certificate => "certificate",
         ErrorFamily::Input => "input",
+        ErrorFamily::Timestamp => "timestamp",
         _ => "other",
     }
 }

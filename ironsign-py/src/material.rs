@@ -89,6 +89,54 @@ impl PySigner {
         Ok(PySigner { material: Arc::new(material) })
     }
 
+    /// A key in a PKCS#11 token, by RFC 7512 URI as cosign takes them
+    /// (`pkcs11:token=…;object=…;id=…?module-path=…&pin-value=…`). `module_path` and `pin` are
+    /// used when the URI has none (nothing is read from the environment). The certificate is read
+    /// from the token unless `certificate` is given.
+    #[staticmethod]
+    #[pyo3(signature = (uri, *, module_path = None, pin = None, certificate = None, chain = None))]
+    fn from_pkcs11_uri(
+        py: Python<'_>,
+        uri: String,
+        module_path: Option<PathBuf>,
+        pin: Option<Secret>,
+        certificate: Option<PathBuf>,
+        chain: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let load = || -> Result<SigningMaterial, Error> {
+            let parsed = ironsign::Pkcs11Uri::parse(&uri)?;
+            let pin = pin.as_ref().map(|p| String::from_utf8_lossy(&p.0).into_owned());
+            let signer = ironsign::Pkcs11Signer::open(&parsed, module_path.as_deref(), pin.as_deref())?;
+            let certificate = match certificate {
+                Some(p) => Some(Certificate::from_pem_or_der(&read_file(&p)?, &path_name(&p))?),
+                None => signer.certificate().cloned(),
+            };
+            let material = SigningMaterial::new(Arc::new(signer));
+            match (certificate, chain) {
+                (None, Some(_)) => {
+                    Err(invalid_argument("chain", "a chain needs a certificate (in the token or given)"))
+                }
+                (None, None) => Ok(material),
+                (Some(cert), chain) => {
+                    let chain = match chain {
+                        Some(p) => Certificate::from_pem_many(&read_file(&p)?, &path_name(&p), DEFAULT_MAX_CHAIN)?,
+                        None => Vec::new(),
+                    };
+                    Ok(material.with_certificate(cert, chain, std::time::SystemTime::now())?)
+                }
+            }
+        };
+        let material = py.detach(load).py_err(py)?;
+        Ok(PySigner { material: Arc::new(material) })
+    }
+
+    /// This signer, timestamping every signature at the RFC 3161 timestamp authority `url`
+    /// (cosign's `--timestamp-server-url`).
+    fn with_timestamp_server(&self, py: Python<'_>, url: &str) -> PyResult<Self> {
+        let client = ironsign::TimestampClient::new(url, &[]).py_err(py)?;
+        Ok(PySigner { material: Arc::new((*self.material).clone().with_timestamp_authority(client)) })
+    }
+
     /// The public key, PEM.
     #[getter]
     fn public_key_pem(&self) -> String {
@@ -220,6 +268,18 @@ impl PyTrustRoot {
     #[getter]
     fn public_key_fingerprints(&self) -> Vec<String> {
         self.verifier.trust().public_keys().iter().map(PublicKey::fingerprint).collect()
+    }
+
+    /// This trust plus RFC 3161 timestamp authorities (PEM: the TSA certificate, its CAs): a
+    /// signature with a verified timestamp has its certificates checked at the timestamp's time.
+    fn with_timestamp_authorities(&self, py: Python<'_>, pem: Vec<u8>) -> PyResult<Self> {
+        let tsa = ironsign::TimestampAuthorities::from_pem(&pem).py_err(py)?;
+        Ok(PyTrustRoot::new(self.verifier.trust().clone().with_timestamp_authorities(tsa)))
+    }
+
+    /// This trust plus certificate revocation lists (PEM or DER) of CAs on signing paths.
+    fn with_crls(&self, py: Python<'_>, crls: Vec<u8>) -> PyResult<Self> {
+        Ok(PyTrustRoot::new(self.verifier.trust().clone().with_crls(&crls, "CRL").py_err(py)?))
     }
 
     fn __repr__(&self) -> String {

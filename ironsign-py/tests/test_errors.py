@@ -196,7 +196,7 @@ def core_error_codes() -> set[str]:
 
     source = (ROOT / "ironsign-core" / "src" / "error.rs").read_text()
     codes: set[str] = set()
-    for enum in ("VerificationError", "CertificateError", "KeyError", "RegistryError", "InputError"):
+    for enum in ("VerificationError", "CertificateError", "KeyError", "RegistryError", "InputError", "TimestampError"):
         m = re.search(rf"impl {enum} \{{.*?\n\}}", source, re.S)
         assert m is not None, enum
         codes |= set(re.findall(rf'{enum}::\w+ \{{ \.\. \}} => "([A-Z_0-9]+)"', m.group(0)))
@@ -221,6 +221,7 @@ FAMILY_CLASS = {
     "key": ironsign.KeyMaterialError,
     "certificate": ironsign.CertificateError,
     "input": ironsign.InputError,
+    "timestamp": ironsign.TimestampError,
 }
 
 

@@ -10,6 +10,8 @@
 //! Private key material lives in aws-lc-rs key objects; intermediate DER buffers are zeroized.
 
 pub mod cosign_file;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
 
 use crate::error::KeyError;
 use aws_lc_rs::encoding::AsDer;

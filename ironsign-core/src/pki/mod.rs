@@ -318,6 +318,8 @@ pub struct TrustRoot {
     anchors: Vec<TrustAnchor<'static>>,
     intermediates: Vec<Certificate>,
     keys: Vec<PublicKey>,
+    timestamp_authorities: crate::tsa::TimestampAuthorities,
+    crls: Vec<webpki::OwnedCertRevocationList>,
 }
 
 impl TrustRoot {
@@ -342,7 +344,7 @@ impl TrustRoot {
             })?;
             anchors.push(anchor.to_owned());
         }
-        Ok(TrustRoot { roots, anchors, intermediates, keys: Vec::new() })
+        Ok(TrustRoot { roots, anchors, intermediates, ..Default::default() })
     }
 
     /// Trust the roots in `roots_pem` with the intermediates in `intermediates_pem`.
@@ -377,6 +379,43 @@ impl TrustRoot {
     pub fn with_public_keys(mut self, keys: Vec<PublicKey>) -> Self {
         self.keys.extend(keys);
         self
+    }
+
+    /// Trusts these timestamp authorities for RFC 3161 timestamps: a signature with a verified
+    /// timestamp has its certificate chain checked at the timestamp's time instead of now.
+    pub fn with_timestamp_authorities(mut self, authorities: crate::tsa::TimestampAuthorities) -> Self {
+        self.timestamp_authorities = self.timestamp_authorities.merge(authorities);
+        self
+    }
+
+    /// Checks revocation against these CRLs (PEM `X509 CRL` blocks or DER): every certificate on
+    /// a signing path whose issuer has a CRL here must not be listed in it, and that CRL must be
+    /// signed by the issuer and not past its nextUpdate. Certificates whose issuer has no CRL here
+    /// are not checked.
+    pub fn with_crls(mut self, crls: &[u8], what: &str) -> Result<Self, CertificateError> {
+        let parse = |reason: String| CertificateError::Parse { what: what.into(), reason };
+        let ders: Vec<Vec<u8>> = if crls.trim_ascii_start().starts_with(b"-----BEGIN") {
+            pem::parse_many(crls)
+                .map_err(|e| parse(e.to_string()))?
+                .into_iter()
+                .filter(|b| b.tag() == "X509 CRL")
+                .map(|b| b.into_contents())
+                .collect()
+        } else {
+            vec![crls.to_vec()]
+        };
+        if ders.is_empty() {
+            return Err(parse("no X509 CRL PEM block".into()));
+        }
+        for der in ders {
+            self.crls.push(webpki::OwnedCertRevocationList::from_der(&der).map_err(|e| parse(format!("{e:?}")))?);
+        }
+        Ok(self)
+    }
+
+    /// The trusted timestamp authorities (empty when timestamps are not verified).
+    pub fn timestamp_authorities(&self) -> &crate::tsa::TimestampAuthorities {
+        &self.timestamp_authorities
     }
 
     /// The root CAs.
@@ -423,6 +462,14 @@ impl TrustRoot {
             issuer: leaf.summary.issuer.clone(),
             detail,
         };
+        let crls: Vec<webpki::CertRevocationList<'_>> = self.crls.iter().cloned().map(Into::into).collect();
+        let crl_refs: Vec<&webpki::CertRevocationList<'_>> = crls.iter().collect();
+        let revocation = webpki::RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
+            b.with_depth(webpki::RevocationCheckDepth::Chain)
+                .with_status_policy(webpki::UnknownStatusPolicy::Allow)
+                .with_expiration_policy(webpki::ExpirationPolicy::Enforce)
+                .build()
+        });
         let build = |time: Duration| {
             ee.verify_for_usage(
                 webpki::ALL_VERIFICATION_ALGS,
@@ -430,7 +477,7 @@ impl TrustRoot {
                 &pool_der,
                 UnixTime::since_unix_epoch(time),
                 webpki::KeyUsage::required_if_present(CODE_SIGNING_DER),
-                None,
+                revocation,
                 None,
             )
             .map(|path| {
@@ -456,6 +503,12 @@ impl TrustRoot {
                 return Err(untrusted_chain(
                     "a CA certificate on the path is not valid at the verification time".into(),
                 ));
+            }
+            Err(webpki::Error::CertRevoked) => {
+                return Err(CertificateError::Revoked {
+                    subject: leaf.subject().into(),
+                    serial: leaf.summary.serial.clone(),
+                });
             }
             Err(e) => return Err(untrusted_chain(webpki_reason(&e))),
         };
@@ -498,6 +551,8 @@ fn webpki_reason(e: &webpki::Error) -> String {
         webpki::Error::InvalidSignatureForPublicKey => "a certificate signature on the path does not verify".into(),
         webpki::Error::CaUsedAsEndEntity => "the signing certificate is a CA certificate".into(),
         webpki::Error::EndEntityUsedAsCa => "a non-CA certificate issued another certificate".into(),
+        webpki::Error::CrlExpired { .. } => "a CRL given is past its nextUpdate (stale revocation data)".into(),
+        webpki::Error::InvalidCrlSignatureForPublicKey => "a CRL given is not signed by the CA it names".into(),
         webpki::Error::RequiredEkuNotFoundContext(_) => {
             "a CA on the path has an extended key usage without codeSigning".into()
         }

@@ -49,6 +49,9 @@ pub struct VerifiedAttestation {
     pub statement: serde_json::Value,
     /// The checks that passed, in order.
     pub checks: Vec<Check>,
+    /// The verified RFC 3161 timestamp the certificates were checked at, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<crate::tsa::VerifiedTimestamp>,
 }
 
 /// What attestation verification proved, and only that.
@@ -104,16 +107,19 @@ impl Verifier {
         let mut rejected = Vec::new();
         for (index, layer) in image.signatures.iter().enumerate() {
             match self.check_attestation(image, layer, policy, predicate_type, at) {
-                Ok((signer, matched_identity, statement, checks)) => attestations.push(VerifiedAttestation {
-                    index,
-                    layer_digest: layer.payload_digest.clone(),
-                    format: layer.format(),
-                    referrer: layer.referrer.clone(),
-                    signer,
-                    matched_identity,
-                    statement,
-                    checks,
-                }),
+                Ok(((signer, matched_identity, statement, checks), timestamp)) => {
+                    attestations.push(VerifiedAttestation {
+                        index,
+                        layer_digest: layer.payload_digest.clone(),
+                        format: layer.format(),
+                        referrer: layer.referrer.clone(),
+                        signer,
+                        matched_identity,
+                        statement,
+                        checks,
+                        timestamp,
+                    })
+                }
                 Err(reason) => rejected.push(SignatureRejection::new(index, layer.payload_digest.to_string(), reason)),
             }
         }
@@ -164,9 +170,14 @@ impl Verifier {
         policy: &Policy,
         predicate_type: &str,
         at: SystemTime,
-    ) -> Result<(VerifiedSigner, Option<String>, serde_json::Value, Vec<Check>), RejectionReason> {
+    ) -> Result<
+        ((VerifiedSigner, Option<String>, serde_json::Value, Vec<Check>), Option<crate::tsa::VerifiedTimestamp>),
+        RejectionReason,
+    > {
         if layer.format() == crate::cosign::SignatureFormat::SigstoreBundle {
-            return self.check_bundle_attestation(image, layer, policy, predicate_type, at);
+            // A bundle's own timestamps are not used (no log or TSA verification material for
+            // bundles yet), so its certificate is checked at the verification time.
+            return self.check_bundle_attestation(image, layer, policy, predicate_type, at).map(|r| (r, None));
         }
         if layer.media_type != cosign::DSSE_MEDIA_TYPE {
             return Err(RejectionReason::MediaType {
@@ -184,17 +195,21 @@ impl Verifier {
         let payload = envelope.payload_bytes()?;
         let signatures = envelope.signature_bytes()?;
         let pae = dsse::pae(&envelope.payload_type, &payload);
+        // cosign v2 timestamps the envelope blob (the layer's signature annotation is empty);
+        // cosign v3 the DSSE signature, which must then be the one that verifies.
+        let annotated = super::decode_signature(layer).unwrap_or_default();
         let mut outcome = Err(RejectionReason::MalformedSignature { reason: "no signature".into() });
         for signature in &signatures {
             let mut checks = vec![Check::EnvelopeType];
-            outcome = self
-                .establish_signer(layer, &pae, signature, policy, at, &mut checks)
-                .map(|(signer, matched)| (signer, matched, checks));
+            outcome = self.signing_time(layer, &annotated, Some(signature), at).and_then(|time| {
+                self.establish_signer_at(layer, &pae, signature, policy, &time, &mut checks)
+                    .map(|(signer, matched)| (signer, matched, checks, time))
+            });
             if outcome.is_ok() {
                 break;
             }
         }
-        let (signer, matched, mut checks) = outcome?;
+        let (signer, matched, mut checks, time) = outcome?;
         let statement = Statement::parse(&payload)?;
         let subject = statement.subject_for(&image.digest)?;
         checks.push(Check::SubjectBinding);
@@ -216,7 +231,7 @@ impl Verifier {
         }
         let json = serde_json::from_slice(&payload)
             .map_err(|e| RejectionReason::InvalidPayload { reason: format!("statement is not JSON: {e}") })?;
-        Ok((signer, matched, json, checks))
+        Ok(((signer, matched, json, checks), time.timestamp))
     }
 }
 

@@ -244,6 +244,9 @@ pub enum Check {
     PredicateType,
     /// The Rego policy allowed the statement.
     Policy,
+    /// An RFC 3161 timestamp over the signature verified against a configured TSA root; the
+    /// certificates were checked at its time.
+    Timestamp,
 }
 
 /// Who made a verified signature.
@@ -285,6 +288,9 @@ pub struct VerifiedSignature {
     pub payload: SimpleSigning,
     /// The checks that passed, in order.
     pub checks: Vec<Check>,
+    /// The verified RFC 3161 timestamp the certificates were checked at, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<crate::tsa::VerifiedTimestamp>,
 }
 
 impl VerifiedSignature {
@@ -354,7 +360,7 @@ impl Verifier {
         let mut rejected = Vec::new();
         for (index, layer) in image.signatures.iter().enumerate() {
             match self.check_signature(image, layer, policy, at) {
-                Ok((signer, matched_identity, payload, checks)) => signatures.push(VerifiedSignature {
+                Ok(((signer, matched_identity, payload, checks), timestamp)) => signatures.push(VerifiedSignature {
                     index,
                     layer_digest: layer.payload_digest.clone(),
                     format: layer.format(),
@@ -363,6 +369,7 @@ impl Verifier {
                     matched_identity,
                     payload,
                     checks,
+                    timestamp,
                 }),
                 Err(reason) => rejected.push(SignatureRejection::new(index, layer.payload_digest.to_string(), reason)),
             }
@@ -387,7 +394,9 @@ impl Verifier {
         })
     }
 
-    /// Establishes who signed: returns the signer, the matched identity, the key, and the checks.
+    /// Establishes who signed, checking certificates at `at` (no timestamp): returns the signer
+    /// and the matched identity, and records the checks.
+    #[allow(dead_code)] // for verifiers of formats without cosign's timestamp annotation
     pub(crate) fn establish_signer(
         &self,
         layer: &SignatureLayer,
@@ -397,6 +406,54 @@ impl Verifier {
         at: SystemTime,
         checks: &mut Vec<Check>,
     ) -> Result<(VerifiedSigner, Option<String>), RejectionReason> {
+        let time = SigningTime { at, timestamp: None };
+        self.establish_signer_at(layer, signed_bytes, signature, policy, &time, checks)
+    }
+
+    /// The time a layer's certificates are checked at: the time of its RFC 3161 timestamp when
+    /// TSA roots are configured and the layer carries one (which must then verify), else `now`.
+    /// `signature` is the decoded signature annotation (empty for attestations, whose envelope
+    /// blob is what cosign timestamps). `also` is other bytes the token may be over instead (the
+    /// DSSE signature that is then verified: cosign v3 timestamps that in legacy attestations).
+    pub(crate) fn signing_time(
+        &self,
+        layer: &SignatureLayer,
+        signature: &[u8],
+        also: Option<&[u8]>,
+        now: SystemTime,
+    ) -> Result<SigningTime, RejectionReason> {
+        let authorities = self.trust.timestamp_authorities();
+        let annotation = layer.annotations.get(cosign::RFC3161_ANNOTATION).filter(|v| !v.trim().is_empty());
+        let (false, Some(annotation)) = (authorities.is_empty(), annotation) else {
+            return Ok(SigningTime { at: now, timestamp: None });
+        };
+        let response = crate::tsa::parse_annotation(annotation).map_err(RejectionReason::Timestamp)?;
+        let data = crate::tsa::timestamped_bytes(signature, &layer.payload);
+        let verified = match (authorities.verify(&response, &data), also) {
+            (Err(crate::error::TimestampError::ImprintMismatch { .. }), Some(other)) => {
+                authorities.verify(&response, other)
+            }
+            (outcome, _) => outcome,
+        }
+        .map_err(RejectionReason::Timestamp)?;
+        Ok(SigningTime { at: verified.time, timestamp: Some(verified) })
+    }
+
+    /// [`Self::establish_signer`] at a [`SigningTime`]: with a verified timestamp, an expired
+    /// certificate is accepted if it was valid at the timestamp's time.
+    pub(crate) fn establish_signer_at(
+        &self,
+        layer: &SignatureLayer,
+        signed_bytes: &[u8],
+        signature: &[u8],
+        policy: &Policy,
+        time: &SigningTime,
+        checks: &mut Vec<Check>,
+    ) -> Result<(VerifiedSigner, Option<String>), RejectionReason> {
+        let (at, timestamp_needed) = (time.at, time.timestamp.is_none());
+        if time.timestamp.is_some() {
+            checks.push(Check::Timestamp);
+        }
         let cert_pem = layer.certificate_pem();
         if let (Some(pem), true) = (cert_pem, self.trust.has_certificate_authorities()) {
             let leaf = Certificate::from_pem_or_der(pem.as_bytes(), "certificate annotation")
@@ -408,7 +465,7 @@ impl Verifier {
             };
             let path = self
                 .trust
-                .verify_code_signing(&leaf, &untrusted, at, policy.require_code_signing_eku, true)
+                .verify_code_signing(&leaf, &untrusted, at, policy.require_code_signing_eku, timestamp_needed)
                 .map_err(RejectionReason::Certificate)?;
             checks.extend([Check::CodeSigningUsage, Check::Validity, Check::ChainToRoot]);
             let matched = policy.match_identity(leaf.summary())?;
@@ -441,7 +498,7 @@ impl Verifier {
         if let Some(pem) = cert_pem {
             let leaf = Certificate::from_pem_or_der(pem.as_bytes(), "certificate annotation")
                 .map_err(RejectionReason::Certificate)?;
-            leaf.check_validity(at, true).map_err(RejectionReason::Certificate)?;
+            leaf.check_validity(at, timestamp_needed).map_err(RejectionReason::Certificate)?;
             checks.push(Check::Validity);
         }
         Ok((VerifiedSigner::Key { fingerprint: key.fingerprint() }, None))
@@ -454,9 +511,13 @@ impl Verifier {
         layer: &SignatureLayer,
         policy: &Policy,
         at: SystemTime,
-    ) -> Result<(VerifiedSigner, Option<String>, SimpleSigning, Vec<Check>), RejectionReason> {
+    ) -> Result<
+        ((VerifiedSigner, Option<String>, SimpleSigning, Vec<Check>), Option<crate::tsa::VerifiedTimestamp>),
+        RejectionReason,
+    > {
         if layer.format() == SignatureFormat::SigstoreBundle {
-            return self.check_bundle_signature(image, layer, policy, at);
+            // A bundle's own timestamps are not used (see check_attestation).
+            return self.check_bundle_signature(image, layer, policy, at).map(|r| (r, None));
         }
         if layer.media_type != cosign::SIMPLE_SIGNING_MEDIA_TYPE {
             return Err(RejectionReason::MediaType {
@@ -466,7 +527,9 @@ impl Verifier {
         }
         let signature = decode_signature(layer)?;
         let mut checks = Vec::new();
-        let (signer, matched) = self.establish_signer(layer, &layer.payload, &signature, policy, at, &mut checks)?;
+        let time = self.signing_time(layer, &signature, None, at)?;
+        let (signer, matched) =
+            self.establish_signer_at(layer, &layer.payload, &signature, policy, &time, &mut checks)?;
         let payload = cosign::parse_simple_signing(&layer.payload)?;
         if payload.kind != cosign::SIGNATURE_TYPE {
             return Err(RejectionReason::PayloadType { found: payload.kind, expected: cosign::SIGNATURE_TYPE.into() });
@@ -483,8 +546,16 @@ impl Verifier {
         if !policy.annotations.is_empty() {
             checks.push(Check::Annotations);
         }
-        Ok((signer, matched, payload, checks))
+        Ok(((signer, matched, payload, checks), time.timestamp))
     }
+}
+
+/// When a signature's certificates are checked: `at`, which is a verified timestamp's time when
+/// `timestamp` is set.
+#[derive(Debug, Clone)]
+pub(crate) struct SigningTime {
+    pub(crate) at: SystemTime,
+    pub(crate) timestamp: Option<crate::tsa::VerifiedTimestamp>,
 }
 
 fn json_text(v: &serde_json::Value) -> String {

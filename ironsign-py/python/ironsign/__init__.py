@@ -32,6 +32,7 @@ from ironsign._errors import (
     PredicateError,
     RegistryError,
     SbomFormatError,
+    TimestampError,
     VerificationError,
 )
 from ironsign._ironsign import (
@@ -134,4 +135,5 @@ __all__ = [
     "PredicateError",
     "SbomFormatError",
     "InvalidPolicyError",
+    "TimestampError",
 ]

@@ -98,6 +98,11 @@ class CertificateError(IronsignError):
     """A certificate could not be parsed, or fails a check when signing or loading trust."""
 
 
+class TimestampError(IronsignError):
+    """An RFC 3161 timestamp could not be obtained from the timestamp authority when signing
+    (``TIMESTAMP_REQUEST``), or a token is malformed or does not verify (``TIMESTAMP_*``)."""
+
+
 class InputError(IronsignError, ValueError):
     """Bad input from the caller: an image reference, a file, an argument (also a ``ValueError``)."""
 
@@ -128,6 +133,7 @@ for _cls in (
     ImageNotFoundError,
     KeyMaterialError,
     CertificateError,
+    TimestampError,
     InputError,
     PredicateError,
     SbomFormatError,
