@@ -572,18 +572,6 @@ export interface GeneratedFile {
  */
 export declare function inspectCertificate(certificate: Bytes): InspectionReport
 
-/** Options of [`Signer::from_pkcs11_uri`]. */
-export interface Pkcs11Options {
-  /** The PKCS#11 module, when the URI has no `module-path`. */
-  modulePath?: string
-  /** The user PIN, when the URI has no `pin-value`. */
-  pin?: Bytes
-  /** The signing certificate (PEM or DER); by default the one stored in the token. */
-  certificate?: Bytes
-  /** Its issuing chain (PEM): intermediates, then the root last. */
-  chain?: Bytes
-}
-
 /**
  * Generates verification instructions from `trustConfig`: the files, the main one first.
  * `format` is `cosign`, `kyverno`, `policy-controller`, `podman`, `markdown` or `html`; with
@@ -603,6 +591,18 @@ export interface LayoutTarget {
 export interface ListArtifactsOptions {
   /** List the platform manifests of an index too (default true). */
   platforms?: boolean
+}
+
+/** Options of [`Signer::from_pkcs11_uri`]. */
+export interface Pkcs11Options {
+  /** The PKCS#11 module, when the URI has no `module-path`. */
+  modulePath?: string
+  /** The user PIN, when the URI has no `pin-value`. */
+  pin?: Bytes
+  /** The signing certificate (PEM or DER); by default the one stored in the token. */
+  certificate?: Bytes
+  /** Its issuing chain (PEM): intermediates, then the root last. */
+  chain?: Bytes
 }
 
 /**
@@ -658,6 +658,8 @@ export interface RegistryClientOptions {
    * `[]` means anonymous.
    */
   configFiles?: string[] | null
+  /** The longest one registry request may take, body included, in seconds (default 300). */
+  timeout?: number
 }
 
 /** Every code a rejected signature (`rejected[].code`, `details.rejections[].code`) can carry. */
