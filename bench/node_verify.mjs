@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Verification of N signed images from Node, in-process through the binding, against the
-// ironsign CLI run once per image (as a backend shelling out would). Also the example server's
+// Verification and artifact listing of N signed images from Node, in-process through the binding,
+// against the ironsign CLI run once per image (as a backend shelling out would). Also the example server's
 // per-image artifact summary (signatures verified, attestation types verified, SBOM) against the
 // CLI commands that give the same (verify, download attestation, verify-attestation, download sbom).
 //
@@ -91,6 +91,19 @@ try {
   const cores = cpus().length
   ;[s] = await timed(() => pool(cliRefs, cores, (r) => execAsync(CLI, verifyArgs(r))))
   row(`CLI, one process per image: verify, ${cores} at a time`, CLI_N, s)
+
+  // Artifact listing with each signature's verification status (the web front end's view),
+  // in-process against `ironsign tree --output json` with the same trust, one process per image.
+  await reg.listArtifacts(refs[0], trust, policy)
+  ;[s] = await timed(() => pool(refs, 1, (r) => reg.listArtifacts(r, trust, policy)))
+  row('Node in-process: listArtifacts with verification, one at a time', N, s)
+  ;[s] = await timed(() => pool(refs, CONCURRENCY, (r) => reg.listArtifacts(r, trust, policy)))
+  row(`Node in-process: listArtifacts with verification, ${CONCURRENCY} in flight`, N, s)
+  const treeArgs = (r) => ['tree', '--output', 'json', '--certificate-chain', join(pki, 'chain.pem'), '--certificate-identity', 'signer@example.com', r]
+  ;[s] = await timed(() => pool(cliRefs, 1, (r) => execAsync(CLI, treeArgs(r))))
+  row('CLI, one process per image: tree --output json with verification, one at a time', CLI_N, s)
+  ;[s] = await timed(() => pool(cliRefs, cores, (r) => execAsync(CLI, treeArgs(r))))
+  row(`CLI, one process per image: tree --output json with verification, ${cores} at a time`, CLI_N, s)
 
   const context = { client: reg, trust, policy }
   ;[s] = await timed(() => pool(refs, 1, (r) => artifacts(context, r)))
