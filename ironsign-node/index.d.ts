@@ -335,6 +335,26 @@ export interface GcReport {
   summary: { repositories: number; deleted: number; kept: number; skipped: number; failed: number; [key: string]: number }
 }
 
+/** What `resignPlan` found; pass it to `resignApply` (it is applied from the binding's own copy, by `planId`). */
+export interface ResignPlan {
+  planId: string
+  mediaType: string
+  /** Images to sign again: `image` is `repository@digest`. */
+  candidates: Array<{ image: string; tags: string[]; signer: CertificateSummary; expiresInDays: number }>
+  /** Images left alone: `not_due`, `key_only`, or the verification error's code. */
+  skipped: Array<{ image: string; reason: 'not_due' | 'key_only' | ErrorCode }>
+  /** What could not be read: `[repository or reference, message]`. */
+  errors: Array<[string, string]>
+}
+
+/** What `resignApply` did. */
+export interface ResignReport {
+  /** Images signed (`repository@digest`). */
+  signed: string[]
+  /** Images that failed: `[image, code, message]`. */
+  failed: Array<[string, ErrorCode, string]>
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -405,6 +425,18 @@ export declare class RegistryClient {
    * shape: `{ Base64Signature, Payload, Cert, Chain, Bundle, RFC3161Timestamp }`.
    */
   downloadSignatures(reference: string): Promise<DownloadedSignature[]>
+  /**
+   * Scans repositories (`REGISTRY/REPO` or `oci:DIR`) for images whose newest signature valid
+   * under `trust` and `policy` is due (its certificate expires within `expiresWithinDays`, or
+   * is `signedBy`). Signs nothing: give the plan to `resignApply`.
+   */
+  resignPlan(repositories: Array<string>, trust: TrustRoot, policy: Policy, options: ResignPlanOptions): Promise<ResignPlan>
+  /**
+   * Signs every candidate of a plan from `resignPlan` (by its `planId`) with `signer`,
+   * appending one signature each (the old ones stay). A plan is applied at most once; a
+   * failure is reported per image, not thrown.
+   */
+  resignApply(plan: ResignPlan, signer: Signer): Promise<ResignReport>
   /**
    * Copies `source` (every platform) with its `.sig`, `.att` and `.sbom` tags and OCI
    * referrers to `destination`, keeping every digest; a re-run copies only what is missing.
@@ -664,6 +696,20 @@ export interface RegistryClientOptions {
 
 /** Every code a rejected signature (`rejected[].code`, `details.rejections[].code`) can carry. */
 export declare function rejectionCodes(): RejectionCode[]
+
+/** Options of [`RegistryClient::resign_plan`]: exactly one of `expiresWithinDays` and `signedBy`. */
+export interface ResignPlanOptions {
+  /** Candidates: the newest valid signature's certificate expires within this many days. */
+  expiresWithinDays?: number
+  /** Candidates: the newest valid signature was made with this certificate (PEM or DER). */
+  signedBy?: Bytes
+  /** Add every repository of this registry's catalog. */
+  allRepositories?: string
+  /** Most tags read per repository (default 100000). */
+  maxTags?: number
+  /** Most repositories read from the catalog (default 10000). */
+  maxRepositories?: number
+}
 
 /** An SBOM read from the registry. */
 export interface SbomDownload {

@@ -334,3 +334,23 @@ export interface GcReport {
   failed: Array<Record<string, any>>
   summary: { repositories: number; deleted: number; kept: number; skipped: number; failed: number; [key: string]: number }
 }
+
+/** What `resignPlan` found; pass it to `resignApply` (it is applied from the binding's own copy, by `planId`). */
+export interface ResignPlan {
+  planId: string
+  mediaType: string
+  /** Images to sign again: `image` is `repository@digest`. */
+  candidates: Array<{ image: string; tags: string[]; signer: CertificateSummary; expiresInDays: number }>
+  /** Images left alone: `not_due`, `key_only`, or the verification error's code. */
+  skipped: Array<{ image: string; reason: 'not_due' | 'key_only' | ErrorCode }>
+  /** What could not be read: `[repository or reference, message]`. */
+  errors: Array<[string, string]>
+}
+
+/** What `resignApply` did. */
+export interface ResignReport {
+  /** Images signed (`repository@digest`). */
+  signed: string[]
+  /** Images that failed: `[image, code, message]`. */
+  failed: Array<[string, ErrorCode, string]>
+}

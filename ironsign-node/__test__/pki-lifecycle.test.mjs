@@ -16,12 +16,13 @@ before(() => {
   pki = makePki()
   reg = new RegistryClient({ insecureHttp: [registry.addr], configFiles: [] })
   tsaState = tempDir()
-  tsaUrl = run(join(SCRIPTS, 'tsa'), ['start', tsaState, pki.dir])
+  tsaUrl = run(join(SCRIPTS, 'tsa'), ['start', tsaState.dir, pki.dir])
   // SoftHSM reads its configuration when the module is first initialised in this process.
   process.env.SOFTHSM2_CONF = run(join(SCRIPTS, 'softhsm-token'), [pki.path('softhsm'), pki.dir])
 })
 after(() => {
-  run(join(SCRIPTS, 'tsa'), ['stop', tsaState])
+  run(join(SCRIPTS, 'tsa'), ['stop', tsaState.dir])
+  tsaState.remove()
   registry.stop()
 })
 

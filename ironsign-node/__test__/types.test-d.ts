@@ -10,6 +10,8 @@ import {
   type AttestationResult,
   type GcPlan,
   type GcReport,
+  type ResignPlan,
+  type ResignReport,
   type TransferReport,
   type ErrorCode,
   type IronsignError,
@@ -84,3 +86,12 @@ async function transfer(reg: RegistryClient): Promise<void> {
   void [bytes, saved, tree, report.summary.deleted]
 }
 void transfer
+
+async function resign(reg: RegistryClient, trust: TrustRoot, policy: Policy, signer: Signer, pem: string): Promise<void> {
+  const plan: ResignPlan = await reg.resignPlan(['a/b'], trust, policy, { expiresWithinDays: 30, maxTags: 10 })
+  const byCert: ResignPlan = await reg.resignPlan([], trust, policy, { signedBy: pem, allRepositories: 'a' })
+  const days: number = plan.candidates[0].expiresInDays
+  const report: ResignReport = await reg.resignApply(byCert, signer)
+  void [days, report.signed, report.failed]
+}
+void resign

@@ -18,6 +18,7 @@
 mod convert;
 mod errors;
 mod registry;
+mod resign;
 mod transfer;
 mod trust;
 

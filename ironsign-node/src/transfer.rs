@@ -81,7 +81,7 @@ fn layout_target(target: LayoutTarget) -> Result<(Option<PathBuf>, Option<PathBu
 }
 
 /// Runs a core future whose type rustc cannot prove `Send` on a blocking thread of the runtime.
-async fn on_blocking_thread<T: Send + 'static>(
+pub(crate) async fn on_blocking_thread<T: Send + 'static>(
     name: &'static str,
     run: impl FnOnce(tokio::runtime::Handle) -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
@@ -318,7 +318,7 @@ impl RegistryClient {
     }
 }
 
-fn repository(reference: &str) -> Result<Location, Error> {
+pub(crate) fn repository(reference: &str) -> Result<Location, Error> {
     let r = ImageReference::parse(reference)?;
     if r.tag.is_some() || r.digest.is_some() {
         return Err(invalid_argument(
@@ -330,7 +330,7 @@ fn repository(reference: &str) -> Result<Location, Error> {
 }
 
 /// A random plan id (the pid and time are enough: ids only need to be unique in this process).
-fn getrandom_id(out: &mut [u8; 16]) {
+pub(crate) fn getrandom_id(out: &mut [u8; 16]) {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);

@@ -43,7 +43,7 @@ fn load_certificates(obj: &Bound<'_, PyAny>) -> PyResult<Result<Vec<Certificate>
     }))
 }
 
-fn load_certificate(obj: &Bound<'_, PyAny>) -> PyResult<Result<Certificate, Error>> {
+pub(crate) fn load_certificate(obj: &Bound<'_, PyAny>) -> PyResult<Result<Certificate, Error>> {
     Ok(certificateinput(obj)?.and_then(|(data, what)| Ok(Certificate::from_pem_or_der(&data, &what)?)))
 }
 

@@ -16,6 +16,7 @@ mod convert;
 mod errors;
 mod material;
 mod registry;
+mod resign;
 mod results;
 mod transfer;
 mod trust;
@@ -34,6 +35,8 @@ mod _ironsign {
     use crate::material::{PyPolicy, PySigner, PyTrustRoot, PyVerifier, generate_key_pair};
     #[pymodule_export]
     use crate::registry::{PyAsyncRegistryClient, PyRegistryClient};
+    #[pymodule_export]
+    use crate::resign::{ResignPlan, ResignReport};
     #[pymodule_export]
     use crate::results::{
         ArtifactTree, AttachReport, AttestReport, AttestationResult, CertificateDetails, CertificateSummary,

@@ -7,6 +7,7 @@ use crate::convert::json_to_py;
 use crate::convert::{OneOrMany, read_file};
 use crate::errors::{IntoPyResult, invalid_argument, to_py_err};
 use crate::material::{PyPolicy, PySigner, PyTrustRoot};
+use crate::resign::{ResignPlan, ResignReport, ResignScan, criterion as resign_criterion};
 use crate::results::{
     ArtifactTree, AttachReport, AttestReport, AttestationResult, Sbom, SbomDownload, SignReport, SignedImage,
     VerificationResult,
@@ -655,6 +656,37 @@ impl PyRegistryClient {
         block_on(py, self.client.gc_apply(plan.0.clone(), max_workers)).map(GcReport)
     }
 
+    /// Scans repositories (`REGISTRY/REPO` or `oci:DIR`; `all_repositories=REGISTRY` adds its
+    /// catalog) for images whose newest signature valid under `trust` and `policy` is due: its
+    /// certificate expires within `expires_within_days`, or is `signed_by` (a certificate as
+    /// bytes, PEM text or a path). Signs nothing: give the plan to `resign_apply`.
+    #[pyo3(signature = (repositories, trust, policy, *, all_repositories = None, expires_within_days = None,
+        signed_by = None, max_tags = 100_000, max_repositories = 10_000))]
+    #[allow(clippy::too_many_arguments)]
+    fn resign_plan(
+        &self,
+        py: Python<'_>,
+        repositories: Vec<String>,
+        trust: &PyTrustRoot,
+        policy: &PyPolicy,
+        all_repositories: Option<String>,
+        expires_within_days: Option<u64>,
+        signed_by: Option<&Bound<'_, PyAny>>,
+        max_tags: usize,
+        max_repositories: usize,
+    ) -> PyResult<ResignPlan> {
+        let signed_by = signed_by.map(crate::certs::load_certificate).transpose()?;
+        let criterion = resign_criterion(expires_within_days, signed_by);
+        let scan = ResignScan { repositories, all_repositories, criterion, max_tags, max_repositories };
+        block_on(py, self.client.resign_plan(scan, trust, policy)).map(ResignPlan)
+    }
+
+    /// Signs every candidate of `plan` with `signer`, appending one signature each (the old ones
+    /// stay). A failure is reported per image, not raised.
+    fn resign_apply(&self, py: Python<'_>, plan: &ResignPlan, signer: &PySigner) -> PyResult<ResignReport> {
+        block_on(py, self.client.resign_apply(plan.0.clone(), signer)).map(ResignReport)
+    }
+
     fn __repr__(&self) -> String {
         "RegistryClient()".into()
     }
@@ -918,6 +950,33 @@ impl PyAsyncRegistryClient {
     #[pyo3(signature = (plan, *, max_workers = 8))]
     fn gc_apply<'py>(&self, py: Python<'py>, plan: &GcPlan, max_workers: usize) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, self.client.gc_apply(plan.0.clone(), max_workers), GcReport)
+    }
+
+    /// See `ironsign.RegistryClient.resign_plan`.
+    #[pyo3(signature = (repositories, trust, policy, *, all_repositories = None, expires_within_days = None,
+        signed_by = None, max_tags = 100_000, max_repositories = 10_000))]
+    #[allow(clippy::too_many_arguments)]
+    fn resign_plan<'py>(
+        &self,
+        py: Python<'py>,
+        repositories: Vec<String>,
+        trust: &PyTrustRoot,
+        policy: &PyPolicy,
+        all_repositories: Option<String>,
+        expires_within_days: Option<u64>,
+        signed_by: Option<&Bound<'_, PyAny>>,
+        max_tags: usize,
+        max_repositories: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let signed_by = signed_by.map(crate::certs::load_certificate).transpose()?;
+        let criterion = resign_criterion(expires_within_days, signed_by);
+        let scan = ResignScan { repositories, all_repositories, criterion, max_tags, max_repositories };
+        awaitable(py, self.client.resign_plan(scan, trust, policy), ResignPlan)
+    }
+
+    /// See `ironsign.RegistryClient.resign_apply`.
+    fn resign_apply<'py>(&self, py: Python<'py>, plan: &ResignPlan, signer: &PySigner) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.client.resign_apply(plan.0.clone(), signer), ResignReport)
     }
 
     fn __repr__(&self) -> String {

@@ -122,7 +122,7 @@ pub fn gc_options(include_untagged: bool, older_than: Option<&str>, max_workers:
     Ok(GcOptions { include_untagged, older_than, max_workers, ..Default::default() })
 }
 
-fn repository(reference: &str) -> Result<Location, Error> {
+pub(crate) fn repository(reference: &str) -> Result<Location, Error> {
     let r = ImageReference::parse(reference)?;
     if r.tag.is_some() || r.digest.is_some() {
         return Err(invalid_argument(
@@ -134,7 +134,7 @@ fn repository(reference: &str) -> Result<Location, Error> {
 }
 
 /// Runs a core future whose type rustc cannot prove `Send` on a blocking thread of the runtime.
-async fn on_blocking_thread<T: Send + 'static>(
+pub(crate) async fn on_blocking_thread<T: Send + 'static>(
     name: &'static str,
     run: impl FnOnce(tokio::runtime::Handle) -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {

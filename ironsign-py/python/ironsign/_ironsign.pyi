@@ -48,6 +48,8 @@ __all__ = [
     "TransferReport",
     "GcPlan",
     "GcReport",
+    "ResignPlan",
+    "ResignReport",
     "InspectionReport",
     "CertificateDetails",
     "CertificateWarning",
@@ -452,6 +454,19 @@ class RegistryClient:
         max_workers: int = 8,
     ) -> GcPlan: ...
     def gc_apply(self, plan: GcPlan, *, max_workers: int = 8) -> GcReport: ...
+    def resign_plan(
+        self,
+        repositories: Sequence[str],
+        trust: TrustRoot,
+        policy: Policy,
+        *,
+        all_repositories: str | None = None,
+        expires_within_days: int | None = None,
+        signed_by: _Cert | None = None,
+        max_tags: int = 100_000,
+        max_repositories: int = 10_000,
+    ) -> ResignPlan: ...
+    def resign_apply(self, plan: ResignPlan, signer: Signer) -> ResignReport: ...
 
 @final
 class AsyncRegistryClient:
@@ -562,6 +577,19 @@ class AsyncRegistryClient:
         max_workers: int = 8,
     ) -> Awaitable[GcPlan]: ...
     def gc_apply(self, plan: GcPlan, *, max_workers: int = 8) -> Awaitable[GcReport]: ...
+    def resign_plan(
+        self,
+        repositories: Sequence[str],
+        trust: TrustRoot,
+        policy: Policy,
+        *,
+        all_repositories: str | None = None,
+        expires_within_days: int | None = None,
+        signed_by: _Cert | None = None,
+        max_tags: int = 100_000,
+        max_repositories: int = 10_000,
+    ) -> Awaitable[ResignPlan]: ...
+    def resign_apply(self, plan: ResignPlan, signer: Signer) -> Awaitable[ResignReport]: ...
 
 @final
 class RegoPolicy:
@@ -926,6 +954,34 @@ class GcReport:
     def failed(self) -> list[dict[str, Any]]: ...
     @property
     def summary(self) -> dict[str, Any]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_json(self, *, indent: int | None = None) -> str: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class ResignPlan:
+    """Which images ``resign_apply`` would sign again (the ``plan`` of ``ironsign resign --output json``)."""
+
+    @property
+    def media_type(self) -> str: ...
+    @property
+    def candidates(self) -> list[dict[str, Any]]: ...
+    @property
+    def skipped(self) -> list[dict[str, Any]]: ...
+    @property
+    def errors(self) -> list[list[str]]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_json(self, *, indent: int | None = None) -> str: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class ResignReport:
+    """What ``resign_apply`` signed and what failed."""
+
+    @property
+    def signed(self) -> list[str]: ...
+    @property
+    def failed(self) -> list[list[str]]: ...
     def to_dict(self) -> dict[str, Any]: ...
     def to_json(self, *, indent: int | None = None) -> str: ...
     def __eq__(self, value: object, /) -> bool: ...
