@@ -36,8 +36,9 @@ from ironsign import _ironsign
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
-COSIGN = Path("/root/.cache/ironsign/tools/cosign-v2.6.5/cosign")
-TARGET = Path(os.environ.get("CARGO_TARGET_DIR", "/root/.cache/ironsign/target-py"))
+CACHE = Path.home() / ".cache/ironsign"
+COSIGN = Path(os.environ.get("IRONSIGN_TOOLS", CACHE / "tools")) / "cosign-v2.6.5/cosign"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", CACHE / "target-py"))
 SECTION = "## Python binding (issue 6)"
 
 

@@ -1,4 +1,5 @@
-//! cosign's storage formats, byte for byte (see `shared/reference/cosign.md` §1–§3).
+//! cosign's storage formats, byte for byte (cosign's public `specs/SIGNATURE_SPEC.md` and
+//! `specs/ATTESTATION_SPEC.md`, and go-containerregistry's manifest encoding).
 //!
 //! A signature is a layer of an OCI image manifest tagged `sha256-<hex>.sig` in the image's
 //! repository. Its blob is the *simple signing* payload; the signature, certificate and chain are

@@ -16,7 +16,8 @@ import ironsign
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"
-COSIGN = Path(os.environ.get("IRONSIGN_COSIGN", "/root/.cache/ironsign/tools/cosign-v2.6.5/cosign"))
+TOOLS = Path(os.environ.get("IRONSIGN_TOOLS", Path.home() / ".cache/ironsign/tools"))
+COSIGN = Path(os.environ.get("IRONSIGN_COSIGN", TOOLS / "cosign-v2.6.5/cosign"))
 
 
 def run(*args: str | os.PathLike[str], **kwargs: object) -> str:

@@ -119,11 +119,17 @@ pub enum Cosign {
 /// Both pinned releases.
 pub const COSIGNS: [Cosign; 2] = [Cosign::V2, Cosign::V3];
 
-fn cosign_path(version: Cosign) -> &'static str {
-    match version {
-        Cosign::V2 => "/root/.cache/ironsign/tools/cosign-v2.6.5/cosign",
-        Cosign::V3 => "/root/.cache/ironsign/tools/cosign-v3.1.3/cosign",
-    }
+/// The binary installed by scripts/install-deps under `$IRONSIGN_TOOLS` (default
+/// `$HOME/.cache/ironsign/tools`).
+fn cosign_path(version: Cosign) -> PathBuf {
+    let tools = std::env::var_os("IRONSIGN_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/ironsign/tools"));
+    let release = match version {
+        Cosign::V2 => "v2.6.5",
+        Cosign::V3 => "v3.1.3",
+    };
+    tools.join(format!("cosign-{release}/cosign"))
 }
 
 /// Runs cosign offline (no TUF, no transparency log).
