@@ -164,8 +164,7 @@ pub async fn verify_attestation(c: VerifyAttestationCmd) -> anyhow::Result<()> {
     }
     let (trust, policy) = match &c.trust_config {
         Some(path) => {
-            let config =
-                crate::instructions::trust_config_with_flags(path, &c.trust, &c.policy_args, &c.annotations)?;
+            let config = crate::instructions::trust_config_with_flags(path, &c.trust, &c.policy_args, &c.annotations)?;
             config.check_covers(&image).map_err(Error::from)?;
             (config.trust_root().clone(), config.policy())
         }

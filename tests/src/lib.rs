@@ -405,4 +405,3 @@ pub fn make_crl(dir: &Path, ca: &str, revoked: &[&str], faketime: Option<&str>, 
     }
     openssl(&["ca", "-gencrl", "-config", cnf, "-cert", &ca_cert, "-keyfile", &ca_key, "-out", out.to_str().unwrap()]);
 }
-

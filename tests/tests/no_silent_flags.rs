@@ -65,7 +65,9 @@ fn collect(v: &serde_json::Value, out: &mut Vec<String>) {
             for (k, v) in m {
                 match (k.as_str(), v) {
                     ("code", serde_json::Value::String(s)) => out.push(s.clone()),
-                    ("status", s) => out.push(s.get("rejected").map_or_else(|| s.to_string(), |r| r["code"].to_string())),
+                    ("status", s) => {
+                        out.push(s.get("rejected").map_or_else(|| s.to_string(), |r| r["code"].to_string()))
+                    }
                     _ => collect(v, out),
                 }
             }
@@ -123,7 +125,16 @@ fn fixtures(tsa: &Tsa) -> Fixtures {
     let (leaf_key, leaf, chain) = (pki_file("leaf.key"), pki_file("leaf.pem"), pki_file("chain.pem"));
     let good = make(
         "flags-good",
-        &["--key", &leaf_key, "--certificate", &leaf, "--certificate-chain", &chain, "--timestamp-server-url", &now_url],
+        &[
+            "--key",
+            &leaf_key,
+            "--certificate",
+            &leaf,
+            "--certificate-chain",
+            &chain,
+            "--timestamp-server-url",
+            &now_url,
+        ],
         None,
     );
     let (noeku_key, noeku_cert) = (pki_file("leaf-noeku.key"), pki_file("leaf-noeku.pem"));
@@ -264,7 +275,9 @@ fn expect(variant: Variant, flag: &str, f: &Fixtures) -> Option<Expect> {
             with: strings(&["--timestamp-certificate-chain", &pki_file("tsa-ecdsa-chain.pem")]),
         },
         "--crl" => trusted(&f.good, &["--crl", &f.revoked]),
-        "--certificate-identity" | "--certificate-identity-regexp" | "--certificate-subject"
+        "--certificate-identity"
+        | "--certificate-identity-regexp"
+        | "--certificate-subject"
         | "--certificate-subject-regexp" => Expect::Changes {
             image: f.good.clone(),
             base: strings(&["--ca-roots", &root]),
@@ -273,11 +286,9 @@ fn expect(variant: Variant, flag: &str, f: &Fixtures) -> Option<Expect> {
         "--require-code-signing-eku" => trusted(&f.noeku, &["--require-code-signing-eku"]),
         // In tree -a applies to signatures only (attestations carry no payload annotations).
         "--annotations" => trusted(&f.good, &["--annotations", "env=dev"]),
-        "--trust-config" if variant != Variant::Tree => Expect::Changes {
-            image: f.good.clone(),
-            base: Vec::new(),
-            with: strings(&["--trust-config", &f.config]),
-        },
+        "--trust-config" if variant != Variant::Tree => {
+            Expect::Changes { image: f.good.clone(), base: Vec::new(), with: strings(&["--trust-config", &f.config]) }
+        }
         "--type" if variant == Variant::VerifyAttestation => trusted(&f.good, &["--type", "vuln"]),
         "--policy" if variant == Variant::VerifyAttestation => trusted(&f.good, &["--policy", &f.deny]),
         _ => return None,
@@ -303,7 +314,9 @@ fn every_verification_flag_changes_the_outcome_or_is_refused() {
         Variant::VerifyTrustConfig,
         Variant::VerifyAttestationTrustConfig,
     ] {
-        for flag in listed_flags(&[variant.command()]) {
+        let flags = listed_flags(&[variant.command()]);
+        assert!(flags.contains("--ca-roots") && flags.contains("--crl"), "{variant:?}: help not parsed: {flags:?}");
+        for flag in flags {
             if NOT_TRUST.iter().any(|(f, _)| *f == flag) || (variant.trust_config() && flag == "--trust-config") {
                 continue;
             }

@@ -8,7 +8,7 @@ use der::{Decode as _, Encode as _};
 use ironsign::cosign::{RFC3161_ANNOTATION, SIGNATURE_ANNOTATION};
 use ironsign_e2e::*;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const IDENTITY: &str = "signer@example.com";
 

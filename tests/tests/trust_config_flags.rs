@@ -26,7 +26,8 @@ fn write_config(dir: &Path, extra: &str) -> PathBuf {
 
 /// Signs `image` with the test leaf `leaf` (its key and certificate) and the test chain.
 fn sign_with(leaf: &str, image: &str, extra: &[&str]) {
-    let (key, cert, chain) = (pki_file(&format!("{leaf}.key")), pki_file(&format!("{leaf}.pem")), pki_file("chain.pem"));
+    let (key, cert, chain) =
+        (pki_file(&format!("{leaf}.key")), pki_file(&format!("{leaf}.pem")), pki_file("chain.pem"));
     let mut args = vec!["sign", "--key", &key, "--certificate", &cert, "--certificate-chain", &chain];
     args.extend_from_slice(extra);
     args.push(image);
@@ -37,7 +38,8 @@ fn sign_with(leaf: &str, image: &str, extra: &[&str]) {
 fn attest_with(leaf: &str, image: &str, dir: &Path, extra: &[&str]) {
     let predicate = dir.join("predicate.json");
     std::fs::write(&predicate, r#"{"hello":"world"}"#).unwrap();
-    let (key, cert, chain) = (pki_file(&format!("{leaf}.key")), pki_file(&format!("{leaf}.pem")), pki_file("chain.pem"));
+    let (key, cert, chain) =
+        (pki_file(&format!("{leaf}.key")), pki_file(&format!("{leaf}.pem")), pki_file("chain.pem"));
     let mut args = vec!["attest", "--type", "custom", "--predicate", predicate.to_str().unwrap()];
     args.extend(["--key", &key, "--certificate", &cert, "--certificate-chain", &chain]);
     args.extend_from_slice(extra);
@@ -112,7 +114,8 @@ fn flags_beside_a_trust_config_are_honoured_or_refused() {
     assert_eq!(rejection_codes(&run), ["ANNOTATION_MISMATCH"]);
 
     // Flags that would replace the configuration's trust: refused, naming the flag.
-    let (root, inter, chain, key) = (pki_file("root.pem"), pki_file("inter.pem"), pki_file("chain.pem"), pki_file("leaf.pub"));
+    let (root, inter, chain, key) =
+        (pki_file("root.pem"), pki_file("inter.pem"), pki_file("chain.pem"), pki_file("leaf.pub"));
     let tsa_chain = pki_file("tsa-ecdsa-chain.pem");
     let replacing: [(&str, &str); 9] = [
         ("--key", &key),
@@ -126,7 +129,9 @@ fn flags_beside_a_trust_config_are_honoured_or_refused() {
         ("--certificate-subject-regexp", ".*"),
     ];
     for (flag, value) in replacing {
-        for run in [verify_config(&config, &[flag, value], &image), verify_attestation_config(&config, &[flag, value], &image)] {
+        for run in
+            [verify_config(&config, &[flag, value], &image), verify_attestation_config(&config, &[flag, value], &image)]
+        {
             let run = run.code(3);
             assert!(run.stderr.contains(flag), "{flag}: {}", run.stderr);
         }
@@ -166,10 +171,8 @@ fn a_trust_config_with_a_tsa_requires_timestamps() {
     assert_eq!(rejection_codes(&verify_attestation_config(&config, &[], &half).code(12)), ["TIMESTAMP_MISSING"]);
 
     // A timestamp from another TSA than the configured one: refused.
-    let rsa_config = write_config(
-        dir.path(),
-        &format!("tsa:\n  chain:\n    file: {}\n", pki_file("tsa-rsa-chain.pem")),
-    );
+    let rsa_config =
+        write_config(dir.path(), &format!("tsa:\n  chain:\n    file: {}\n", pki_file("tsa-rsa-chain.pem")));
     assert_eq!(rejection_codes(&verify_config(&rsa_config, &[], &stamped).code(12)), ["TIMESTAMP_UNTRUSTED"]);
 }
 
@@ -189,7 +192,8 @@ fn an_identity_policy_applies_to_key_only_signatures() {
     // An identity is required: the key-only signature carries none.
     let policy = ironsign::Policy::identity(ironsign::verify::Identity::san(IDENTITY));
     let err = verifier.verify(&signed, &policy).unwrap_err();
-    let ironsign::Error::Verification(ironsign::VerificationError::NoMatchingSignature { rejections, .. }) = &err else {
+    let ironsign::Error::Verification(ironsign::VerificationError::NoMatchingSignature { rejections, .. }) = &err
+    else {
         panic!("{err:?}");
     };
     assert_eq!(rejections[0].code, "IDENTITY_MISMATCH", "{err}");

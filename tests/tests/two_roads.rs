@@ -129,11 +129,25 @@ fn verify_and_trust_config_give_one_answer_on_every_fixture() {
         ..TrustSetting::new("lapsed-root.pem", Some("lapsed-inter.pem"))
     };
     let (leaf_key, leaf, chain) = (pki_file("leaf.key"), pki_file("leaf.pem"), pki_file("chain.pem"));
-    let sign = |image: &str| ironsign(&["sign", "--key", &leaf_key, "--certificate", &leaf, "--certificate-chain", &chain, image]).ok();
+    let sign = |image: &str| {
+        ironsign(&["sign", "--key", &leaf_key, "--certificate", &leaf, "--certificate-chain", &chain, image]).ok()
+    };
     let sign_lapsed = |image: &str, tsa_offset: &str| {
-        let (key, cert, chain) = (pki_file("leaf-lapsed.key"), pki_file("leaf-lapsed.pem"), pki_file("chain-lapsed.pem"));
+        let (key, cert, chain) =
+            (pki_file("leaf-lapsed.key"), pki_file("leaf-lapsed.pem"), pki_file("chain-lapsed.pem"));
         let url = tsa.url("ecdsa", Some(tsa_offset));
-        let args = ["sign", "--key", &key, "--certificate", &cert, "--certificate-chain", &chain, "--timestamp-server-url", &url, image];
+        let args = [
+            "sign",
+            "--key",
+            &key,
+            "--certificate",
+            &cert,
+            "--certificate-chain",
+            &chain,
+            "--timestamp-server-url",
+            &url,
+            image,
+        ];
         ironsign_at("-100d", &args).ok();
     };
 

@@ -511,7 +511,10 @@ impl Verifier {
         // An identity policy applies to every signature: a key carries no identity, so with both
         // CAs and keys configured a key-only signature cannot satisfy a required identity.
         if !policy.identities.is_empty() {
-            return Err(RejectionReason::IdentityMismatch { expected: policy.expected_identities(), found: Vec::new() });
+            return Err(RejectionReason::IdentityMismatch {
+                expected: policy.expected_identities(),
+                found: Vec::new(),
+            });
         }
         let key = self.trust.public_keys().iter().find(|k| k.verify(signed_bytes, signature)).ok_or_else(|| {
             let keys = self
