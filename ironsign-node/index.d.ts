@@ -61,6 +61,7 @@ export type ErrorCode =
   | 'TIMESTAMP_BAD_SIGNATURE'
   | 'TIMESTAMP_UNTRUSTED'
   | 'TIMESTAMP_REQUEST'
+  | 'TIMESTAMP_MISSING'
 
 /** The first check a rejected signature or attestation failed (checked against `rejectionCodes()`). */
 export type RejectionCode =
@@ -94,6 +95,7 @@ export type RejectionCode =
   | 'TIMESTAMP_BAD_SIGNATURE'
   | 'TIMESTAMP_UNTRUSTED'
   | 'TIMESTAMP_REQUEST'
+  | 'TIMESTAMP_MISSING'
 
 /** A rejected signature or attestation. `reason` is `{ VariantName: { ...fields } }` (or a bare variant name). */
 export interface SignatureRejection {

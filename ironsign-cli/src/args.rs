@@ -123,16 +123,44 @@ fn read(path: &Path) -> Result<Vec<u8>, Error> {
 }
 
 impl TrustArgs {
-    /// Whether any trust flag was given.
-    pub fn is_given(&self) -> bool {
-        !self.key.is_empty()
-            || self.certificate_chain.is_some()
-            || !self.ca_roots.is_empty()
-            || !self.ca_intermediates.is_empty()
+    /// The flags given, by name.
+    pub fn given_flags(&self) -> Vec<&'static str> {
+        let given = [
+            ("--key", !self.key.is_empty()),
+            ("--certificate-chain", self.certificate_chain.is_some()),
+            ("--ca-roots", !self.ca_roots.is_empty()),
+            ("--ca-intermediates", !self.ca_intermediates.is_empty()),
+            ("--timestamp-certificate-chain", !self.timestamp_certificate_chain.is_empty()),
+            ("--crl", !self.crl.is_empty()),
+        ];
+        given.into_iter().filter(|(_, g)| *g).map(|(f, _)| f).collect()
+    }
+
+    /// The CRL files, read: (bytes, file name).
+    pub fn crls(&self) -> Result<Vec<(Vec<u8>, String)>, Error> {
+        self.crl.iter().map(|p| Ok((read(p)?, p.display().to_string()))).collect()
     }
 
     /// The trust root these flags describe.
     pub fn trust_root(&self) -> Result<TrustRoot, Error> {
+        // Key trust and certificate trust together could admit nothing more (certificate trust
+        // needs an identity, which a key-only signature never carries), and intermediates without
+        // roots have nothing to lead to: refused rather than ignored.
+        let certificate_trust = self.certificate_chain.is_some() || !self.ca_roots.is_empty();
+        if !self.key.is_empty() && certificate_trust {
+            return Err(InputError::InvalidArgument {
+                name: "--key".into(),
+                reason: "give either --key or certificate trust (--ca-roots, --certificate-chain), not both: an identity is required with certificate trust and a key-only signature carries none".into(),
+            }
+            .into());
+        }
+        if !self.ca_intermediates.is_empty() && self.ca_roots.is_empty() {
+            return Err(InputError::InvalidArgument {
+                name: "--ca-intermediates".into(),
+                reason: "intermediates need --ca-roots to lead to".into(),
+            }
+            .into());
+        }
         let keys = self
             .key
             .iter()
@@ -160,8 +188,8 @@ impl TrustArgs {
             TrustRoot::default()
         };
         let mut trust = trust.with_public_keys(keys);
-        for p in &self.crl {
-            trust = trust.with_crls(&read(p)?, &p.display().to_string())?;
+        for (crl, what) in self.crls()? {
+            trust = trust.with_crls(&crl, &what)?;
         }
         for p in &self.timestamp_certificate_chain {
             trust = trust.with_timestamp_authorities(ironsign::TimestampAuthorities::from_pem(&read(p)?)?);
@@ -207,12 +235,15 @@ pub struct PolicyArgs {
 }
 
 impl PolicyArgs {
-    /// Whether an identity flag was given.
-    pub fn is_given(&self) -> bool {
-        !(self.identity.is_empty()
-            && self.identity_regexp.is_empty()
-            && self.subject.is_empty()
-            && self.subject_regexp.is_empty())
+    /// The identity flags given, by name.
+    pub fn identity_flags_given(&self) -> Vec<&'static str> {
+        let given = [
+            ("--certificate-identity", !self.identity.is_empty()),
+            ("--certificate-identity-regexp", !self.identity_regexp.is_empty()),
+            ("--certificate-subject", !self.subject.is_empty()),
+            ("--certificate-subject-regexp", !self.subject_regexp.is_empty()),
+        ];
+        given.into_iter().filter(|(_, g)| *g).map(|(f, _)| f).collect()
     }
 
     /// The policy these flags describe, with the annotations to require.

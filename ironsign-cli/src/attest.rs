@@ -135,8 +135,9 @@ pub struct VerifyAttestationCmd {
     /// key=value every verified statement's subject annotations must hold.
     #[arg(short = 'a', long = "annotations")]
     annotations: Vec<String>,
-    /// Take the roots, intermediates, identity and image patterns from a trust configuration
-    /// instead of trust and identity flags.
+    /// Take the roots, intermediates, identity, TSA, CRLs and image patterns from a trust
+    /// configuration instead of trust and identity flags (--crl, --require-code-signing-eku and
+    /// -a add to it; other trust and identity flags are refused).
     #[arg(long = "trust-config", value_name = "FILE")]
     trust_config: Option<PathBuf>,
     #[command(flatten)]
@@ -163,14 +164,9 @@ pub async fn verify_attestation(c: VerifyAttestationCmd) -> anyhow::Result<()> {
     }
     let (trust, policy) = match &c.trust_config {
         Some(path) => {
-            crate::instructions::refuse_mixed_flags(c.trust.is_given() || c.policy_args.is_given())?;
-            let config = crate::instructions::load_trust_config(path)?;
+            let config = crate::instructions::trust_config_with_flags(path, &c.trust, &c.policy_args, &c.annotations)?;
             config.check_covers(&image).map_err(Error::from)?;
-            let mut policy = config.policy();
-            for (k, v) in args::parse_annotations(&c.annotations)? {
-                policy = policy.with_annotation(k, v);
-            }
-            (config.trust_root().clone(), policy)
+            (config.trust_root().clone(), config.policy())
         }
         None => {
             let trust = c.trust.trust_root()?;

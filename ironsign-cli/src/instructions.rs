@@ -1,7 +1,7 @@
 //! `instructions` and `verify --trust-config`: one trust configuration file drives both what end
 //! users are told to run and what the pipeline checks.
 
-use crate::args::RegistryArgs;
+use crate::args::{PolicyArgs, RegistryArgs, TrustArgs};
 use crate::{Output, parse_ref};
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
@@ -84,22 +84,54 @@ pub fn instructions(c: InstructionsCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A trust configuration with the flags given beside `--trust-config`: those that can only make
+/// verification stricter (`--crl`, `--require-code-signing-eku`, `-a`) are applied; those that
+/// would replace the configuration's trust (keys, roots, intermediates, a TSA chain, identities)
+/// are refused, naming them. A TSA chain is refused even when the file has no `tsa` section: it
+/// would let timestamps vouch for certificates that have expired since, a loosening.
+pub fn trust_config_with_flags(
+    path: &Path,
+    trust: &TrustArgs,
+    policy: &PolicyArgs,
+    annotations: &[String],
+) -> Result<TrustConfig, Error> {
+    let replacing: Vec<&str> =
+        trust.given_flags().into_iter().filter(|f| *f != "--crl").chain(policy.identity_flags_given()).collect();
+    if let Some(first) = replacing.first() {
+        return Err(InputError::InvalidArgument {
+            name: (*first).into(),
+            reason: format!(
+                "{} would replace the trust configuration's roots, intermediates, TSA chain or identity: set them in the file (only --crl, --require-code-signing-eku and -a may go beside --trust-config)",
+                replacing.join(", ")
+            ),
+        }
+        .into());
+    }
+    let mut config = load_trust_config(path)?;
+    for (crl, what) in trust.crls()? {
+        config = config.with_crls(&crl, &what)?;
+    }
+    for (key, value) in crate::args::parse_annotations(annotations)? {
+        config = config.with_annotation(key, value);
+    }
+    Ok(config.require_code_signing_eku(policy.require_code_signing_eku))
+}
+
 /// `verify --trust-config`: the signature and every required attestation, by the configured
 /// identity under the configured CAs, of images the configuration covers.
 pub async fn verify(
     images: &[ImageReference],
-    config_path: &Path,
+    config: &TrustConfig,
     registry: &RegistryArgs,
     output: Output,
 ) -> anyhow::Result<()> {
-    let config = load_trust_config(config_path)?;
     for image in images {
         config.check_covers(image).map_err(Error::from)?;
     }
     let client = registry.client(&images.iter().collect::<Vec<_>>())?;
     let mut first_error = None;
     for image in images {
-        match ironsign::trust_config::verify_image(&client, &config, image).await {
+        match ironsign::trust_config::verify_image(&client, config, image).await {
             Ok(result) => match output {
                 Output::Json => println!("{}", serde_json::to_string_pretty(&result)?),
                 Output::Text => {
@@ -109,6 +141,11 @@ pub async fn verify(
                     eprintln!(
                         "  - A signature chains to its root CAs, by its signer identity, valid now, for this digest"
                     );
+                    if config.tsa_chain().is_some() {
+                        eprintln!(
+                            "  - It carries an RFC 3161 timestamp from the configured TSA (certificates checked at its time)"
+                        );
+                    }
                     for a in &result.attestations {
                         eprintln!("  - A {} attestation verified the same way", a.predicate_type);
                     }
@@ -137,16 +174,4 @@ pub async fn verify(
         Some(e) => Err(e.into()),
         None => Ok(()),
     }
-}
-
-/// Refuses trust or policy flags beside `--trust-config`: the configuration is the whole policy.
-pub fn refuse_mixed_flags(mixed: bool) -> Result<(), Error> {
-    if mixed {
-        return Err(InputError::InvalidArgument {
-            name: "--trust-config".into(),
-            reason: "the trust configuration names the roots, intermediates and identity; give no --key, --ca-roots, --certificate-chain, --certificate-identity or -a beside it".into(),
-        }
-        .into());
-    }
-    Ok(())
 }

@@ -104,6 +104,25 @@ pub async fn tree(c: TreeCmd) -> anyhow::Result<()> {
         let policy = c.policy.policy(&trust, &args::parse_annotations(&c.annotations)?)?;
         Some((Verifier::new(trust), policy))
     } else {
+        // Without trust nothing is verified: a verification flag alone would be ignored.
+        let mut stray = c.trust.given_flags();
+        stray.extend(c.policy.identity_flags_given());
+        if c.policy.require_code_signing_eku {
+            stray.push("--require-code-signing-eku");
+        }
+        if !c.annotations.is_empty() {
+            stray.push("--annotations");
+        }
+        if let Some(first) = stray.first() {
+            return Err(Error::from(InputError::InvalidArgument {
+                name: (*first).into(),
+                reason: format!(
+                    "{} only apply when verifying: give --key, --ca-roots or --certificate-chain too",
+                    stray.join(", ")
+                ),
+            })
+            .into());
+        }
         None
     };
     let options = ListOptions {

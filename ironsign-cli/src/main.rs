@@ -139,8 +139,9 @@ struct VerifyCmd {
     /// key=value the payload's "optional" object must hold.
     #[arg(short = 'a', long = "annotations")]
     annotations: Vec<String>,
-    /// Verify as a trust configuration says (roots, intermediates, identity, image patterns) and
-    /// require its attestations too; no other trust or policy flag goes with it.
+    /// Verify as a trust configuration says (roots, intermediates, identity, TSA, CRLs, image
+    /// patterns) and require its attestations too. --crl, --require-code-signing-eku and -a add
+    /// to it; other trust and identity flags are refused.
     #[arg(long = "trust-config", value_name = "FILE")]
     trust_config: Option<PathBuf>,
     #[command(flatten)]
@@ -357,9 +358,9 @@ where
 
 async fn verify(c: VerifyCmd) -> anyhow::Result<()> {
     let images = c.images.iter().map(|i| parse_ref(i)).collect::<Result<Vec<_>, _>>()?;
-    if let Some(config) = &c.trust_config {
-        instructions::refuse_mixed_flags(c.trust.is_given() || c.policy.is_given() || !c.annotations.is_empty())?;
-        return instructions::verify(&images, config, &c.registry, c.output).await;
+    if let Some(path) = &c.trust_config {
+        let config = instructions::trust_config_with_flags(path, &c.trust, &c.policy, &c.annotations)?;
+        return instructions::verify(&images, &config, &c.registry, c.output).await;
     }
     let trust = c.trust.trust_root()?;
     let annotations = args::parse_annotations(&c.annotations)?;

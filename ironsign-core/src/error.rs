@@ -139,6 +139,7 @@ pub const ERROR_CODES: &[(ErrorFamily, &str)] = &[
     (ErrorFamily::Timestamp, "TIMESTAMP_BAD_SIGNATURE"),
     (ErrorFamily::Timestamp, "TIMESTAMP_UNTRUSTED"),
     (ErrorFamily::Timestamp, "TIMESTAMP_REQUEST"),
+    (ErrorFamily::Timestamp, "TIMESTAMP_MISSING"),
 ];
 
 /// Every code [`SignatureRejection::code`] (a rejected signature's first failed check) takes:
@@ -174,6 +175,7 @@ pub const REJECTION_CODES: &[&str] = &[
     "TIMESTAMP_BAD_SIGNATURE",
     "TIMESTAMP_UNTRUSTED",
     "TIMESTAMP_REQUEST",
+    "TIMESTAMP_MISSING",
 ];
 
 /// A convenient alias.
@@ -863,6 +865,13 @@ pub enum TimestampError {
         /// Why.
         reason: String,
     },
+    /// A timestamp is required (the trust configuration names a TSA) and the signature carries
+    /// none that can be checked.
+    #[error("the signature carries no RFC 3161 timestamp, and one is required{}", if .reason.is_empty() { String::new() } else { format!(": {}", .reason) })]
+    Missing {
+        /// Why none could be checked, when the format carries one elsewhere.
+        reason: String,
+    },
     /// The TSA could not be reached or answered badly.
     #[error("timestamp request to {url} failed: {reason}")]
     Request {
@@ -884,6 +893,7 @@ impl TimestampError {
             TimestampError::BadSignature { .. } => "TIMESTAMP_BAD_SIGNATURE",
             TimestampError::UntrustedAuthority { .. } => "TIMESTAMP_UNTRUSTED",
             TimestampError::Request { .. } => "TIMESTAMP_REQUEST",
+            TimestampError::Missing { .. } => "TIMESTAMP_MISSING",
         }
     }
 }

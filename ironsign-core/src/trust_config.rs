@@ -18,6 +18,8 @@
 //!   - file: intermediate.pem
 //! identity:
 //!   san: signer@example.com       # or san_regex: '^https://ci\.example/.*$'
+//! crls:
+//!   - file: intermediate.crl      # PEM or DER; revoked signers fail CERT_REVOKED
 //! attestations:
 //!   - type: vuln                  # a shortcut of `ironsign attest --type`, or a URI
 //! ```
@@ -36,6 +38,7 @@ use crate::registry::RegistryClient;
 use crate::verify::attestation::AttestationResult;
 use crate::verify::{Identity, Policy, VerificationResult, Verifier};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -69,6 +72,9 @@ pub struct TrustConfigDocument {
     /// An RFC 3161 timestamp authority whose timestamps are required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tsa: Option<TsaSpec>,
+    /// Certificate revocation lists of the CAs on the signing paths, checked as `--crl` is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crls: Vec<CrlSource>,
     /// Attestations every image must carry, signed by the same identity.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attestations: Vec<AttestationSpec>,
@@ -98,6 +104,18 @@ pub struct CertificateSource {
 #[serde(deny_unknown_fields)]
 pub struct KeySource {
     /// A PEM file, relative to the configuration file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Inline PEM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pem: Option<String>,
+}
+
+/// A certificate revocation list (PEM `X509 CRL` blocks, or DER in a file), from a file or inline.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrlSource {
+    /// A CRL file (PEM or DER), relative to the configuration file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     /// Inline PEM.
@@ -253,6 +271,8 @@ pub struct TrustConfig {
     predicate_types: Vec<String>,
     signing_keys: Vec<PublicKey>,
     trust_root: TrustRoot,
+    annotations: BTreeMap<String, String>,
+    require_code_signing_eku: bool,
 }
 
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> InputError {
@@ -388,7 +408,21 @@ impl TrustConfig {
                 .into());
             }
         }
-        let trust_root = TrustRoot::from_certificates(all_roots, all_intermediates)?;
+        let mut trust_root = TrustRoot::from_certificates(all_roots, all_intermediates)?;
+        if let Some(tsa) = &tsa_chain {
+            let authorities = crate::tsa::TimestampAuthorities::from_certificates(tsa.certificates.clone())
+                .map_err(|e| invalid("tsa.chain", e.to_string()))?;
+            trust_root = trust_root.with_timestamp_authorities(authorities);
+        }
+        for (i, c) in document.crls.iter().enumerate() {
+            let field = format!("crls[{i}]");
+            let bytes = source_bytes(&field, c.file.as_deref(), c.pem.as_deref(), read)?;
+            let what = match &c.file {
+                Some(f) => format!("{field} ({f})"),
+                None => field.clone(),
+            };
+            trust_root = trust_root.with_crls(&bytes, &what)?;
+        }
         Ok(TrustConfig {
             document,
             name,
@@ -401,6 +435,8 @@ impl TrustConfig {
             predicate_types,
             signing_keys,
             trust_root,
+            annotations: BTreeMap::new(),
+            require_code_signing_eku: false,
         })
     }
 
@@ -449,14 +485,41 @@ impl TrustConfig {
         &self.signing_keys
     }
 
-    /// The trust material: the roots and intermediates.
+    /// The trust material: the roots, intermediates, TSA chain and CRLs.
     pub fn trust_root(&self) -> &TrustRoot {
         &self.trust_root
     }
 
-    /// The verification policy: the signer identity.
+    /// The verification policy: the signer identity, a timestamp from the configured TSA when
+    /// there is a `tsa` section (as the generated admission policies require), and what
+    /// [`with_annotation`](Self::with_annotation) and
+    /// [`require_code_signing_eku`](Self::require_code_signing_eku) added.
     pub fn policy(&self) -> Policy {
-        Policy::identity(self.policy_identity.clone())
+        let policy = Policy::identity(self.policy_identity.clone())
+            .require_timestamp(self.tsa_chain.is_some())
+            .require_code_signing_eku(self.require_code_signing_eku);
+        self.annotations.iter().fold(policy, |p, (k, v)| p.with_annotation(k, v))
+    }
+
+    /// Also checks revocation against these CRLs (as [`TrustRoot::with_crls`]). Checks can only
+    /// be added to a configuration, never replaced: this only makes verification stricter.
+    pub fn with_crls(mut self, crls: &[u8], what: &str) -> Result<Self, CertificateError> {
+        self.trust_root = self.trust_root.with_crls(crls, what)?;
+        Ok(self)
+    }
+
+    /// Also requires `optional[key] == value` in signature payloads and attestation subjects'
+    /// annotations (as [`Policy::with_annotation`]).
+    pub fn with_annotation(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.annotations.insert(key.into(), value.into());
+        self
+    }
+
+    /// Also requires a codeSigning extended key usage on the leaf (as
+    /// [`Policy::require_code_signing_eku`]; `false` leaves the configuration's default).
+    pub fn require_code_signing_eku(mut self, on: bool) -> Self {
+        self.require_code_signing_eku |= on;
+        self
     }
 
     /// Whether a pattern covers `image` (a registry image; an OCI layout is never covered).

@@ -306,3 +306,102 @@ pub fn rejection_codes(run: &Run) -> Vec<String> {
     let rejections = rejections.unwrap_or_else(|| panic!("no rejections in {v}"));
     rejections.iter().map(|r| r["code"].as_str().expect("code").to_owned()).collect()
 }
+
+// --- Timestamp authority, libfaketime and CRLs (shared by the timestamp, revocation and
+// trust-configuration tests).
+
+/// A TSA started for one test and stopped (by PID) when dropped.
+pub struct Tsa {
+    state: tempfile::TempDir,
+    url: String,
+}
+
+impl Tsa {
+    pub fn start() -> Self {
+        let state = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(repo_root().join("scripts/tsa"))
+            .args(["start", state.path().to_str().unwrap(), pki().to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "scripts/tsa start: {}", String::from_utf8_lossy(&out.stderr));
+        let url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        Tsa { state, url }
+    }
+
+    /// The URL of the TSA with key `kind` (`ecdsa` or `rsa`), dating tokens by `faketime`.
+    pub fn url(&self, kind: &str, faketime: Option<&str>) -> String {
+        match faketime {
+            Some(f) => format!("{}/{kind}?faketime={f}", self.url),
+            None => format!("{}/{kind}", self.url),
+        }
+    }
+}
+
+impl Drop for Tsa {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(repo_root().join("scripts/tsa"))
+            .args(["stop", self.state.path().to_str().unwrap()])
+            .status();
+    }
+}
+
+/// The libfaketime library (installed by scripts/install-deps).
+pub fn libfaketime() -> PathBuf {
+    std::fs::read_dir("/usr/lib")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("faketime/libfaketime.so.1"))
+        .find(|p| p.exists())
+        .expect("libfaketime is missing: run scripts/install-deps")
+}
+
+/// Runs ironsign with its clock shifted by `offset` (libfaketime syntax, e.g. `-100d`).
+pub fn ironsign_at(offset: &str, args: &[&str]) -> Run {
+    let lib = libfaketime();
+    ironsign_env(
+        args,
+        &[("LD_PRELOAD", lib.to_str().unwrap()), ("FAKETIME", offset), ("FAKETIME_DONT_FAKE_MONOTONIC", "1")],
+    )
+}
+
+/// A CRL issued by `ca` (a PKI name) revoking `revoked` (PKI names), written to `out`; with
+/// `faketime`, openssl runs with that clock offset (and the CRL is valid for one hour).
+pub fn make_crl(dir: &Path, ca: &str, revoked: &[&str], faketime: Option<&str>, out: &Path) {
+    let db = tempfile::tempdir_in(dir).unwrap();
+    let cnf = db.path().join("ca.cnf");
+    std::fs::write(db.path().join("index.txt"), "").unwrap();
+    std::fs::write(db.path().join("crlnumber"), "01\n").unwrap();
+    std::fs::write(
+        &cnf,
+        format!(
+            "[ca]\ndefault_ca=d\n[d]\ndatabase={0}/index.txt\ncrlnumber={0}/crlnumber\ndefault_md=sha256\ndefault_crl_hours=1\n",
+            db.path().display()
+        ),
+    )
+    .unwrap();
+    let openssl = |args: &[&str]| {
+        let mut cmd = std::process::Command::new("openssl");
+        cmd.args(args);
+        if let Some(f) = faketime {
+            cmd.env("LD_PRELOAD", libfaketime()).env("FAKETIME", f);
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (ca_cert, ca_key) = (pki_file(&format!("{ca}.pem")), pki_file(&format!("{ca}.key")));
+    let cnf = cnf.to_str().unwrap();
+    for name in revoked {
+        openssl(&[
+            "ca",
+            "-config",
+            cnf,
+            "-cert",
+            &ca_cert,
+            "-keyfile",
+            &ca_key,
+            "-revoke",
+            &pki_file(&format!("{name}.pem")),
+        ]);
+    }
+    openssl(&["ca", "-gencrl", "-config", cnf, "-cert", &ca_cert, "-keyfile", &ca_key, "-out", out.to_str().unwrap()]);
+}

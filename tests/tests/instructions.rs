@@ -239,7 +239,8 @@ fn verify_with_the_trust_config_requires_every_attestation_and_coverage() {
     let outside = f.signed.replace("/signed@", "/deeper/signed@");
     let run = ironsign(&["verify", "--trust-config", config, "-o", "json", &outside]);
     assert_eq!(run.json()["error"]["code"], "IMAGE_NOT_COVERED", "{run:?}");
-    // The configuration is the whole policy: no identity flag beside it.
+    // The configuration's identity is not replaced by a flag beside it (tests/no_silent_flags.rs
+    // covers every flag).
     let run =
         ironsign(&["verify", "--trust-config", config, "--certificate-identity", "x@example.com", &f.signed]).code(3);
     assert!(run.stderr.contains("--trust-config"), "{run:?}");

@@ -7,54 +7,6 @@ use std::path::Path;
 
 const IDENTITY: &str = "signer@example.com";
 
-/// A CRL issued by `ca` (a PKI name) revoking `revoked` (PKI names), written to `out`; with
-/// `faketime`, openssl runs with that clock offset (and the CRL is valid for one hour).
-fn make_crl(dir: &Path, ca: &str, revoked: &[&str], faketime: Option<&str>, out: &Path) {
-    let db = tempfile::tempdir_in(dir).unwrap();
-    let cnf = db.path().join("ca.cnf");
-    std::fs::write(db.path().join("index.txt"), "").unwrap();
-    std::fs::write(db.path().join("crlnumber"), "01\n").unwrap();
-    std::fs::write(
-        &cnf,
-        format!(
-            "[ca]\ndefault_ca=d\n[d]\ndatabase={0}/index.txt\ncrlnumber={0}/crlnumber\ndefault_md=sha256\ndefault_crl_hours=1\n",
-            db.path().display()
-        ),
-    )
-    .unwrap();
-    let openssl = |args: &[&str]| {
-        let mut cmd = std::process::Command::new("openssl");
-        cmd.args(args);
-        if let Some(f) = faketime {
-            let lib = std::fs::read_dir("/usr/lib")
-                .unwrap()
-                .filter_map(|e| e.ok())
-                .map(|e| e.path().join("faketime/libfaketime.so.1"))
-                .find(|p| p.exists())
-                .expect("libfaketime: run scripts/install-deps");
-            cmd.env("LD_PRELOAD", lib).env("FAKETIME", f);
-        }
-        let o = cmd.output().unwrap();
-        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    };
-    let (ca_cert, ca_key) = (pki_file(&format!("{ca}.pem")), pki_file(&format!("{ca}.key")));
-    let cnf = cnf.to_str().unwrap();
-    for name in revoked {
-        openssl(&[
-            "ca",
-            "-config",
-            cnf,
-            "-cert",
-            &ca_cert,
-            "-keyfile",
-            &ca_key,
-            "-revoke",
-            &pki_file(&format!("{name}.pem")),
-        ]);
-    }
-    openssl(&["ca", "-gencrl", "-config", cnf, "-cert", &ca_cert, "-keyfile", &ca_key, "-out", out.to_str().unwrap()]);
-}
-
 #[test]
 fn crls_revoke_fail_closed_and_pass_when_clean() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,62 +8,9 @@ use der::{Decode as _, Encode as _};
 use ironsign::cosign::{RFC3161_ANNOTATION, SIGNATURE_ANNOTATION};
 use ironsign_e2e::*;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const IDENTITY: &str = "signer@example.com";
-
-/// A TSA started for one test and stopped (by PID) when dropped.
-struct Tsa {
-    state: tempfile::TempDir,
-    url: String,
-}
-
-impl Tsa {
-    fn start() -> Self {
-        let state = tempfile::tempdir().unwrap();
-        let out = std::process::Command::new(repo_root().join("scripts/tsa"))
-            .args(["start", state.path().to_str().unwrap(), pki().to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "scripts/tsa start: {}", String::from_utf8_lossy(&out.stderr));
-        let url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        Tsa { state, url }
-    }
-
-    /// The URL of the TSA with key `kind` (`ecdsa` or `rsa`), dating tokens by `faketime`.
-    fn url(&self, kind: &str, faketime: Option<&str>) -> String {
-        match faketime {
-            Some(f) => format!("{}/{kind}?faketime={f}", self.url),
-            None => format!("{}/{kind}", self.url),
-        }
-    }
-}
-
-impl Drop for Tsa {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new(repo_root().join("scripts/tsa"))
-            .args(["stop", self.state.path().to_str().unwrap()])
-            .status();
-    }
-}
-
-fn libfaketime() -> PathBuf {
-    std::fs::read_dir("/usr/lib")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("faketime/libfaketime.so.1"))
-        .find(|p| p.exists())
-        .expect("libfaketime is missing: run scripts/install-deps")
-}
-
-/// Runs ironsign with its clock shifted by `offset` (libfaketime syntax, e.g. `-100d`).
-fn ironsign_at(offset: &str, args: &[&str]) -> Run {
-    let lib = libfaketime();
-    ironsign_env(
-        args,
-        &[("LD_PRELOAD", lib.to_str().unwrap()), ("FAKETIME", offset), ("FAKETIME_DONT_FAKE_MONOTONIC", "1")],
-    )
-}
 
 fn sign_args<'a>(key: &'a str, cert: &'a str, chain: &'a str, tsa: &'a str, image: &'a str) -> Vec<&'a str> {
     vec![

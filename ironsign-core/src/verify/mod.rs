@@ -132,6 +132,7 @@ pub struct Policy {
     any_identity: bool,
     annotations: BTreeMap<String, String>,
     require_code_signing_eku: bool,
+    require_timestamp: bool,
 }
 
 impl Policy {
@@ -170,6 +171,15 @@ impl Policy {
         self
     }
 
+    /// Require every signature to carry an RFC 3161 timestamp that verifies against the trust
+    /// root's timestamp authorities (what a trust configuration with a `tsa` section asks for; by
+    /// default a timestamp is verified when present, as cosign does). A signature without one
+    /// fails `TIMESTAMP_MISSING`.
+    pub fn require_timestamp(mut self, on: bool) -> Self {
+        self.require_timestamp = on;
+        self
+    }
+
     /// The required annotations.
     pub fn annotations(&self) -> &BTreeMap<String, String> {
         &self.annotations
@@ -191,7 +201,15 @@ impl Policy {
         if !trust.has_certificate_authorities() && trust.public_keys().is_empty() {
             return Err(InputError::arg("trust", "no root CA and no public key is configured"));
         }
+        if self.require_timestamp && trust.timestamp_authorities().is_empty() {
+            return Err(InputError::arg("policy", "a timestamp is required but no timestamp authority is configured"));
+        }
         Ok(())
+    }
+
+    /// The identities, as text for a rejection.
+    fn expected_identities(&self) -> String {
+        self.identities.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ")
     }
 
     fn match_identity(&self, cert: &CertificateSummary) -> Result<Option<String>, RejectionReason> {
@@ -203,7 +221,7 @@ impl Policy {
                 return Ok(Some(v));
             }
         }
-        let expected = self.identities.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ");
+        let expected = self.expected_identities();
         let mut found: Vec<String> = Vec::new();
         for field in [IdentityField::San, IdentityField::SubjectDn, IdentityField::CommonName] {
             if self.identities.iter().any(|i| i.field == field) {
@@ -453,6 +471,13 @@ impl Verifier {
         let (at, timestamp_needed) = (time.at, time.timestamp.is_none());
         if time.timestamp.is_some() {
             checks.push(Check::Timestamp);
+        } else if policy.require_timestamp {
+            let reason = match layer.format() {
+                // Checked in the legacy annotation only; a bundle's own timestamps are not read.
+                SignatureFormat::SigstoreBundle => "the timestamps of a Sigstore bundle are not checked".into(),
+                SignatureFormat::LegacyTag => String::new(),
+            };
+            return Err(RejectionReason::Timestamp(crate::error::TimestampError::Missing { reason }));
         }
         let cert_pem = layer.certificate_pem();
         if let (Some(pem), true) = (cert_pem, self.trust.has_certificate_authorities()) {
@@ -482,6 +507,14 @@ impl Verifier {
         }
         if self.trust.public_keys().is_empty() {
             return Err(RejectionReason::MissingCertificate);
+        }
+        // An identity policy applies to every signature: a key carries no identity, so with both
+        // CAs and keys configured a key-only signature cannot satisfy a required identity.
+        if !policy.identities.is_empty() {
+            return Err(RejectionReason::IdentityMismatch {
+                expected: policy.expected_identities(),
+                found: Vec::new(),
+            });
         }
         let key = self.trust.public_keys().iter().find(|k| k.verify(signed_bytes, signature)).ok_or_else(|| {
             let keys = self
