@@ -399,8 +399,14 @@ fn algorithm(any: &AnyRef<'_>, what: &str) -> Result<Oid, TimestampError> {
     oid(&first.0, what)
 }
 
+/// A hash AlgorithmIdentifier: a supported OID with parameters absent or NULL (RFC 5754 §2).
 fn hash_algorithm(any: &AnyRef<'_>, what: &str) -> Result<Hash, TimestampError> {
     let o = algorithm(any, what)?;
+    match children(any.value(), what)?.as_slice() {
+        [_] => {}
+        [_, (params, _)] if params.tag() == Tag::Null && params.value().is_empty() => {}
+        _ => return Err(malformed(format!("{what}: parameters are neither absent nor NULL"))),
+    }
     Hash::from_oid(&o).ok_or_else(|| malformed(format!("{what}: unsupported hash algorithm {o}")))
 }
 
@@ -475,6 +481,13 @@ impl<'a> Token<'a> {
         if sd.len() < 4 {
             return Err(malformed("SignedData: missing fields"));
         }
+        // RFC 5652 §5.1: version 3, as the content is not id-data; the digest algorithms are
+        // checked against the signer's below.
+        if integer(&sd[0].0, "SignedData.version")? != [3] {
+            return Err(malformed("SignedData: version is not 3"));
+        }
+        expect_tag(&sd[1].0, Tag::Set, "SignedData.digestAlgorithms")?;
+        let digest_algorithms = children(sd[1].0.value(), "SignedData.digestAlgorithms")?;
         let (encap, _) = &sd[2];
         expect_tag(encap, Tag::Sequence, "EncapsulatedContentInfo")?;
         let ec = children(encap.value(), "EncapsulatedContentInfo")?;
@@ -517,6 +530,10 @@ impl<'a> Token<'a> {
             return Err(malformed(format!("{} signerInfos, expected exactly one", infos.len())));
         }
         let signer = parse_signer_info(&infos[0].0)?;
+        let listed = |(a, _): &(AnyRef<'_>, &[u8])| hash_algorithm(a, "SignedData.digestAlgorithms").ok();
+        if !digest_algorithms.iter().any(|a| listed(a) == Some(signer.digest)) {
+            return Err(malformed("SignedData: digestAlgorithms does not list the signer's digest algorithm"));
+        }
         Ok(Token { tst_der, tst, certificates, signer })
     }
 
@@ -571,16 +588,18 @@ fn parse_signer_info<'a>(info: &AnyRef<'a>) -> Result<SignerInfo<'a>, TimestampE
     if f.len() < 5 {
         return Err(malformed("SignerInfo: missing fields"));
     }
+    // RFC 5652 §5.3: version 1 with issuerAndSerialNumber, 3 with subjectKeyIdentifier.
+    let version = integer(&f[0].0, "SignerInfo.version")?;
     let sid = match f[1].0.tag() {
-        Tag::Sequence => {
+        Tag::Sequence if version == [1] => {
             let ias = children(f[1].0.value(), "issuerAndSerialNumber")?;
             if ias.len() != 2 {
                 return Err(malformed("issuerAndSerialNumber: expected two fields"));
             }
             SignerId::IssuerSerial { issuer: ias[0].1, serial: integer(&ias[1].0, "serialNumber")? }
         }
-        t if t == context(0, false) => SignerId::KeyId(f[1].0.value()),
-        other => return Err(malformed(format!("SignerInfo.sid: unexpected {other}"))),
+        t if t == context(0, false) && version == [3] => SignerId::KeyId(f[1].0.value()),
+        other => return Err(malformed(format!("SignerInfo: sid {other} with version {}", hex::encode(version)))),
     };
     let digest = hash_algorithm(&f[2].0, "SignerInfo.digestAlgorithm")?;
     let mut next = 3;
