@@ -57,7 +57,7 @@ impl SigningMaterial {
         if let Some((root, intermediates)) = chain.split_last() {
             match TrustRoot::from_certificates(vec![root.clone()], intermediates.to_vec()) {
                 Ok(trust) => {
-                    trust.verify_code_signing(&certificate, &[], at, false, false)?;
+                    trust.verify_code_signing(&certificate, &[], at, at, false, false)?;
                 }
                 Err(CertificateError::NotARoot { .. }) => self.warnings.push(format!(
                     "the chain ends with {:?}, which is not a self-signed root; cosign and podman drop the last chain certificate as the root",

@@ -5,9 +5,14 @@
 //! countersigns a hash of the signature; once that countersignature is verified, the signing
 //! certificate's chain is checked at the TSA's `genTime` instead.
 //!
-//! What is timestamped, exactly as cosign does (cosign.md §6.2 step 3): for a signature, the raw
-//! signature bytes (the base64-decoded `dev.cosignproject.cosign/signature` annotation); for an
-//! attestation, whose signature annotation is empty, the DSSE envelope blob. The TSA's response
+//! What is timestamped, as cosign does (cosign.md §6.2 step 3): for a signature, the raw signature
+//! bytes (the base64-decoded `dev.cosignproject.cosign/signature` annotation); for an attestation,
+//! whose signature annotation is empty, the DSSE envelope blob (cosign v2) or the DSSE signature
+//! (cosign v3). A token counts only when its imprint covers bytes bound to the signature that
+//! then verifies: the signature itself, or the envelope holding it. An attestation's signature
+//! annotation is never what its token is checked against (nothing verifies those bytes), so a
+//! token copied from another signature, with that signature's bytes in the annotation, dates
+//! nothing. The TSA's response
 //! (a DER `TimeStampResp`) is stored in the layer annotation `dev.sigstore.cosign/rfc3161timestamp`
 //! as `{"SignedRFC3161Timestamp":"<base64>"}`.
 //!
@@ -265,7 +270,7 @@ impl Hash {
 }
 
 struct TstInfo<'a> {
-    policy: Oid,
+    policy: String,
     hash: Hash,
     imprint: &'a [u8],
     serial: &'a [u8],
@@ -339,6 +344,48 @@ fn oid(any: &AnyRef<'_>, what: &str) -> Result<Oid, TimestampError> {
     any.decode_as::<Oid>().map_err(der_err(what))
 }
 
+/// The dotted form of an OBJECT IDENTIFIER, for fields that are reported but never checked. Any
+/// encoding valid per X.690 §8.19 is accepted, including a first subidentifier of 128 or more
+/// (arcs under `2.48` and beyond, e.g. `2.999`), which const-oid refuses. An arc past 128 bits
+/// (valid, never seen) is shown as the hex of the encoding rather than refused.
+fn oid_text(any: &AnyRef<'_>, what: &str) -> Result<String, TimestampError> {
+    expect_tag(any, Tag::ObjectIdentifier, what)?;
+    let bytes = any.value();
+    let mut arcs: Vec<u128> = Vec::new();
+    let (mut value, mut at_start) = (Some(0u128), true);
+    for &b in bytes {
+        if at_start && b == 0x80 {
+            return Err(malformed(format!("{what}: a subidentifier is not minimally encoded")));
+        }
+        value = value.and_then(|v| v.checked_mul(128)).and_then(|v| v.checked_add(u128::from(b & 0x7f)));
+        at_start = b & 0x80 == 0;
+        if at_start {
+            let Some(arc) = value else { return Ok(format!("oid:{}", hex::encode(bytes))) };
+            arcs.push(arc);
+            value = Some(0);
+        }
+    }
+    let Some((&first, rest)) = arcs.split_first().filter(|_| at_start) else {
+        return Err(malformed(format!("{what}: truncated")));
+    };
+    let (root, second) = match first {
+        0..40 => (0, first),
+        40..80 => (1, first - 40),
+        _ => (2, first - 80),
+    };
+    let mut text = format!("{root}.{second}");
+    for arc in rest {
+        text.push_str(&format!(".{arc}"));
+    }
+    Ok(text)
+}
+
+/// Whether `any` is the OBJECT IDENTIFIER `known` (compared as encoded, so an OID const-oid cannot
+/// parse is simply another OID).
+fn oid_is(any: &AnyRef<'_>, known: &Oid) -> bool {
+    any.tag() == Tag::ObjectIdentifier && any.value() == known.as_bytes()
+}
+
 fn integer<'a>(any: &AnyRef<'a>, what: &str) -> Result<&'a [u8], TimestampError> {
     expect_tag(any, Tag::Integer, what)?;
     Ok(any.value())
@@ -352,8 +399,14 @@ fn algorithm(any: &AnyRef<'_>, what: &str) -> Result<Oid, TimestampError> {
     oid(&first.0, what)
 }
 
+/// A hash AlgorithmIdentifier: a supported OID with parameters absent or NULL (RFC 5754 §2).
 fn hash_algorithm(any: &AnyRef<'_>, what: &str) -> Result<Hash, TimestampError> {
     let o = algorithm(any, what)?;
+    match children(any.value(), what)?.as_slice() {
+        [_] => {}
+        [_, (params, _)] if params.tag() == Tag::Null && params.value().is_empty() => {}
+        _ => return Err(malformed(format!("{what}: parameters are neither absent nor NULL"))),
+    }
     Hash::from_oid(&o).ok_or_else(|| malformed(format!("{what}: unsupported hash algorithm {o}")))
 }
 
@@ -428,6 +481,13 @@ impl<'a> Token<'a> {
         if sd.len() < 4 {
             return Err(malformed("SignedData: missing fields"));
         }
+        // RFC 5652 §5.1: version 3, as the content is not id-data; the digest algorithms are
+        // checked against the signer's below.
+        if integer(&sd[0].0, "SignedData.version")? != [3] {
+            return Err(malformed("SignedData: version is not 3"));
+        }
+        expect_tag(&sd[1].0, Tag::Set, "SignedData.digestAlgorithms")?;
+        let digest_algorithms = children(sd[1].0.value(), "SignedData.digestAlgorithms")?;
         let (encap, _) = &sd[2];
         expect_tag(encap, Tag::Sequence, "EncapsulatedContentInfo")?;
         let ec = children(encap.value(), "EncapsulatedContentInfo")?;
@@ -470,6 +530,10 @@ impl<'a> Token<'a> {
             return Err(malformed(format!("{} signerInfos, expected exactly one", infos.len())));
         }
         let signer = parse_signer_info(&infos[0].0)?;
+        let listed = |(a, _): &(AnyRef<'_>, &[u8])| hash_algorithm(a, "SignedData.digestAlgorithms").ok();
+        if !digest_algorithms.iter().any(|a| listed(a) == Some(signer.digest)) {
+            return Err(malformed("SignedData: digestAlgorithms does not list the signer's digest algorithm"));
+        }
         Ok(Token { tst_der, tst, certificates, signer })
     }
 
@@ -498,7 +562,8 @@ fn parse_tst_info(der: &[u8]) -> Result<TstInfo<'_>, TimestampError> {
     if integer(&f[0].0, "TSTInfo.version")? != [1] {
         return Err(malformed("TSTInfo: version is not 1"));
     }
-    let policy = oid(&f[1].0, "TSTInfo.policy")?;
+    // Reported, never checked: any valid OID is accepted (see oid_text).
+    let policy = oid_text(&f[1].0, "TSTInfo.policy")?;
     expect_tag(&f[2].0, Tag::Sequence, "messageImprint")?;
     let mi = children(f[2].0.value(), "messageImprint")?;
     if mi.len() != 2 {
@@ -523,16 +588,18 @@ fn parse_signer_info<'a>(info: &AnyRef<'a>) -> Result<SignerInfo<'a>, TimestampE
     if f.len() < 5 {
         return Err(malformed("SignerInfo: missing fields"));
     }
+    // RFC 5652 §5.3: version 1 with issuerAndSerialNumber, 3 with subjectKeyIdentifier.
+    let version = integer(&f[0].0, "SignerInfo.version")?;
     let sid = match f[1].0.tag() {
-        Tag::Sequence => {
+        Tag::Sequence if version == [1] => {
             let ias = children(f[1].0.value(), "issuerAndSerialNumber")?;
             if ias.len() != 2 {
                 return Err(malformed("issuerAndSerialNumber: expected two fields"));
             }
             SignerId::IssuerSerial { issuer: ias[0].1, serial: integer(&ias[1].0, "serialNumber")? }
         }
-        t if t == context(0, false) => SignerId::KeyId(f[1].0.value()),
-        other => return Err(malformed(format!("SignerInfo.sid: unexpected {other}"))),
+        t if t == context(0, false) && version == [3] => SignerId::KeyId(f[1].0.value()),
+        other => return Err(malformed(format!("SignerInfo: sid {other} with version {}", hex::encode(version)))),
     };
     let digest = hash_algorithm(&f[2].0, "SignerInfo.digestAlgorithm")?;
     let mut next = 3;
@@ -553,7 +620,11 @@ fn parse_signer_info<'a>(info: &AnyRef<'a>) -> Result<SignerInfo<'a>, TimestampE
         if a.len() != 2 {
             return Err(malformed("Attribute: expected type and values"));
         }
-        let kind = oid(&a[0].0, "Attribute.type")?;
+        // Attributes verification does not use may have any type.
+        let kind = &a[0].0;
+        expect_tag(kind, Tag::ObjectIdentifier, "Attribute.type")?;
+        let known = [OID_CONTENT_TYPE, OID_MESSAGE_DIGEST, OID_SIGNING_CERTIFICATE, OID_SIGNING_CERTIFICATE_V2];
+        let Some(kind) = known.into_iter().find(|k| oid_is(kind, k)) else { continue };
         expect_tag(&a[1].0, Tag::Set, "Attribute.values")?;
         let values = children(a[1].0.value(), "Attribute.values")?;
         // RFC 5652 §5.3: these attributes have exactly one value, and appear once.
@@ -785,9 +856,7 @@ impl TimestampAuthorities {
                 })
             })?;
         // webpki does not check the anchor's own validity; do it at genTime.
-        let anchor_spki = path.anchor().subject_public_key_info.as_ref();
-        if let Some((root, _)) =
-            self.roots.iter().zip(&self.anchors).find(|(_, a)| a.subject_public_key_info.as_ref() == anchor_spki)
+        if let Some(root) = crate::pki::AnchorId::of(path.anchor()).root(&self.roots, &self.anchors, token.tst.gen_time)
         {
             root.check_validity(token.tst.gen_time, false).map_err(|e| untrusted(e.to_string()))?;
         }
@@ -796,7 +865,7 @@ impl TimestampAuthorities {
             time: token.tst.gen_time,
             tsa_subject: signer.subject().into(),
             serial: hex::encode(token.tst.serial),
-            policy: token.tst.policy.to_string(),
+            policy: token.tst.policy.clone(),
             hash_algorithm: token.tst.hash.name(),
         })
     }
@@ -870,12 +939,6 @@ fn signature_oid(signature_algorithm: &Oid, digest: Hash) -> Option<ObjectIdenti
     }
 }
 
-/// The bytes cosign timestamps for a layer: the decoded signature, or, when the signature
-/// annotation is empty (attestations), the layer blob (the DSSE envelope).
-pub fn timestamped_bytes(signature: &[u8], blob: &[u8]) -> Vec<u8> {
-    if signature.is_empty() { blob.to_vec() } else { signature.to_vec() }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -918,5 +981,46 @@ mod tests {
         // status "rejection" (2)
         let resp = tlv(0x30, &tlv(0x30, &[0x02, 0x01, 0x02]));
         assert!(matches!(Token::parse(&resp), Err(TimestampError::NotGranted { .. })));
+    }
+
+    /// A TSTInfo with `policy` (the OID's content octets), a SHA-256 imprint of `data` and a
+    /// genTime.
+    fn tst_info(policy: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut algorithm = OID_SHA256.to_der().unwrap();
+        algorithm.extend_from_slice(&[0x05, 0x00]);
+        let imprint = [tlv(0x30, &algorithm), tlv(0x04, Hash::Sha256.digest(data).as_slice())].concat();
+        let body = [
+            vec![0x02, 0x01, 0x01],
+            tlv(0x06, policy),
+            tlv(0x30, &imprint),
+            vec![0x02, 0x01, 0x07],
+            tlv(0x18, b"20260101000000Z"),
+        ]
+        .concat();
+        tlv(0x30, &body)
+    }
+
+    #[test]
+    fn any_valid_policy_oid_is_accepted_and_reported() {
+        // 2.999.1: first subidentifier 80 + 999 = 1079, two octets (X.690 §8.19.4); const-oid
+        // refuses it, which made such tokens TIMESTAMP_MALFORMED.
+        let der = tst_info(&[0x88, 0x37, 0x01], b"sig");
+        let strict: Result<Oid, der::Error> = Decode::from_der(&tlv(0x06, &[0x88, 0x37, 0x01]));
+        assert!(strict.is_err(), "const-oid accepts it now: simplify");
+        let tst = parse_tst_info(&der).unwrap();
+        assert_eq!(tst.policy, "2.999.1");
+        assert_eq!(tst.imprint, Hash::Sha256.digest(b"sig").as_slice());
+        // The usual ones, and arcs too large for 128 bits, shown rather than refused.
+        assert_eq!(parse_tst_info(&tst_info(&[0x2b, 0x06, 0x01, 0x04, 0x01], b"")).unwrap().policy, "1.3.6.1.4.1");
+        assert_eq!(parse_tst_info(&tst_info(&[0x00], b"")).unwrap().policy, "0.0");
+        let huge = [[0xff; 19].as_slice(), &[0x7f]].concat();
+        assert_eq!(parse_tst_info(&tst_info(&huge, b"")).unwrap().policy, format!("oid:{}", hex::encode(&huge)));
+        // Invalid encodings are still malformed: non-minimal, truncated, empty, wrong tag.
+        for bad in [&[0x80, 0x01][..], &[0x2b, 0x86], &[]] {
+            assert!(matches!(parse_tst_info(&tst_info(bad, b"")), Err(TimestampError::Malformed { .. })), "{bad:?}");
+        }
+        let mut not_an_oid = tst_info(&[0x2b], b"");
+        not_an_oid[5] = 0x04;
+        assert!(matches!(parse_tst_info(&not_an_oid), Err(TimestampError::Malformed { .. })));
     }
 }

@@ -307,24 +307,71 @@ pub fn rejection_codes(run: &Run) -> Vec<String> {
     rejections.iter().map(|r| r["code"].as_str().expect("code").to_owned()).collect()
 }
 
-// --- Timestamp authority, libfaketime and CRLs (shared by the timestamp, revocation and
-// trust-configuration tests).
+/// libfaketime, for running a tool with its clock shifted (installed by scripts/install-deps).
+pub fn libfaketime() -> PathBuf {
+    std::fs::read_dir("/usr/lib")
+        .expect("/usr/lib")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("faketime/libfaketime.so.1"))
+        .find(|p| p.exists())
+        .expect("libfaketime is missing: run scripts/install-deps")
+}
 
-/// A TSA started for one test and stopped (by PID) when dropped.
+/// A CRL issued by `ca` (a PKI name) revoking `revoked` (PKI names), with cRLNumber 1, written
+/// to `out`; with `faketime`, openssl runs with that clock offset (libfaketime syntax). The CRL
+/// is valid for one hour from its thisUpdate.
+pub fn make_crl(dir: &Path, ca: &str, revoked: &[&str], faketime: Option<&str>, out: &Path) {
+    make_crl_numbered(dir, ca, revoked, faketime, 1, out)
+}
+
+/// [`make_crl`] with this cRLNumber.
+pub fn make_crl_numbered(dir: &Path, ca: &str, revoked: &[&str], faketime: Option<&str>, number: u32, out: &Path) {
+    let db = tempfile::tempdir_in(dir).expect("temporary directory");
+    let cnf = db.path().join("ca.cnf");
+    std::fs::write(db.path().join("index.txt"), "").expect("index");
+    std::fs::write(db.path().join("crlnumber"), format!("{number:02X}\n")).expect("crlnumber");
+    std::fs::write(
+        &cnf,
+        format!(
+            "[ca]\ndefault_ca=d\n[d]\ndatabase={0}/index.txt\ncrlnumber={0}/crlnumber\ndefault_md=sha256\ndefault_crl_hours=1\n",
+            db.path().display()
+        ),
+    )
+    .expect("ca.cnf");
+    let openssl = |args: &[&str]| {
+        let mut cmd = Command::new("openssl");
+        cmd.args(args);
+        if let Some(f) = faketime {
+            cmd.env("LD_PRELOAD", libfaketime()).env("FAKETIME", f);
+        }
+        let o = cmd.output().expect("openssl");
+        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (ca_cert, ca_key) = (pki_file(&format!("{ca}.pem")), pki_file(&format!("{ca}.key")));
+    let cnf = cnf.to_str().expect("utf-8 path");
+    for name in revoked {
+        let cert = pki_file(&format!("{name}.pem"));
+        openssl(&["ca", "-config", cnf, "-cert", &ca_cert, "-keyfile", &ca_key, "-revoke", &cert]);
+    }
+    let out = out.to_str().expect("utf-8 path");
+    openssl(&["ca", "-gencrl", "-config", cnf, "-cert", &ca_cert, "-keyfile", &ca_key, "-out", out]);
+}
+
+/// A local RFC 3161 timestamp authority (`scripts/tsa`: `openssl ts -reply` with the test PKI's
+/// TSA keys), started for one test and stopped (by PID) when dropped.
 pub struct Tsa {
     state: tempfile::TempDir,
     url: String,
 }
 
 impl Tsa {
+    /// Starts one.
     pub fn start() -> Self {
-        let state = tempfile::tempdir().unwrap();
-        let out = std::process::Command::new(repo_root().join("scripts/tsa"))
-            .args(["start", state.path().to_str().unwrap(), pki().to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "scripts/tsa start: {}", String::from_utf8_lossy(&out.stderr));
-        let url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let state = tempfile::tempdir().expect("temporary directory");
+        let url = run_script(
+            "tsa",
+            &["start", state.path().to_str().expect("utf-8 path"), pki().to_str().expect("utf-8 path")],
+        );
         Tsa { state, url }
     }
 
@@ -340,19 +387,9 @@ impl Tsa {
 impl Drop for Tsa {
     fn drop(&mut self) {
         let _ = std::process::Command::new(repo_root().join("scripts/tsa"))
-            .args(["stop", self.state.path().to_str().unwrap()])
+            .args(["stop", self.state.path().to_str().expect("utf-8 path")])
             .status();
     }
-}
-
-/// The libfaketime library (installed by scripts/install-deps).
-pub fn libfaketime() -> PathBuf {
-    std::fs::read_dir("/usr/lib")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("faketime/libfaketime.so.1"))
-        .find(|p| p.exists())
-        .expect("libfaketime is missing: run scripts/install-deps")
 }
 
 /// Runs ironsign with its clock shifted by `offset` (libfaketime syntax, e.g. `-100d`).
@@ -360,48 +397,6 @@ pub fn ironsign_at(offset: &str, args: &[&str]) -> Run {
     let lib = libfaketime();
     ironsign_env(
         args,
-        &[("LD_PRELOAD", lib.to_str().unwrap()), ("FAKETIME", offset), ("FAKETIME_DONT_FAKE_MONOTONIC", "1")],
+        &[("LD_PRELOAD", lib.to_str().expect("utf-8 path")), ("FAKETIME", offset), ("FAKETIME_DONT_FAKE_MONOTONIC", "1")],
     )
-}
-
-/// A CRL issued by `ca` (a PKI name) revoking `revoked` (PKI names), written to `out`; with
-/// `faketime`, openssl runs with that clock offset (and the CRL is valid for one hour).
-pub fn make_crl(dir: &Path, ca: &str, revoked: &[&str], faketime: Option<&str>, out: &Path) {
-    let db = tempfile::tempdir_in(dir).unwrap();
-    let cnf = db.path().join("ca.cnf");
-    std::fs::write(db.path().join("index.txt"), "").unwrap();
-    std::fs::write(db.path().join("crlnumber"), "01\n").unwrap();
-    std::fs::write(
-        &cnf,
-        format!(
-            "[ca]\ndefault_ca=d\n[d]\ndatabase={0}/index.txt\ncrlnumber={0}/crlnumber\ndefault_md=sha256\ndefault_crl_hours=1\n",
-            db.path().display()
-        ),
-    )
-    .unwrap();
-    let openssl = |args: &[&str]| {
-        let mut cmd = std::process::Command::new("openssl");
-        cmd.args(args);
-        if let Some(f) = faketime {
-            cmd.env("LD_PRELOAD", libfaketime()).env("FAKETIME", f);
-        }
-        let o = cmd.output().unwrap();
-        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    };
-    let (ca_cert, ca_key) = (pki_file(&format!("{ca}.pem")), pki_file(&format!("{ca}.key")));
-    let cnf = cnf.to_str().unwrap();
-    for name in revoked {
-        openssl(&[
-            "ca",
-            "-config",
-            cnf,
-            "-cert",
-            &ca_cert,
-            "-keyfile",
-            &ca_key,
-            "-revoke",
-            &pki_file(&format!("{name}.pem")),
-        ]);
-    }
-    openssl(&["ca", "-gencrl", "-config", cnf, "-cert", &ca_cert, "-keyfile", &ca_key, "-out", out.to_str().unwrap()]);
 }

@@ -224,6 +224,122 @@ fn a_timestamp_keeps_a_lapsed_certificate_verifiable() {
     assert_eq!(rejection_codes(&run), ["CERT_EXPIRED"]);
 }
 
+/// Writes a `.att` manifest with exactly these DSSE layers (envelope, annotations), as a hostile
+/// signer could.
+fn push_raw_attestations(image: &str, layers: &[(Vec<u8>, BTreeMap<String, String>)]) {
+    use ironsign::cosign::{self, LayerSpec};
+    let reference = ironsign::ImageReference::parse(image).unwrap();
+    let digest = reference.digest.clone().unwrap();
+    block_on(async {
+        let c = client();
+        let mut specs = Vec::new();
+        for (envelope, annotations) in layers {
+            let d = c.put_blob(&reference.location, envelope).await.unwrap();
+            let media_type = cosign::DSSE_MEDIA_TYPE.into();
+            specs.push(LayerSpec {
+                media_type,
+                digest: d,
+                size: envelope.len() as u64,
+                annotations: annotations.clone(),
+            });
+        }
+        let config = cosign::signature_config(&specs);
+        c.put_blob(&reference.location, &config).await.unwrap();
+        let manifest = cosign::signature_manifest(&config, &specs);
+        c.put_manifest(&reference.location, &digest.attachment_tag("att"), &manifest, cosign::OCI_MANIFEST)
+            .await
+            .unwrap();
+    });
+}
+
+/// The `.att` layers of an image: (envelope, annotations).
+fn attestation_layers(image: &str) -> Vec<(Vec<u8>, BTreeMap<String, String>)> {
+    let reference = ironsign::ImageReference::parse(image).unwrap();
+    block_on(async {
+        let signed = client().fetch_attestations(&reference).await.unwrap();
+        signed.signatures.into_iter().map(|l| (l.payload, l.annotations)).collect()
+    })
+}
+
+fn verify_attestation(image: &str, root: &str, tsa_chain: &str) -> Run {
+    let args = ["verify-attestation", "--type", "custom", "--ca-roots", root, "--certificate-identity", IDENTITY];
+    let mut args = args.to_vec();
+    args.extend(["--timestamp-certificate-chain", tsa_chain, "-o", "json", image]);
+    ironsign(&args)
+}
+
+/// The attack of issue 13 item 2: a certificate that has expired signs a new attestation and
+/// borrows an old token, putting the bytes that token is over into the signature annotation
+/// (which nothing verifies for an attestation). The token must date nothing.
+#[test]
+fn a_timestamp_copied_onto_an_attestation_dates_nothing() {
+    let tsa = Tsa::start();
+    let dir = tempfile::tempdir().unwrap();
+    let predicate = dir.path().join("predicate.json");
+    std::fs::write(&predicate, r#"{"hello":"world"}"#).unwrap();
+    let (key, cert, chain) = (pki_file("leaf-lapsed.key"), pki_file("leaf-lapsed.pem"), pki_file("chain-lapsed.pem"));
+    let root = pki_file("lapsed-root.pem");
+    let tsa_chain = pki_file("tsa-ecdsa-chain.pem");
+    let old_tsa = tsa.url("ecdsa", Some("-100d"));
+
+    // 100 days ago, while the certificate was valid: a timestamped attestation, which verifies.
+    let (_, old) = push_image(&unique_repo("tsa-att-old"));
+    let mut args = vec!["attest", "--key", &key, "--certificate", &cert, "--certificate-chain", &chain];
+    args.extend(["--timestamp-server-url", &old_tsa, "--type", "custom", "--predicate", predicate.to_str().unwrap()]);
+    args.push(&old);
+    ironsign_at("-100d", &args).ok();
+    let result = verify_attestation(&old, &root, &tsa_chain).ok().json();
+    assert_eq!(result["attestations"][0]["checks"][1], "timestamp", "{result}");
+    let (old_envelope, old_annotations) = attestation_layers(&old).remove(0);
+    // And an old token over arbitrary bytes (as over any signature timestamped back then).
+    let other_bytes = b"some other signature".to_vec();
+    let other_token = block_on(ironsign::TimestampClient::new(&old_tsa, &[]).unwrap().timestamp(&other_bytes)).unwrap();
+
+    // Today the expired certificate signs a new attestation, for another image.
+    let (_, image) = push_image(&unique_repo("tsa-att-forged"));
+    let reference = ironsign::ImageReference::parse(&image).unwrap();
+    let statement = ironsign::intoto::Statement::for_image(
+        ironsign::intoto::StatementVersion::V01,
+        &reference.repository_name(),
+        reference.digest.as_ref().unwrap(),
+        "https://cosign.sigstore.dev/attestation/v1",
+        serde_json::json!({"Data": "forged"}),
+    )
+    .to_json();
+    let signer = ironsign::KeyPairSigner::from_file(Path::new(&key), None).unwrap();
+    let envelope =
+        ironsign::dsse::Envelope::sign(ironsign::dsse::INTOTO_PAYLOAD_TYPE, &statement, &signer).unwrap().to_json();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let forged = |covered: &[u8], token: String| {
+        let mut a = old_annotations.clone();
+        a.insert(SIGNATURE_ANNOTATION.into(), b64(covered));
+        a.insert(RFC3161_ANNOTATION.into(), token);
+        a
+    };
+    let cases = [
+        (
+            "the old attestation's token, its envelope in the annotation",
+            forged(&old_envelope, old_annotations[RFC3161_ANNOTATION].clone()),
+        ),
+        ("the old attestation's token, annotation empty", forged(b"", old_annotations[RFC3161_ANNOTATION].clone())),
+        (
+            "another old token, the bytes it is over in the annotation",
+            forged(&other_bytes, ironsign::tsa::annotation_value(&other_token)),
+        ),
+    ];
+    for (case, annotations) in cases {
+        push_raw_attestations(&image, &[(envelope.clone(), annotations)]);
+        let run = verify_attestation(&image, &root, &tsa_chain).code(12);
+        assert_eq!(rejection_codes(&run), ["TIMESTAMP_IMPRINT_MISMATCH"], "{case}: {}", run.stdout);
+    }
+    // Without any token the expired certificate is refused as expired.
+    let mut bare = old_annotations.clone();
+    bare.remove(RFC3161_ANNOTATION);
+    bare.insert(SIGNATURE_ANNOTATION.into(), String::new());
+    push_raw_attestations(&image, &[(envelope.clone(), bare)]);
+    assert_eq!(rejection_codes(&verify_attestation(&image, &root, &tsa_chain).code(12)), ["CERT_EXPIRED"]);
+}
+
 #[test]
 fn timestamp_checks_fail_closed() {
     let tsa = Tsa::start();
@@ -389,4 +505,51 @@ fn forge_token(data: &[u8], key: &Path, cert: &Path) -> Vec<u8> {
     );
     let content_info = tlv(0x30, &[oid("1.2.840.113549.1.7.2"), tlv(0xa0, &signed_data)].concat());
     tlv(0x30, &[tlv(0x30, &[0x02, 0x01, 0x00]), content_info].concat())
+}
+
+/// A token whose TSA policy is an OID under `2.999` (first subidentifier 1079, valid per X.690
+/// §8.19; openssl issues it) is timestamped and verified, and its policy reported.
+#[test]
+fn a_token_with_any_valid_policy_oid_verifies() {
+    let tsa = Tsa::start();
+    let (key, cert, chain, root) =
+        (pki_file("leaf.key"), pki_file("leaf.pem"), pki_file("chain.pem"), pki_file("root.pem"));
+    let (_, image) = push_image(&unique_repo("tsa-policy"));
+    let url = format!("{}?policy=2.999.1", tsa.url("ecdsa", None));
+    ironsign(&sign_args(&key, &cert, &chain, &url, &image)).ok();
+    let result = verify(&image, &root, Some(&pki_file("tsa-ecdsa-chain.pem"))).ok().json();
+    assert_eq!(result["signatures"][0]["timestamp"]["policy"], "2.999.1", "{result}");
+}
+
+/// CRLs are judged fresh at the current time, not at a timestamp's: a CRL that was current when
+/// the signature was timestamped but is stale now says nothing about revocation today.
+#[test]
+fn crls_must_be_fresh_now_even_for_a_timestamped_signature() {
+    let tsa = Tsa::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert, chain) = (pki_file("leaf-lapsed.key"), pki_file("leaf-lapsed.pem"), pki_file("chain-lapsed.pem"));
+    let root = pki_file("lapsed-root.pem");
+    let tsa_chain = pki_file("tsa-ecdsa-chain.pem");
+    let (_, image) = push_image(&unique_repo("tsa-crl"));
+    ironsign_at("-100d", &sign_args(&key, &cert, &chain, &tsa.url("ecdsa", Some("-100d")), &image)).ok();
+    let verify_with = |crl: &Path| {
+        let args = ["verify", "--ca-roots", &root, "--certificate-identity", IDENTITY, "-o", "json"];
+        let mut args = args.to_vec();
+        args.extend(["--timestamp-certificate-chain", &tsa_chain, "--crl", crl.to_str().unwrap(), &image]);
+        ironsign(&args)
+    };
+    // Issued 50 days ago, valid one hour: after the timestamp, long stale now.
+    let stale = dir.path().join("stale.pem");
+    make_crl(dir.path(), "lapsed-inter", &[], Some("-50d"), &stale);
+    let run = verify_with(&stale).code(12);
+    assert_eq!(rejection_codes(&run), ["CERT_UNTRUSTED_CHAIN"]);
+    assert!(run.stderr.contains("nextUpdate"), "{}", run.stderr);
+    // A current CRL: clean passes (at the timestamp's time), listing the leaf revokes.
+    let clean = dir.path().join("clean.pem");
+    make_crl(dir.path(), "lapsed-inter", &[], None, &clean);
+    let result = verify_with(&clean).ok().json();
+    assert_eq!(result["signatures"][0]["checks"][0], "timestamp");
+    let revoked = dir.path().join("revoked.pem");
+    make_crl(dir.path(), "lapsed-inter", &["leaf-lapsed"], None, &revoked);
+    assert_eq!(rejection_codes(&verify_with(&revoked).code(12)), ["CERT_REVOKED"]);
 }

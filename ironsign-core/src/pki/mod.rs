@@ -71,6 +71,10 @@ pub struct CertificateSummary {
     pub is_ca: bool,
     /// Hex SHA-256 of the DER.
     pub sha256_fingerprint: String,
+    /// The subject's common name, read from the parsed name (not from `subject`, whose RFC 4514
+    /// escapes a comma inside a value).
+    #[serde(skip)]
+    common_name: Option<String>,
 }
 
 impl CertificateSummary {
@@ -79,9 +83,19 @@ impl CertificateSummary {
         self.emails.iter().chain(&self.uris).chain(&self.dns_names).cloned().collect()
     }
 
-    /// The common name from the subject, if any.
+    /// The common name of the subject, if any (the last one in the name, as Go's x509 reads it).
     pub fn common_name(&self) -> Option<&str> {
-        self.subject.split(',').find_map(|rdn| rdn.trim().strip_prefix("CN="))
+        self.common_name.as_deref()
+    }
+}
+
+/// The last commonName attribute of a name, decoded from its directory string (or IA5String,
+/// which some CAs use and Go's x509 reads).
+fn common_name(name: &x509_cert::name::Name) -> Option<String> {
+    let cn = name.iter().filter(|atv| atv.oid == const_oid::db::rfc4519::COMMON_NAME).last()?;
+    match x509_cert::ext::pkix::name::DirectoryString::try_from(&cn.value) {
+        Ok(s) => Some(s.value().into_owned()),
+        Err(_) => cn.value.decode_as::<der::asn1::Ia5StringRef<'_>>().ok().map(|s| s.as_str().to_owned()),
     }
 }
 
@@ -176,6 +190,7 @@ impl Certificate {
             key_usage,
             is_ca,
             sha256_fingerprint: hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref()),
+            common_name: common_name(tbs.subject()),
         };
         Ok(Certificate { der: CertificateDer::from(der.to_vec()), parsed, summary })
     }
@@ -319,7 +334,67 @@ pub struct TrustRoot {
     intermediates: Vec<Certificate>,
     keys: Vec<PublicKey>,
     timestamp_authorities: crate::tsa::TimestampAuthorities,
-    crls: Vec<webpki::OwnedCertRevocationList>,
+    crls: Vec<Crl>,
+}
+
+/// A CRL given as trust material, with what choosing among several and judging freshness needs.
+#[derive(Debug, Clone)]
+struct Crl {
+    webpki: webpki::OwnedCertRevocationList,
+    /// The issuer Name, DER.
+    issuer: Vec<u8>,
+    /// The issuing distribution point, DER: CRLs of one issuer with different scopes are
+    /// different lists.
+    scope: Option<Vec<u8>>,
+    this_update: Duration,
+    next_update: Duration,
+    /// The cRLNumber extension (unsigned, big-endian, no leading zeros).
+    number: Option<Vec<u8>>,
+}
+
+/// `id-ce-cRLNumber` (RFC 5280 §5.2.3).
+const OID_CRL_NUMBER: const_oid::ObjectIdentifier = const_oid::ObjectIdentifier::new_unwrap("2.5.29.20");
+/// `id-ce-issuingDistributionPoint` (RFC 5280 §5.2.5).
+const OID_ISSUING_DISTRIBUTION_POINT: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("2.5.29.28");
+
+impl Crl {
+    fn parse(der: &[u8]) -> Result<Self, String> {
+        let webpki = webpki::OwnedCertRevocationList::from_der(der).map_err(|e| format!("{e:?}"))?;
+        let parsed: x509_cert::crl::CertificateList = Decode::from_der(der).map_err(|e: der::Error| e.to_string())?;
+        let tbs = &parsed.tbs_cert_list;
+        let next_update = tbs.next_update.ok_or("the CRL has no nextUpdate")?.to_unix_duration();
+        let extension = |oid| tbs.crl_extensions.iter().flatten().find(|e| e.extn_id == oid);
+        let number = match extension(OID_CRL_NUMBER) {
+            Some(ext) => {
+                let n = der::asn1::Int::from_der(ext.extn_value.as_bytes()).map_err(|e| format!("cRLNumber: {e}"))?;
+                let bytes = n.as_bytes();
+                if bytes.first().is_some_and(|b| b & 0x80 != 0) {
+                    return Err("cRLNumber is negative".into());
+                }
+                let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+                Some(bytes[first..].to_vec())
+            }
+            None => None,
+        };
+        Ok(Crl {
+            issuer: tbs.issuer.to_der().map_err(|e| e.to_string())?,
+            scope: extension(OID_ISSUING_DISTRIBUTION_POINT).map(|e| e.extn_value.as_bytes().to_vec()),
+            this_update: tbs.this_update.to_unix_duration(),
+            next_update,
+            number,
+            webpki,
+        })
+    }
+
+    /// Whether this CRL supersedes `other` of the same issuer and scope: a higher cRLNumber when
+    /// both carry one (RFC 5280 §5.2.3: numbers increase), else a later thisUpdate.
+    fn supersedes(&self, other: &Crl) -> bool {
+        match (&self.number, &other.number) {
+            (Some(a), Some(b)) if a != b => (a.len(), a) > (b.len(), b),
+            _ => self.this_update > other.this_update,
+        }
+    }
 }
 
 impl TrustRoot {
@@ -390,8 +465,12 @@ impl TrustRoot {
 
     /// Checks revocation against these CRLs (PEM `X509 CRL` blocks or DER): every certificate on
     /// a signing path whose issuer has a CRL here must not be listed in it, and that CRL must be
-    /// signed by the issuer and not past its nextUpdate. Certificates whose issuer has no CRL here
-    /// are not checked.
+    /// signed by the issuer and not past its nextUpdate at the current time (even when the
+    /// certificates are checked at a timestamp's time: stale revocation data is stale whatever
+    /// the signature's date). A listed certificate is revoked whatever its revocation date.
+    /// Certificates whose issuer has no CRL here are not checked. Of several CRLs from one issuer
+    /// (and scope), only the newest counts: the highest cRLNumber, else the latest thisUpdate,
+    /// whatever order they are given in.
     pub fn with_crls(mut self, crls: &[u8], what: &str) -> Result<Self, CertificateError> {
         let parse = |reason: String| CertificateError::Parse { what: what.into(), reason };
         let ders: Vec<Vec<u8>> = if crls.trim_ascii_start().starts_with(b"-----BEGIN") {
@@ -408,9 +487,34 @@ impl TrustRoot {
             return Err(parse("no X509 CRL PEM block".into()));
         }
         for der in ders {
-            self.crls.push(webpki::OwnedCertRevocationList::from_der(&der).map_err(|e| parse(format!("{e:?}")))?);
+            let crl = Crl::parse(&der).map_err(parse)?;
+            match self.crls.iter_mut().find(|c| c.issuer == crl.issuer && c.scope == crl.scope) {
+                Some(known) if crl.supersedes(known) => *known = crl,
+                Some(_) => {}
+                None => self.crls.push(crl),
+            }
         }
         Ok(self)
+    }
+
+    /// Fails when a CRL that speaks for a certificate of `path` (its issuer's) is past its
+    /// nextUpdate at `now`.
+    fn check_crls_fresh(&self, path: &[Certificate], now: SystemTime) -> Result<(), CertificateError> {
+        let now = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        for cert in path {
+            let Ok(issuer) = cert.parsed.tbs_certificate().issuer().to_der() else { continue };
+            if let Some(stale) = self.crls.iter().find(|c| c.issuer == issuer && now >= c.next_update) {
+                return Err(CertificateError::UntrustedChain {
+                    subject: cert.subject().into(),
+                    issuer: cert.summary.issuer.clone(),
+                    detail: format!(
+                        "the CRL given for its issuer is past its nextUpdate {} (stale revocation data)",
+                        format_unix(stale.next_update)
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The trusted timestamp authorities (empty when timestamps are not verified).
@@ -440,12 +544,15 @@ impl TrustRoot {
 
     /// Validates `leaf` for code signing at `at`: end-entity usage, validity of the leaf, a path
     /// through configured and `untrusted` intermediates to a configured root, and validity of every
-    /// certificate on that path including the root. Returns the path, leaf first, root last.
+    /// certificate on that path including the root; the CRLs given must be fresh at `now` (the
+    /// current time, which `at` is too unless a timestamp dates the signature). Returns the path,
+    /// leaf first, root last.
     pub fn verify_code_signing(
         &self,
         leaf: &Certificate,
         untrusted: &[Certificate],
         at: SystemTime,
+        now: SystemTime,
         require_eku: bool,
         timestamp_needed: bool,
     ) -> Result<Vec<Certificate>, CertificateError> {
@@ -462,12 +569,13 @@ impl TrustRoot {
             issuer: leaf.summary.issuer.clone(),
             detail,
         };
-        let crls: Vec<webpki::CertRevocationList<'_>> = self.crls.iter().cloned().map(Into::into).collect();
+        let crls: Vec<webpki::CertRevocationList<'_>> = self.crls.iter().map(|c| c.webpki.clone().into()).collect();
         let crl_refs: Vec<&webpki::CertRevocationList<'_>> = crls.iter().collect();
         let revocation = webpki::RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
             b.with_depth(webpki::RevocationCheckDepth::Chain)
                 .with_status_policy(webpki::UnknownStatusPolicy::Allow)
-                .with_expiration_policy(webpki::ExpirationPolicy::Enforce)
+                // Freshness is judged at `now`, not at `at` (see check_crls_fresh).
+                .with_expiration_policy(webpki::ExpirationPolicy::Ignore)
                 .build()
         });
         let build = |time: Duration| {
@@ -482,12 +590,10 @@ impl TrustRoot {
             )
             .map(|path| {
                 let inter: Vec<Vec<u8>> = path.intermediate_certificates().map(|c| c.der().as_ref().to_vec()).collect();
-                let anchor_spki = path.anchor().subject_public_key_info.as_ref().to_vec();
-                (inter, anchor_spki)
+                (inter, AnchorId::of(path.anchor()))
             })
         };
-        let now = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-        let (inter, anchor_spki) = match build(now) {
+        let (inter, anchor) = match build(at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default()) {
             Ok(p) => p,
             Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
                 // Some CA on the path is out of its validity. Build the path at the leaf's start of
@@ -495,7 +601,7 @@ impl TrustRoot {
                 let (not_before, _) = leaf.validity();
                 let path =
                     build(not_before + Duration::from_secs(1)).map_err(|e| untrusted_chain(webpki_reason(&e)))?;
-                let mut certs = self.path_certificates(leaf, &pool, &path)?;
+                let mut certs = self.path_certificates(leaf, &pool, &path, at);
                 certs.remove(0);
                 for c in &certs {
                     c.check_validity(at, timestamp_needed)?;
@@ -512,12 +618,13 @@ impl TrustRoot {
             }
             Err(e) => return Err(untrusted_chain(webpki_reason(&e))),
         };
-        let path = self.path_certificates(leaf, &pool, &(inter, anchor_spki))?;
+        let path = self.path_certificates(leaf, &pool, &(inter, anchor), at);
         // webpki does not check the anchor's own validity; RFC 5280 leaves that to policy, and
         // cosign (Go's x509) checks it, so do the same.
         if let Some(root) = path.last() {
             root.check_validity(at, timestamp_needed)?;
         }
+        self.check_crls_fresh(&path, now)?;
         Ok(path)
     }
 
@@ -525,23 +632,48 @@ impl TrustRoot {
         &self,
         leaf: &Certificate,
         pool: &[&Certificate],
-        (inter, anchor_spki): &(Vec<Vec<u8>>, Vec<u8>),
-    ) -> Result<Vec<Certificate>, CertificateError> {
+        (inter, anchor): &(Vec<Vec<u8>>, AnchorId),
+        at: SystemTime,
+    ) -> Vec<Certificate> {
         let mut out = vec![leaf.clone()];
         for der in inter {
             if let Some(c) = pool.iter().find(|c| c.der.as_ref() == der.as_slice()) {
                 out.push((*c).clone());
             }
         }
-        let root = self
-            .roots
-            .iter()
-            .zip(&self.anchors)
-            .find(|(_, a)| a.subject_public_key_info.as_ref() == anchor_spki.as_slice());
-        if let Some((root, _)) = root {
+        if let Some(root) = anchor.root(&self.roots, &self.anchors, at) {
             out.push(root.clone());
         }
-        Ok(out)
+        out
+    }
+}
+
+/// Which trust anchor a path was built to: its subject and key, which is all webpki matches on.
+pub(crate) struct AnchorId {
+    subject: Vec<u8>,
+    spki: Vec<u8>,
+}
+
+impl AnchorId {
+    pub(crate) fn of(anchor: &TrustAnchor<'_>) -> Self {
+        AnchorId { subject: anchor.subject.to_vec(), spki: anchor.subject_public_key_info.to_vec() }
+    }
+
+    /// The configured root this anchor stands for. Several roots are the same anchor when a root
+    /// was re-issued under the same name and key; then the one valid at `at` is the anchor (as
+    /// Go's x509 would find a chain through it), else the first. A root of another name that
+    /// shares the key is never taken for it.
+    pub(crate) fn root<'a>(
+        &self,
+        roots: &'a [Certificate],
+        anchors: &[TrustAnchor<'_>],
+        at: SystemTime,
+    ) -> Option<&'a Certificate> {
+        let mut same = roots.iter().zip(anchors).filter(|(_, a)| {
+            a.subject.as_ref() == self.subject.as_slice() && a.subject_public_key_info.as_ref() == self.spki.as_slice()
+        });
+        let first = same.clone().next().map(|(root, _)| root);
+        same.find(|(root, _)| root.check_validity(at, false).is_ok()).map(|(root, _)| root).or(first)
     }
 }
 
@@ -565,5 +697,26 @@ pub fn certificate_matches_key(cert: &Certificate, key: &PublicKey) -> Result<()
     match cert.public_key() {
         Ok(k) if &k == key => Ok(()),
         _ => Err(CertificateError::KeyMismatch { subject: cert.subject().into() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr as _;
+
+    #[test]
+    fn common_name_comes_from_the_parsed_name_not_the_string() {
+        let cn = |dn: &str| common_name(&x509_cert::name::Name::from_str(dn).unwrap());
+        // A comma inside a value is escaped in RFC 4514: splitting the string on commas took
+        // `CN=trusted` out of the organisation's value, for a name without any common name.
+        let spoof = x509_cert::name::Name::from_str(r"O=evil\,CN=trusted").unwrap();
+        assert!(spoof.to_string().contains("CN=trusted"), "{spoof}");
+        assert_eq!(common_name(&spoof), None);
+        assert_eq!(cn(r"CN=Signer\, Inc,O=Example").as_deref(), Some("Signer, Inc"));
+        assert_eq!(cn(r"CN=a\+b\=c,O=x").as_deref(), Some("a+b=c"));
+        // Several: the most specific (first in RFC 4514, last in the encoding), as Go reads it.
+        assert_eq!(cn("CN=leaf,OU=team,CN=org").as_deref(), Some("leaf"));
+        assert_eq!(cn("O=Example,C=US"), None);
     }
 }

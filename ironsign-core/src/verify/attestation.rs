@@ -195,16 +195,16 @@ impl Verifier {
         let payload = envelope.payload_bytes()?;
         let signatures = envelope.signature_bytes()?;
         let pae = dsse::pae(&envelope.payload_type, &payload);
-        // cosign v2 timestamps the envelope blob (the layer's signature annotation is empty);
-        // cosign v3 the DSSE signature, which must then be the one that verifies.
-        let annotated = super::decode_signature(layer).unwrap_or_default();
         let mut outcome = Err(RejectionReason::MalformedSignature { reason: "no signature".into() });
         for signature in &signatures {
             let mut checks = vec![Check::EnvelopeType];
-            outcome = self.signing_time(layer, &annotated, Some(signature), at).and_then(|time| {
-                self.establish_signer_at(layer, &pae, signature, policy, &time, &mut checks)
-                    .map(|(signer, matched)| (signer, matched, checks, time))
-            });
+            // cosign v2 timestamps the envelope blob (which holds this signature), cosign v3 this
+            // DSSE signature: either binds the token to the signature verified just after.
+            outcome =
+                self.signing_time(layer, &[layer.payload.as_slice(), signature.as_slice()], at).and_then(|time| {
+                    self.establish_signer_at(layer, &pae, signature, policy, &time, &mut checks)
+                        .map(|(signer, matched)| (signer, matched, checks, time))
+                });
             if outcome.is_ok() {
                 break;
             }
@@ -220,12 +220,7 @@ impl Verifier {
             });
         }
         checks.push(Check::PredicateType);
-        check_annotations(policy, |k| {
-            subject.annotations.as_ref().and_then(|a| a.get(k)).map(|v| match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-        })?;
+        check_annotations(policy, subject.annotations.as_ref())?;
         if !policy.annotations().is_empty() {
             checks.push(Check::Annotations);
         }

@@ -127,12 +127,7 @@ impl Verifier {
             });
         }
         checks.push(Check::PredicateType);
-        check_annotations(policy, |k| {
-            subject.annotations.as_ref().and_then(|a| a.get(k)).map(|v| match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-        })?;
+        check_annotations(policy, subject.annotations.as_ref())?;
         if !policy.annotations().is_empty() {
             checks.push(Check::Annotations);
         }

@@ -424,37 +424,40 @@ impl Verifier {
         at: SystemTime,
         checks: &mut Vec<Check>,
     ) -> Result<(VerifiedSigner, Option<String>), RejectionReason> {
-        let time = SigningTime { at, timestamp: None };
+        let time = SigningTime { at, now: at, timestamp: None };
         self.establish_signer_at(layer, signed_bytes, signature, policy, &time, checks)
     }
 
     /// The time a layer's certificates are checked at: the time of its RFC 3161 timestamp when
     /// TSA roots are configured and the layer carries one (which must then verify), else `now`.
-    /// `signature` is the decoded signature annotation (empty for attestations, whose envelope
-    /// blob is what cosign timestamps). `also` is other bytes the token may be over instead (the
-    /// DSSE signature that is then verified: cosign v3 timestamps that in legacy attestations).
+    ///
+    /// A token vouches only for the bytes its imprint covers, so `covered` lists exactly the bytes
+    /// a token may be over *and* that bind it to the signature that is then verified: for a `.sig`
+    /// layer the signature itself (the decoded signature annotation, which is what verifies); for
+    /// an attestation the DSSE envelope blob (cosign v2: it holds the signature) or the DSSE
+    /// signature being verified (cosign v3), never the signature annotation, which nothing
+    /// verifies for an attestation. A token over other bytes is an imprint mismatch.
     pub(crate) fn signing_time(
         &self,
         layer: &SignatureLayer,
-        signature: &[u8],
-        also: Option<&[u8]>,
+        covered: &[&[u8]],
         now: SystemTime,
     ) -> Result<SigningTime, RejectionReason> {
         let authorities = self.trust.timestamp_authorities();
         let annotation = layer.annotations.get(cosign::RFC3161_ANNOTATION).filter(|v| !v.trim().is_empty());
         let (false, Some(annotation)) = (authorities.is_empty(), annotation) else {
-            return Ok(SigningTime { at: now, timestamp: None });
+            return Ok(SigningTime { at: now, now, timestamp: None });
         };
         let response = crate::tsa::parse_annotation(annotation).map_err(RejectionReason::Timestamp)?;
-        let data = crate::tsa::timestamped_bytes(signature, &layer.payload);
-        let verified = match (authorities.verify(&response, &data), also) {
-            (Err(crate::error::TimestampError::ImprintMismatch { .. }), Some(other)) => {
-                authorities.verify(&response, other)
+        let mut outcome = Err(crate::error::TimestampError::Malformed { reason: "nothing to timestamp".into() });
+        for data in covered {
+            outcome = authorities.verify(&response, data);
+            if !matches!(outcome, Err(crate::error::TimestampError::ImprintMismatch { .. })) {
+                break;
             }
-            (outcome, _) => outcome,
         }
-        .map_err(RejectionReason::Timestamp)?;
-        Ok(SigningTime { at: verified.time, timestamp: Some(verified) })
+        let verified = outcome.map_err(RejectionReason::Timestamp)?;
+        Ok(SigningTime { at: verified.time, now, timestamp: Some(verified) })
     }
 
     /// [`Self::establish_signer`] at a [`SigningTime`]: with a verified timestamp, an expired
@@ -490,7 +493,7 @@ impl Verifier {
             };
             let path = self
                 .trust
-                .verify_code_signing(&leaf, &untrusted, at, policy.require_code_signing_eku, timestamp_needed)
+                .verify_code_signing(&leaf, &untrusted, at, time.now, policy.require_code_signing_eku, timestamp_needed)
                 .map_err(RejectionReason::Certificate)?;
             checks.extend([Check::CodeSigningUsage, Check::Validity, Check::ChainToRoot]);
             let matched = policy.match_identity(leaf.summary())?;
@@ -560,7 +563,8 @@ impl Verifier {
         }
         let signature = decode_signature(layer)?;
         let mut checks = Vec::new();
-        let time = self.signing_time(layer, &signature, None, at)?;
+        // The annotation is the signature verified below: a token over it is bound to it.
+        let time = self.signing_time(layer, &[signature.as_slice()], at)?;
         let (signer, matched) =
             self.establish_signer_at(layer, &layer.payload, &signature, policy, &time, &mut checks)?;
         let payload = cosign::parse_simple_signing(&layer.payload)?;
@@ -575,7 +579,7 @@ impl Verifier {
             });
         }
         checks.push(Check::DigestBinding);
-        check_annotations(policy, |k| payload.optional.get(k).map(json_text))?;
+        check_annotations(policy, Some(&payload.optional))?;
         if !policy.annotations.is_empty() {
             checks.push(Check::Annotations);
         }
@@ -584,29 +588,34 @@ impl Verifier {
 }
 
 /// When a signature's certificates are checked: `at`, which is a verified timestamp's time when
-/// `timestamp` is set.
+/// `timestamp` is set; `now` is the verification's current time (what revocation data must be
+/// fresh at, whatever time the certificates are checked at).
 #[derive(Debug, Clone)]
 pub(crate) struct SigningTime {
     pub(crate) at: SystemTime,
+    pub(crate) now: SystemTime,
     pub(crate) timestamp: Option<crate::tsa::VerifiedTimestamp>,
 }
 
-fn json_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// Checks every required annotation against `lookup`.
+/// Checks every required annotation in `annotations` (the payload's `optional`, or the statement
+/// subject's `annotations`). As in cosign, which compares the JSON values with the strings of
+/// `-a key=value`, only a string equal to the value matches: the number `1` or `true` never
+/// matches `"1"` or `"true"`.
 pub(crate) fn check_annotations(
     policy: &Policy,
-    lookup: impl Fn(&str) -> Option<String>,
+    annotations: Option<&serde_json::Map<String, serde_json::Value>>,
 ) -> Result<(), RejectionReason> {
     for (key, expected) in &policy.annotations {
-        let found = lookup(key);
-        if found.as_deref() != Some(expected.as_str()) {
-            return Err(RejectionReason::AnnotationMismatch { key: key.clone(), expected: expected.clone(), found });
+        let found = annotations.and_then(|a| a.get(key));
+        if !matches!(found, Some(serde_json::Value::String(s)) if s == expected) {
+            return Err(RejectionReason::AnnotationMismatch {
+                key: key.clone(),
+                expected: expected.clone(),
+                found: found.map(|v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }),
+            });
         }
     }
     Ok(())
@@ -620,4 +629,47 @@ pub(crate) fn decode_signature(layer: &SignatureLayer) -> Result<Vec<u8>, Reject
     base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
         .map_err(|e| RejectionReason::MalformedSignature { reason: format!("signature annotation is not base64: {e}") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{KeyKind, KeyPairSigner, Signer as _};
+
+    #[test]
+    fn annotations_match_strings_only_as_in_cosign() {
+        let (signer, _) = KeyPairSigner::generate(KeyKind::EcdsaP256).unwrap();
+        let verifier = Verifier::new(TrustRoot::from_public_keys(vec![signer.public_key().clone()]));
+        let digest = Digest::sha256(b"image");
+        let payload = serde_json::json!({
+            "critical": {
+                "identity": {"docker-reference": "r/i"},
+                "image": {"docker-manifest-digest": digest.as_str()},
+                "type": cosign::SIGNATURE_TYPE,
+            },
+            "optional": {"s": "1", "n": 1, "b": true, "o": {"k": "v"}, "z": null},
+        })
+        .to_string()
+        .into_bytes();
+        let signature = base64::engine::general_purpose::STANDARD.encode(signer.sign(&payload).unwrap());
+        let layer = SignatureLayer {
+            media_type: cosign::SIMPLE_SIGNING_MEDIA_TYPE.into(),
+            payload_digest: Digest::sha256(&payload),
+            payload,
+            annotations: BTreeMap::from([(cosign::SIGNATURE_ANNOTATION.to_owned(), signature)]),
+            referrer: None,
+        };
+        let image = SignedImage { repository: "r/i".into(), digest, signatures: vec![layer] };
+        let verify = |key: &str, value: &str| verifier.verify(&image, &Policy::key_only().with_annotation(key, value));
+        verify("s", "1").unwrap();
+        // cosign compares the JSON value with the string: a number, a boolean, an object or null
+        // never equals one, whatever their JSON text.
+        for (key, text) in [("n", "1"), ("b", "true"), ("o", r#"{"k":"v"}"#), ("z", "null"), ("missing", "")] {
+            let err = verify(key, text).unwrap_err();
+            let Error::Verification(VerificationError::NoMatchingSignature { rejections, .. }) = err else {
+                panic!("{key}: {err:?}")
+            };
+            assert_eq!(rejections[0].reason.code(), "ANNOTATION_MISMATCH", "{key}");
+        }
+    }
 }
