@@ -2,24 +2,82 @@
 //! by hand between the CLI and the library. Environment variables are read here and nowhere else.
 
 use anyhow::Context as _;
-use clap::Args;
+use clap::{Arg, ArgAction, Args};
 use ironsign::{
     Certificate, Credential, Error, Identity, IdentityField, InputError, KeyPairSigner, Keychain, Policy, PublicKey,
     RegistryClient, RegistryOptions, SigningMaterial, TrustRoot,
 };
+use std::any::TypeId;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
+/// Gives every boolean flag of `command` and its subcommands cosign's (spf13/pflag) syntax, so a
+/// new `bool` or `Option<bool>` field gets it without an attribute: `--flag` is true,
+/// `--flag=VALUE` takes Go's `strconv.ParseBool` spellings, and a boolean never takes the next
+/// word (`--insecure-ignore-tlog IMAGE` leaves IMAGE positional; in `--flag false IMAGE`,
+/// `false` is a positional argument, as in cosign).
+pub fn pflag_booleans(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| match arg.get_action() {
+            ArgAction::SetTrue => pflag_boolean(arg).default_value("false").hide_default_value(true),
+            ArgAction::Set if !arg.is_positional() && arg.get_value_parser().type_id() == TypeId::of::<bool>() => {
+                pflag_boolean(arg)
+            }
+            _ => arg,
+        })
+        .mut_subcommands(pflag_booleans)
+}
+
+/// cosign flags one of whose values asks for what ironsign cannot do, with the reason: refused
+/// when given that value rather than accepted and ignored.
+const UNSUPPORTED_BOOLEAN_VALUES: &[(&str, bool, &str)] = &[
+    ("insecure-ignore-tlog", false, "ironsign has no transparency log to check signatures against"),
+    ("tlog-upload", true, "ironsign uploads to no transparency log (use --tlog-upload=false or leave it out)"),
+];
+
+fn pflag_boolean(arg: Arg) -> Arg {
+    let refused = UNSUPPORTED_BOOLEAN_VALUES.iter().find(|(long, ..)| arg.get_long() == Some(*long)).copied();
+    let id = arg.get_id().clone();
+    arg.action(ArgAction::Set)
+        .overrides_with(id)
+        .num_args(0..=1)
+        .require_equals(true)
+        .default_missing_value("true")
+        .value_name("true|false")
+        .value_parser(move |value: &str| match (parse_pflag_bool(value)?, refused) {
+            (b, Some((_, unsupported, reason))) if b == unsupported => Err(format!("{value}: {reason}")),
+            (b, _) => Ok(b),
+        })
+}
+
+/// A boolean as pflag reads it (Go's `strconv.ParseBool`).
+pub fn parse_pflag_bool(value: &str) -> Result<bool, String> {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!("{value:?} is not a boolean (true, false, 1, 0, t, f, T, F, TRUE, FALSE, True, False)")),
+    }
+}
+
 /// How to reach registries.
 #[derive(Debug, Args, Clone)]
 pub struct RegistryArgs {
-    /// Use plain HTTP for this registry (host:port); loopback registries always use it.
-    #[arg(long = "allow-http-registry", value_name = "HOST:PORT", num_args = 0..=1, default_missing_value = "*")]
-    pub allow_http: Vec<String>,
-    /// Accepted for cosign compatibility: the same as --allow-http-registry for every registry given.
-    #[arg(long = "allow-insecure-registry", hide = true)]
+    /// Allow plain HTTP for the registries this command names (as cosign); with =HOST:PORT only
+    /// for that registry. Loopback registries always may use it.
+    #[arg(
+        long = "allow-http-registry",
+        value_name = "HOST:PORT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = parse_allow_http
+    )]
+    pub allow_http: Vec<AllowHttp>,
+    /// Skip verification of registries' TLS certificates (cosign's meaning; testing only).
+    /// Signatures are still verified; only the registry connection is unauthenticated.
+    #[arg(long = "allow-insecure-registry")]
     pub allow_insecure: bool,
     /// Extra CA certificate (PEM) for registry TLS, beside the system's.
     #[arg(long = "registry-cacert", value_name = "FILE")]
@@ -36,20 +94,46 @@ pub struct RegistryArgs {
     pub timeout: u64,
 }
 
+/// One `--allow-http-registry`: cosign's boolean (every registry the command names), or a registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowHttp {
+    /// `--allow-http-registry[=true|false]`.
+    Named(bool),
+    /// `--allow-http-registry=HOST:PORT`.
+    Registry(String),
+}
+
+fn parse_allow_http(value: &str) -> Result<AllowHttp, String> {
+    if let Ok(b) = parse_pflag_bool(value) {
+        return Ok(AllowHttp::Named(b));
+    }
+    if value.is_empty() || value.contains(['/', '@', ' ']) {
+        return Err(format!("{value:?} is neither true/false nor a registry HOST[:PORT]"));
+    }
+    Ok(AllowHttp::Registry(value.to_owned()))
+}
+
 impl RegistryArgs {
     /// The client these flags describe, for the registries `references` name.
     pub fn client(&self, references: &[&ironsign::ImageReference]) -> Result<RegistryClient, Error> {
         let mut options = RegistryOptions::default();
-        for r in &self.allow_http {
-            if r == "*" || self.allow_insecure {
-                options.insecure_registries.extend(references.iter().filter_map(|r| match &r.location {
-                    ironsign::Location::Registry { registry, .. } => Some(registry.clone()),
-                    ironsign::Location::Layout { .. } => None,
-                }));
-            } else {
+        // As pflag: a later `--allow-http-registry[=BOOL]` overrides an earlier one.
+        let all_named = self.allow_http.iter().rev().find_map(|a| match a {
+            AllowHttp::Named(b) => Some(*b),
+            AllowHttp::Registry(_) => None,
+        });
+        if all_named == Some(true) {
+            options.insecure_registries.extend(references.iter().filter_map(|r| match &r.location {
+                ironsign::Location::Registry { registry, .. } => Some(registry.clone()),
+                ironsign::Location::Layout { .. } => None,
+            }));
+        }
+        for a in &self.allow_http {
+            if let AllowHttp::Registry(r) = a {
                 options.insecure_registries.push(r.clone());
             }
         }
+        options.accept_invalid_certificates = self.allow_insecure;
         for path in &self.cacert {
             options.ca_certificates_pem.push(
                 std::fs::read(path)
@@ -223,14 +307,14 @@ pub struct PolicyArgs {
     /// Accepted for cosign compatibility; private certificates carry no OIDC issuer.
     #[arg(long = "certificate-oidc-issuer-regexp", hide = true)]
     pub oidc_issuer_regexp: Option<String>,
-    /// Accepted for cosign compatibility: there is no transparency log.
-    #[arg(long = "insecure-ignore-tlog", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    /// Accepted for cosign compatibility: there is no transparency log (=false is refused).
+    #[arg(long = "insecure-ignore-tlog", hide = true)]
     pub ignore_tlog: Option<bool>,
-    /// Accepted for cosign compatibility: there are no SCTs.
-    #[arg(long = "insecure-ignore-sct", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    /// Accepted for cosign compatibility: there are no SCTs (=false with certificates is refused).
+    #[arg(long = "insecure-ignore-sct", hide = true)]
     pub ignore_sct: Option<bool>,
     /// Accepted for cosign v3 compatibility: ironsign reads the legacy format.
-    #[arg(long = "new-bundle-format", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long = "new-bundle-format", hide = true)]
     pub new_bundle_format: Option<bool>,
 }
 
@@ -242,6 +326,8 @@ impl PolicyArgs {
             ("--certificate-identity-regexp", !self.identity_regexp.is_empty()),
             ("--certificate-subject", !self.subject.is_empty()),
             ("--certificate-subject-regexp", !self.subject_regexp.is_empty()),
+            // Asks for SCT checks on certificates, which cannot be had here (refused by `policy`).
+            ("--insecure-ignore-sct=false", self.ignore_sct == Some(false)),
         ];
         given.into_iter().filter(|(_, g)| *g).map(|(f, _)| f).collect()
     }
@@ -255,6 +341,15 @@ impl PolicyArgs {
         identities.extend(self.subject.iter().map(|s| Identity::san(s.clone()).on(IdentityField::SubjectDn)));
         for r in &self.subject_regexp {
             identities.push(Identity::san_regex(r)?.on(IdentityField::SubjectDn));
+        }
+        // As cosign: without --insecure-ignore-sct a certificate needs an SCT (a key-only
+        // verification checks none). ironsign checks none, so asking for it is refused.
+        if self.ignore_sct == Some(false) && trust.has_certificate_authorities() {
+            return Err(InputError::InvalidArgument {
+                name: "--insecure-ignore-sct".into(),
+                reason: "ironsign checks no SCTs (private certificates carry none): false cannot be honoured".into(),
+            }
+            .into());
         }
         let mut policy = match identities.split_first() {
             Some((first, rest)) => rest.iter().fold(Policy::identity(first.clone()), |p, i| p.or_identity(i.clone())),
@@ -385,17 +480,17 @@ impl SigningArgs {
 /// cosign signing flags accepted for drop-in compatibility; they change nothing here.
 #[derive(Debug, Args, Clone)]
 pub struct CosignSignCompat {
-    /// Accepted for cosign compatibility; there is no transparency log to upload to.
-    #[arg(long = "tlog-upload", hide = true, num_args = 0..=1, default_missing_value = "false")]
+    /// Accepted for cosign compatibility when false; there is no transparency log to upload to.
+    #[arg(long = "tlog-upload", hide = true)]
     _tlog_upload: Option<bool>,
     /// Accepted for cosign compatibility.
     #[arg(short = 'y', long = "yes", hide = true)]
     _yes: bool,
     /// Accepted for cosign v3 compatibility: ironsign writes the legacy format.
-    #[arg(long = "new-bundle-format", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long = "new-bundle-format", hide = true)]
     _new_bundle_format: Option<bool>,
     /// Accepted for cosign v3 compatibility.
-    #[arg(long = "use-signing-config", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long = "use-signing-config", hide = true)]
     _use_signing_config: Option<bool>,
 }
 

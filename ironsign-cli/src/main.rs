@@ -5,6 +5,8 @@ mod args;
 mod attest;
 mod bundles;
 mod certs;
+#[cfg(test)]
+mod flag_syntax_tests;
 mod instructions;
 mod lifecycle;
 mod pkcs11;
@@ -13,7 +15,7 @@ mod transfer;
 
 use anyhow::Context as _;
 use args::{PolicyArgs, RegistryArgs, TrustArgs};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use ironsign::{Error, ErrorFamily, ImageReference, SignOptions, Verifier};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -200,7 +202,7 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("IRONSIGN_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = parse_command_line();
     let output = match &cli.command {
         Command::Sign(c) => c.output,
         Command::Verify(c) => c.output,
@@ -226,6 +228,13 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => report(e, output),
     }
+}
+
+/// The command line, booleans read as cosign reads them (see [`args::pflag_booleans`]).
+fn parse_command_line() -> Cli {
+    let mut command = args::pflag_booleans(Cli::command());
+    let parsed = Cli::from_arg_matches_mut(&mut command.get_matches_mut());
+    parsed.unwrap_or_else(|e| e.format(&mut command).exit())
 }
 
 /// Prints an error (JSON on stdout with `--output json`) and picks its exit code.

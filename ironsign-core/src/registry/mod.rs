@@ -28,6 +28,10 @@ pub struct RegistryOptions {
     pub insecure_registries: Vec<String>,
     /// Extra CA certificates (PEM) trusted for registry TLS, beside the system's.
     pub ca_certificates_pem: Vec<Vec<u8>>,
+    /// Accept any TLS certificate from registries (cosign's `--allow-insecure-registry`, for
+    /// testing): the connection is then unauthenticated, as plain HTTP is. What is read is still
+    /// checked against its digest and signatures are still verified.
+    pub accept_invalid_certificates: bool,
     /// Where credentials come from.
     pub keychain: Keychain,
     /// `User-Agent`.
@@ -48,6 +52,7 @@ impl Default for RegistryOptions {
         RegistryOptions {
             insecure_registries: Vec::new(),
             ca_certificates_pem: Vec::new(),
+            accept_invalid_certificates: false,
             keychain: Keychain::anonymous(),
             user_agent: concat!("ironsign/", env!("CARGO_PKG_VERSION")).into(),
             connect_timeout: Duration::from_secs(10),

@@ -75,6 +75,9 @@ impl Remote {
         if !extra.is_empty() {
             builder = builder.tls_certs_merge(extra);
         }
+        if options.accept_invalid_certificates {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
         let http = builder.build().map_err(|e| config_error(e.to_string()))?;
         Ok(Remote {
             http,
