@@ -537,3 +537,18 @@ fn credentials_never_leave_the_registry_origin() {
     // The client did hold credentials, and used them on its registry's origin.
     assert!(ours.log().iter().any(|e| e["authorization"] == true));
 }
+
+#[test]
+fn a_referrers_listing_that_links_on_from_an_empty_page_is_an_error() {
+    let proxy = FaultProxy::start_for(&registry(RegistryKind::Referrers));
+    let repo = unique_repo("faults-referrers");
+    let (_, by_digest) = push_image_to(&registry(RegistryKind::Referrers), &repo, &[]);
+    let digest = ImageReference::parse(&by_digest).unwrap().digest.unwrap();
+    let location = Location::Registry { registry: proxy.addr.clone(), repository: repo.clone() };
+    let referrers = block_on(client().get_referrers(&location, &digest, 100)).unwrap();
+    assert_eq!(referrers.source, ironsign::registry::ReferrersSource::Api);
+    proxy.set(serde_json::json!([{"method": "GET", "path": r"/referrers/", "fault": "edit",
+        "set_headers": {"Link": format!("</v2/{repo}/referrers/{digest}?last=a>; rel=\"next\"")}}]));
+    let err = block_on(client().get_referrers(&location, &digest, 100)).unwrap_err();
+    assert_eq!(err.code(), "REGISTRY_INVALID_RESPONSE", "{err}");
+}

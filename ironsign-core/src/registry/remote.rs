@@ -735,7 +735,14 @@ impl Remote {
                 });
             }
             match next {
-                Some(_) if empty => break,
+                // An empty page that links on would make the listing end nowhere, or early: what
+                // is copied or cleaned must not silently be part of it.
+                Some(_) if empty => {
+                    return Err(RegistryError::InvalidResponse {
+                        what: format!("referrers of {repository}@{digest}"),
+                        reason: format!("page {} is empty but links to a next one", page + 1),
+                    });
+                }
                 Some(n) if n.starts_with('/') => url = format!("{}{n}", self.base(registry).await),
                 Some(n) => url = n,
                 None => break,
