@@ -42,7 +42,8 @@ pub struct GcCmd {
     #[arg(long = "all-repositories", value_name = "REGISTRY")]
     all_repositories: Option<String>,
     /// Also collect attachments whose image exists but is reachable from no ordinary tag
-    /// (directly or through an index): what a moved mutable tag leaves behind.
+    /// (directly, through an index, or as an OCI 1.1 referrer of what one reaches): what a moved
+    /// mutable tag leaves behind.
     #[arg(long = "include-untagged")]
     include_untagged: bool,
     /// Only collect orphans older than this (30d, 12h, 1d12h). The age comes from the

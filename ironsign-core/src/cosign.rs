@@ -47,9 +47,16 @@ pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json"
 /// Every manifest media type ironsign reads, for `Accept` headers.
 pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST];
 
-/// Whether a media type is an index (multi-platform image).
+/// A media type as compared: its essence, without parameters (`; charset=utf-8`), trimmed and in
+/// lower case (media types are case-insensitive, RFC 9110 §8.3.1). Registries answer with either.
+pub fn media_type_essence(media_type: &str) -> String {
+    media_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+/// Whether a media type is an index (multi-platform image), with or without parameters.
 pub fn is_index(media_type: &str) -> bool {
-    media_type == OCI_INDEX || media_type == DOCKER_MANIFEST_LIST
+    let essence = media_type_essence(media_type);
+    essence == OCI_INDEX || essence == DOCKER_MANIFEST_LIST
 }
 
 /// The suffix of an attachment tag.
@@ -487,6 +494,20 @@ pub struct SignedImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn media_types_compare_by_essence() {
+        assert_eq!(media_type_essence(" application/vnd.oci.image.index.v1+json; charset=utf-8"), OCI_INDEX);
+        assert_eq!(media_type_essence("APPLICATION/VND.OCI.IMAGE.INDEX.V1+JSON"), OCI_INDEX);
+        assert!(is_index("application/vnd.oci.image.index.v1+json; charset=utf-8"));
+        assert!(is_index("Application/Vnd.Docker.Distribution.Manifest.List.V2+Json"));
+        assert!(is_index(DOCKER_MANIFEST_LIST));
+        for not_index in
+            [OCI_MANIFEST, DOCKER_MANIFEST, "application/json", "", "application/vnd.oci.image.index.v1+jsonx"]
+        {
+            assert!(!is_index(not_index), "{not_index}");
+        }
+    }
 
     fn digest() -> Digest {
         Digest::sha256(b"image")

@@ -8,8 +8,9 @@
 //!
 //! The work is split so that nothing live is deleted:
 //! * [`scan_repository`] / [`scan`] list the tags, resolve every one of them (HEAD), compute what
-//!   the ordinary (non-attachment) tags reach (directly, or as children of an index they point
-//!   to) and classify each attachment tag. It deletes nothing; the result is a [`GcPlan`].
+//!   the ordinary (non-attachment) tags reach (directly, as children of an index they point
+//!   to, or as OCI 1.1 referrers of what they reach) and classify each attachment tag. It
+//!   deletes nothing; the result is a [`GcPlan`].
 //! * [`execute`] scans each repository again and deletes only what both scans call an orphan, and,
 //!   right before each deletion, checks again that the tag still points to the planned digest,
 //!   that the subject is still missing (or still unreachable), and that no ordinary tag points to
@@ -53,8 +54,11 @@ pub const REPORT_MEDIA_TYPE: &str = "application/vnd.ironsign.gc-report+json;ver
 /// The annotation holding a manifest's creation time (RFC 3339), written on referrer manifests.
 pub const CREATED_ANNOTATION: &str = "org.opencontainers.image.created";
 
-/// How deep nested indexes are followed when computing reachability.
+/// How deep nested indexes are followed when computing reachability (deeper is an error).
 const MAX_INDEX_DEPTH: usize = 4;
+/// How long a chain of referrers (a referrer of a referrer of an image …) is followed; a longer
+/// chain is kept.
+const MAX_REFERRER_DEPTH: usize = 8;
 
 /// What an attachment tag holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -122,7 +126,8 @@ pub type BeforeDeleteFn = Arc<dyn Fn(&Orphan) + Send + Sync>;
 #[derive(Clone)]
 pub struct GcOptions {
     /// Also collect attachments whose subject exists but is reachable from no ordinary tag
-    /// (directly or through an index): what a moved mutable tag leaves behind.
+    /// (directly, through an index, or as an OCI 1.1 referrer of what one reaches): what a moved
+    /// mutable tag leaves behind.
     pub include_untagged: bool,
     /// Only collect orphans older than this. The age is the `org.opencontainers.image.created`
     /// annotation of the attachment (or, for a fallback index, of its newest referrer): the
@@ -192,7 +197,8 @@ pub enum OrphanReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeepReason {
-    /// An ordinary tag reaches the subject (directly or through an index).
+    /// An ordinary tag reaches the subject: directly, through an index, or (with
+    /// `include_untagged`) as an OCI 1.1 referrer of what one reaches.
     SubjectTagged,
     /// The subject exists, untagged, and `include_untagged` is off.
     SubjectPresent,
@@ -417,7 +423,8 @@ struct Snapshot {
     /// Digests ordinary tags point to.
     ordinary: HashSet<Digest>,
     ordinary_tags: usize,
-    /// Ordinary digests plus the manifests of the indexes they point to (recursively).
+    /// Ordinary digests plus the manifests of the indexes they point to (recursively) and, with
+    /// `include_untagged`, the referrers of those among the attachment subjects (recursively).
     reachable: HashSet<Digest>,
     attachments: Vec<AttachmentTag>,
 }
@@ -510,7 +517,93 @@ async fn snapshot(
         }
         frontier = next;
     }
+    // Children below the depth bound are unknown, and unknown must not read as unreachable.
+    frontier.retain(|d| !seen.contains(d));
+    if !frontier.is_empty() {
+        return Err(RegistryError::TooMany {
+            what: format!("levels of nested indexes in {repository}"),
+            count: MAX_INDEX_DEPTH + 1,
+            limit: MAX_INDEX_DEPTH,
+        }
+        .into());
+    }
+    if options.include_untagged {
+        add_live_referrers(client, location, &mut snap, options).await?;
+    }
     Ok(snap)
+}
+
+/// Adds to `snap.reachable` every attachment subject that is an OCI 1.1 referrer of a reachable
+/// manifest, directly or through other referrers (a signed SBOM attached as a referrer of a live
+/// image): its `.sig`/`.att`/`.sbom` tags and fallback index are live. A referrer is by definition
+/// a manifest whose `subject` names another (the referrers API and the fallback index list
+/// exactly those), so each unreachable subject's own `subject` chain is read, one GET per
+/// manifest, rather than the referrers of every reachable manifest. Only `include_untagged`
+/// needs this: without it an existing subject is never collected.
+async fn add_live_referrers(
+    client: &RegistryClient,
+    location: &Location,
+    snap: &mut Snapshot,
+    options: &GcOptions,
+) -> Result<(), Error> {
+    // What each manifest met names as its subject (`None`: none, or the manifest is gone).
+    let mut subject_of: HashMap<Digest, Option<Digest>> = HashMap::new();
+    // Manifests whose subject cannot be known: kept, since unknown must not read as unreachable.
+    let mut unknown: HashSet<Digest> = HashSet::new();
+    let mut frontier: BTreeSet<Digest> =
+        snap.attachments.iter().map(|a| a.subject.clone()).filter(|s| !snap.reachable.contains(s)).collect();
+    for _depth in 0..MAX_REFERRER_DEPTH {
+        frontier.retain(|d| !subject_of.contains_key(d) && !snap.reachable.contains(d));
+        if frontier.is_empty() {
+            break;
+        }
+        let fetched = run_bounded(
+            frontier.iter().map(|d| async move {
+                let Some(m) = client.get_manifest(location, d.as_str()).await? else {
+                    return Ok::<_, Error>((d.clone(), Ok(None)));
+                };
+                let subject = Manifest::parse(&m.bytes, &format!("manifest {d}")).map(|m| m.subject.map(|s| s.digest));
+                Ok((d.clone(), subject))
+            }),
+            options.max_workers,
+        )
+        .await;
+        let mut next = BTreeSet::new();
+        for f in fetched {
+            match f? {
+                (digest, Ok(subject)) => {
+                    next.extend(subject.clone());
+                    subject_of.insert(digest, subject);
+                }
+                (digest, Err(_unreadable)) => {
+                    unknown.insert(digest.clone());
+                    subject_of.insert(digest, None);
+                }
+            }
+        }
+        frontier = next;
+    }
+    // A chain longer than the bound is kept whole, like an unreadable manifest.
+    unknown.extend(frontier.into_iter().filter(|d| !subject_of.contains_key(d) && !snap.reachable.contains(d)));
+    let starts: Vec<Digest> = subject_of.keys().cloned().collect();
+    for start in starts {
+        let mut chain = vec![start];
+        let live = loop {
+            let last = chain.last().expect("the chain starts with one digest");
+            if snap.reachable.contains(last) || unknown.contains(last) {
+                break true;
+            }
+            match subject_of.get(last).cloned().flatten() {
+                // A cycle of subjects reaches nothing live.
+                Some(parent) if !chain.contains(&parent) => chain.push(parent),
+                _ => break false,
+            }
+        };
+        if live {
+            snap.reachable.extend(chain);
+        }
+    }
+    Ok(())
 }
 
 fn ordinary(snap: &mut Snapshot, index_roots: &mut Vec<Digest>, manifest: ManifestRef) {

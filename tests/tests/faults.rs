@@ -4,7 +4,7 @@
 //! retry (boundedly), refuse content that does not match its digest, finish in bounded time, and
 //! never leave a `.sig` tag naming a blob that is not there after a failed push.
 
-use ironsign::{Digest, ImageReference, Location};
+use ironsign::{Credential, Digest, ImageReference, Keychain, Location, RegistryClient, RegistryOptions};
 use ironsign_e2e::*;
 use std::io::{Read as _, Write as _};
 use std::time::{Duration, Instant};
@@ -17,9 +17,14 @@ struct FaultProxy {
 
 impl FaultProxy {
     fn start() -> Self {
+        Self::start_for(&registry(RegistryKind::Plain))
+    }
+
+    /// A proxy in front of `upstream` (`HOST:PORT` of a plain-HTTP registry).
+    fn start_for(upstream: &str) -> Self {
         use std::io::BufRead as _;
         let mut child = std::process::Command::new(repo_root().join("scripts/fault-proxy"))
-            .arg(registry(RegistryKind::Plain))
+            .arg(upstream)
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("scripts/fault-proxy");
@@ -47,10 +52,15 @@ impl FaultProxy {
         self.control("PUT", "/__faults__", &rules.to_string());
     }
 
+    /// The requests seen so far: `{"method", "path", "fault", "authorization"}`.
+    fn log(&self) -> Vec<serde_json::Value> {
+        let log: serde_json::Value = serde_json::from_str(&self.control("GET", "/__faults__/log", "")).expect("log");
+        log.as_array().expect("list").clone()
+    }
+
     /// How many requests a fault was applied to so far.
     fn faulted(&self) -> usize {
-        let log: serde_json::Value = serde_json::from_str(&self.control("GET", "/__faults__/log", "")).expect("log");
-        log.as_array().expect("list").iter().filter(|e| !e["fault"].is_null()).count()
+        self.log().iter().filter(|e| !e["fault"].is_null()).count()
     }
 
     /// An image pushed and signed on the real registry, addressed through the proxy by digest.
@@ -331,4 +341,214 @@ fn a_failed_push_never_leaves_a_tag_naming_a_missing_blob() {
     let digest = ImageReference::parse(&by_digest).unwrap().digest.unwrap();
     assert_eq!(assert_no_dangling_tag(&repo, &digest), 1);
     timed(&verify_args(&by_digest, &[])).0.ok();
+}
+
+/// Runs ironsign, killing it if it has not finished within [`BOUNDED`] (a listing that never ends
+/// would otherwise hang the test run instead of failing it).
+#[track_caller]
+fn bounded(args: &[&str]) -> Run {
+    let mut child = std::process::Command::new(ironsign_bin())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ironsign");
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > BOUNDED {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ironsign {args:?} did not finish within {BOUNDED:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The tags of a repository of the plain registry, read directly.
+fn tags_of(repo: &str) -> std::collections::BTreeSet<String> {
+    let location = Location::Registry { registry: registry(RegistryKind::Plain), repository: repo.into() };
+    block_on(client().list_tags(&location, 1000)).expect("tags").into_iter().collect()
+}
+
+#[test]
+fn gc_never_plans_from_a_partial_or_endless_tag_listing() {
+    let proxy = FaultProxy::start();
+    let repo = unique_repo("faults-tags");
+    // An image signed, then its tag moved to another signed image: two `.sig` tags and `v1`.
+    let (tagged, old) = push_image(&repo);
+    timed(&sign_args(&old, &[])).0.ok();
+    push_image(&repo);
+    timed(&sign_args(&tagged, &[])).0.ok();
+    let before = tags_of(&repo);
+    assert_eq!(before.len(), 3, "{before:?}");
+    let through_proxy = format!("{}/{repo}", proxy.addr);
+    let first_page = r"/tags/list\?n=1000$";
+    let next = |query: &str| format!("</v2/{repo}/tags/list?n=1000{query}>; rel=\"next\"");
+    let page = |count: usize, link: Option<String>| {
+        let mut rule = serde_json::json!({"method": "GET", "fault": "edit", "keep": {"field": "tags", "count": count}});
+        if let Some(link) = link {
+            rule["set_headers"] = serde_json::json!({"Link": link});
+        }
+        rule
+    };
+    let with_path = |mut rule: serde_json::Value, path: &str| {
+        rule["path"] = path.into();
+        rule
+    };
+    let cases = [
+        // The first page holds one tag; the next one is gone. Planned from the first page alone,
+        // an image whose tag is on a later page looks untagged and its signature is deleted.
+        (
+            "a later page is gone",
+            serde_json::json!([with_path(page(1, Some(next("&last=a"))), first_page),
+                {"method": "GET", "path": r"&last=a", "fault": "status", "status": 404}]),
+            "REGISTRY_HTTP",
+        ),
+        (
+            "a later page fails",
+            serde_json::json!([with_path(page(1, Some(next("&last=a"))), first_page),
+                {"method": "GET", "path": r"&last=a", "fault": "status", "status": 500}]),
+            "REGISTRY_HTTP",
+        ),
+        // Empty pages that keep linking to a next one never end.
+        (
+            "empty pages link on",
+            serde_json::json!([with_path(page(0, Some(next("&last=a"))), r"/tags/list")]),
+            "REGISTRY_INVALID_RESPONSE",
+        ),
+        // A page that links to itself never ends either.
+        (
+            "a page links to itself",
+            serde_json::json!([with_path(page(3, Some(next(""))), r"/tags/list")]),
+            "REGISTRY_INVALID_RESPONSE",
+        ),
+    ];
+    for (case, rules, code) in cases {
+        proxy.set(rules);
+        let run = bounded(&["gc", "--include-untagged", "--delete", "--output", "json", &through_proxy]);
+        assert_eq!(run.code, 1, "{case}: {}\n{}", run.stdout, run.stderr);
+        let out = run.json();
+        assert_eq!(out["plan"]["errors"][0]["code"], code, "{case}: {out}");
+        assert_eq!(out["report"]["summary"]["deleted"], 0, "{case}: {out}");
+        assert_eq!(tags_of(&repo), before, "{case}: nothing may be deleted");
+    }
+    // The catalog: an empty page linking on is an error, not an empty catalog.
+    proxy.set(serde_json::json!([{"method": "GET", "path": r"/_catalog", "fault": "edit",
+        "keep": {"field": "repositories", "count": 0},
+        "set_headers": {"Link": "</v2/_catalog?n=1000&last=a>; rel=\"next\""}}]));
+    let run = bounded(&["gc", "--all-repositories", &proxy.addr, "--output", "json"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("REGISTRY_INVALID_RESPONSE"), "{}\n{}", run.stdout, run.stderr);
+    // And a catalog whose later page is gone is an error too.
+    proxy.set(serde_json::json!([{"method": "GET", "path": r"/_catalog\?n=1000$", "fault": "edit",
+        "keep": {"field": "repositories", "count": 1},
+        "set_headers": {"Link": "</v2/_catalog?n=1000&last=a>; rel=\"next\""}},
+        {"method": "GET", "path": r"/_catalog\?n=1000&last=a", "fault": "status", "status": 404}]));
+    let run = bounded(&["gc", "--all-repositories", &proxy.addr, "--output", "json"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("REGISTRY_HTTP"), "{}\n{}", run.stdout, run.stderr);
+}
+
+#[test]
+fn gc_walks_an_index_whatever_the_spelling_of_its_content_type() {
+    let proxy = FaultProxy::start();
+    let repo = unique_repo("faults-index-type");
+    let addr = registry(RegistryKind::Plain);
+    let (tagged, index) = push_image_to(&addr, &repo, &["--platforms", "linux/amd64,linux/arm64"]);
+    timed(&sign_args(&tagged, &["--recursive"])).0.ok();
+    let location = Location::Registry { registry: addr.clone(), repository: repo.clone() };
+    let index = ImageReference::parse(&index).unwrap().digest.unwrap();
+    let children = block_on(client().get_manifest(&location, index.as_str())).unwrap().expect("index");
+    let children = ironsign::cosign::Manifest::parse(&children.bytes, "index").unwrap().manifests;
+    assert_eq!(children.len(), 2);
+    let through_proxy = format!("{}/{repo}", proxy.addr);
+    for content_type in [
+        "application/vnd.oci.image.index.v1+json; charset=utf-8",
+        "APPLICATION/VND.OCI.IMAGE.INDEX.V1+JSON",
+        "application/vnd.docker.distribution.manifest.list.v2+json;q=1",
+        // No manifest type at all (an old or generic server): the content says what it is.
+        "application/json",
+        "application/octet-stream",
+    ] {
+        // Only the HEAD of the tag is rewritten; the content stays what it is.
+        proxy.set(serde_json::json!([{"method": "HEAD", "path": r"/manifests/v1$", "fault": "edit",
+            "set_headers": {"Content-Type": content_type}}]));
+        let run = bounded(&["gc", "--include-untagged", "--output", "json", &through_proxy]);
+        let plan = run.json();
+        assert_eq!(run.code, 0, "{content_type}: {plan}");
+        assert_eq!(plan["summary"]["orphans"], 0, "{content_type}: the platforms' signatures are live: {plan}");
+        let kept = plan["repositories"][0]["kept"].as_array().unwrap();
+        for child in &children {
+            let tag = child.digest.attachment_tag("sig");
+            assert!(
+                kept.iter().any(|k| k["tag"] == tag.as_str() && k["reason"] == "subject_tagged"),
+                "{content_type}: {tag} not kept as tagged: {plan}"
+            );
+        }
+        assert!(proxy.faulted() > 0, "the rule matched nothing");
+    }
+}
+
+#[test]
+fn credentials_never_leave_the_registry_origin() {
+    // Two proxies in front of the basic-auth registry are two origins (other ports).
+    let upstream = registry(RegistryKind::Basic);
+    let (ours, other) = (FaultProxy::start_for(&upstream), FaultProxy::start_for(&upstream));
+    let repo = unique_repo("faults-origin");
+    let credential = Credential::Basic { username: BASIC_USER.into(), password: BASIC_PASSWORD.to_owned().into() };
+    let keychain = Keychain::anonymous().with_credential(credential);
+    let client = RegistryClient::new(RegistryOptions { keychain, ..Default::default() }).unwrap();
+    let image = ImageReference::parse(&format!("{}/{repo}:v1", ours.addr)).unwrap();
+    push_minimal_image(&client, &image);
+    let location = &image.location;
+    let elsewhere = format!("http://{}", other.addr);
+
+    // A tag listing whose next page is on another origin.
+    ours.set(serde_json::json!([{"method": "GET", "path": r"/tags/list", "fault": "edit",
+        "set_headers": {"Link": format!("<{elsewhere}/v2/{repo}/tags/list?n=1000&last=v1>; rel=\"next\"")}}]));
+    let err = block_on(client.list_tags(location, 100)).unwrap_err();
+    assert_eq!(err.code(), "REGISTRY_UNAUTHORIZED", "{err}");
+    // An upload whose Location is on another origin.
+    ours.set(serde_json::json!([{"method": "POST", "path": r"/blobs/uploads/", "fault": "edit",
+        "location_origin": elsewhere}]));
+    let err = block_on(client.put_blob(location, b"not for the other origin")).unwrap_err();
+    assert_eq!(err.code(), "REGISTRY_UNAUTHORIZED", "{err}");
+    // A blob read redirected to another origin (as registries do to a CDN).
+    let config = Digest::sha256(b"{}");
+    ours.set(serde_json::json!([{"method": "GET", "path": r"/blobs/sha256:", "fault": "status", "status": 307,
+        "headers": {"Location": format!("{elsewhere}/v2/{repo}/blobs/{config}")}}]));
+    let err = block_on(client.get_blob(location, &config, 1024)).unwrap_err();
+    assert_eq!(err.code(), "REGISTRY_UNAUTHORIZED", "{err}");
+
+    let seen = other.log();
+    let paths: Vec<&str> = seen.iter().map(|e| e["path"].as_str().unwrap()).collect();
+    assert!(paths.iter().any(|p| p.contains("/tags/list")), "{paths:?}");
+    assert!(paths.iter().any(|p| p.contains("/blobs/uploads/")), "{paths:?}");
+    assert!(paths.iter().any(|p| p.contains(&format!("/blobs/{config}"))), "{paths:?}");
+    for entry in &seen {
+        assert_eq!(entry["authorization"], false, "credentials sent to another origin: {entry}");
+    }
+    // The client did hold credentials, and used them on its registry's origin.
+    assert!(ours.log().iter().any(|e| e["authorization"] == true));
+}
+
+#[test]
+fn a_referrers_listing_that_links_on_from_an_empty_page_is_an_error() {
+    let proxy = FaultProxy::start_for(&registry(RegistryKind::Referrers));
+    let repo = unique_repo("faults-referrers");
+    let (_, by_digest) = push_image_to(&registry(RegistryKind::Referrers), &repo, &[]);
+    let digest = ImageReference::parse(&by_digest).unwrap().digest.unwrap();
+    let location = Location::Registry { registry: proxy.addr.clone(), repository: repo.clone() };
+    let referrers = block_on(client().get_referrers(&location, &digest, 100)).unwrap();
+    assert_eq!(referrers.source, ironsign::registry::ReferrersSource::Api);
+    proxy.set(serde_json::json!([{"method": "GET", "path": r"/referrers/", "fault": "edit",
+        "set_headers": {"Link": format!("</v2/{repo}/referrers/{digest}?last=a>; rel=\"next\"")}}]));
+    let err = block_on(client().get_referrers(&location, &digest, 100)).unwrap_err();
+    assert_eq!(err.code(), "REGISTRY_INVALID_RESPONSE", "{err}");
 }

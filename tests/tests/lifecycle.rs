@@ -693,3 +693,69 @@ fn gc_and_tree_work_on_an_image_layout() {
     let sig_a = a.attachment_tag("sig");
     assert_eq!(names, ["a", "b", sig_a.as_str()].into_iter().collect());
 }
+
+/// An SBOM attached to a live image as an OCI 1.1 referrer, then signed the legacy way, and the
+/// signature of a referrer of that SBOM: `gc --include-untagged` keeps both (their subjects are
+/// reachable as referrers of a tagged image), and still collects what a moved tag left behind.
+/// On distribution 2.8 the referrers are listed by fallback indexes, on the other registry by its
+/// referrers API (no fallback tag is written there).
+fn gc_keeps_the_attachments_of_live_referrers(kind: RegistryKind) {
+    let repo = unique_repo("gc-referrers");
+    let addr = registry(kind);
+    let fallback = kind != RegistryKind::Referrers;
+    let (tagged, old) = push_image_to(&addr, &repo, &[]);
+    sign(&old, "leaf.key", Some("leaf.pem"), &[]);
+    let (_, live) = push_image_to(&addr, &repo, &[]); // moves v1: `old` is untagged now
+    sign(&tagged, "leaf.key", Some("leaf.pem"), &[]);
+    let loc = ImageReference::parse(&live).unwrap().location;
+    let live = digest_of(&live);
+    let sbom = push_bundle_referrer_to(&loc, &live, cosign::OCI_MANIFEST, "https://spdx.dev/Document", fallback);
+    let sbom_ref = format!("{addr}/{repo}@{sbom}");
+    sign(&sbom_ref, "leaf.key", Some("leaf.pem"), &[]);
+    let signed_sbom = push_bundle_referrer_to(&loc, &sbom, cosign::OCI_MANIFEST, VULN, fallback);
+    sign(&format!("{addr}/{repo}@{signed_sbom}"), "leaf.key", Some("leaf.pem"), &[]);
+    let repo_ref = format!("{addr}/{repo}");
+    let live_tags =
+        [live.attachment_tag("sig"), sbom.attachment_tag("sig"), signed_sbom.attachment_tag("sig"), "v1".to_owned()];
+
+    let plan = ironsign(&["gc", "--output", "json", "--include-untagged", &repo_ref]).ok().json();
+    assert_eq!(
+        orphan_tags(&plan),
+        [(digest_of(&old).attachment_tag("sig"), "subject_untagged".to_owned())].into(),
+        "{kind:?}: {plan}"
+    );
+    let kept = plan["repositories"][0]["kept"].as_array().unwrap();
+    for tag in [sbom.attachment_tag("sig"), signed_sbom.attachment_tag("sig")] {
+        assert!(
+            kept.iter().any(|k| k["tag"] == tag.as_str() && k["reason"] == "subject_tagged"),
+            "{kind:?}: {tag} not kept: {plan}"
+        );
+    }
+    let out = ironsign(&["gc", "--output", "json", "--include-untagged", "--delete", &repo_ref]).ok().json();
+    assert_eq!(out["report"]["summary"]["deleted"], 1, "{kind:?}: {out}");
+    assert_eq!(out["report"]["deleted"][0]["tag"], digest_of(&old).attachment_tag("sig").as_str(), "{kind:?}: {out}");
+    let after: BTreeSet<String> =
+        block_on(async { client().list_tags(&loc, 10_000).await.unwrap() }).into_iter().collect();
+    for tag in &live_tags {
+        assert!(after.contains(tag), "{kind:?}: {tag} was deleted");
+    }
+    // go-containerregistry's registry keeps the tags of a manifest deleted by digest; distribution
+    // removes them.
+    if fallback {
+        assert!(after.contains(&live.attachment_tag("")) && after.contains(&sbom.attachment_tag("")));
+        assert!(!after.contains(&digest_of(&old).attachment_tag("sig")));
+    }
+    // The SBOM's signature still verifies.
+    let root = pki_file("root.pem");
+    ironsign(&["verify", "--ca-roots", &root, "--certificate-identity", "signer@example.com", &sbom_ref]).ok();
+}
+
+#[test]
+fn gc_keeps_the_attachments_of_live_referrers_with_the_fallback_tag_schema() {
+    gc_keeps_the_attachments_of_live_referrers(RegistryKind::Plain);
+}
+
+#[test]
+fn gc_keeps_the_attachments_of_live_referrers_with_the_referrers_api() {
+    gc_keeps_the_attachments_of_live_referrers(RegistryKind::Referrers);
+}

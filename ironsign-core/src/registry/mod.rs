@@ -18,6 +18,7 @@ pub use auth::{Credential, Keychain};
 pub use bundles::BundlePurpose;
 pub use layout::REF_NAME;
 pub use layout::init as init_layout;
+pub use remote::MAX_LISTING_PAGES;
 use remote::{Access, ReferrersAnswer, Remote};
 use std::time::Duration;
 
@@ -88,9 +89,9 @@ pub struct FetchedManifest {
 /// The media type of manifest bytes: the declared one, else the `mediaType` field, else guessed
 /// from the shape (OCI allows omitting it).
 pub(crate) fn manifest_media_type(bytes: &[u8], declared: &str) -> String {
-    let declared = declared.split(';').next().unwrap_or("").trim();
-    if cosign::MANIFEST_MEDIA_TYPES.contains(&declared) {
-        return declared.to_owned();
+    let declared = cosign::media_type_essence(declared);
+    if cosign::MANIFEST_MEDIA_TYPES.contains(&declared.as_str()) {
+        return declared;
     }
     let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
     if let Some(mt) = v.get("mediaType").and_then(|m| m.as_str()) {

@@ -135,12 +135,18 @@ impl Remote {
     ) -> Result<reqwest::Response, RegistryError> {
         let scope = access.scope(repository);
         let idempotent = matches!(method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE);
+        // Credentials go only to the registry's own origin (scheme, host, port), as curl and Go's
+        // client do: a `Link` or upload `Location` naming another host gets the request without
+        // them, and that host's challenge is not answered with them either. (Redirects are
+        // followed by reqwest, which drops `Authorization` when the origin changes.)
+        let base = self.base(registry).await;
+        let own_origin = same_origin(url, &base);
         let mut authenticated = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut req = build(self.http.request(method.clone(), url));
-            if let Some(auth) = self.tokens.get(registry, &scope) {
+            if let Some(auth) = self.tokens.get(registry, &scope).filter(|_| own_origin) {
                 req = req.header(header::AUTHORIZATION, auth.header());
             }
             let result = req.send().await;
@@ -163,7 +169,10 @@ impl Remote {
             }
             let resp =
                 result.map_err(|e| RegistryError::Transport { registry: registry.into(), reason: error_chain(&e) })?;
-            if resp.status() == StatusCode::UNAUTHORIZED && !authenticated {
+            // Another origin's 401 (the request's, or a redirect target's) is final: its
+            // challenge could name any token realm, and is never answered with our credentials.
+            let challenge_is_ours = own_origin && same_origin(resp.url().as_str(), &base);
+            if resp.status() == StatusCode::UNAUTHORIZED && !authenticated && challenge_is_ours {
                 authenticated = true;
                 let challenge = resp
                     .headers()
@@ -308,17 +317,22 @@ impl Remote {
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
             .and_then(|d| Digest::parse(d).ok());
-        let media_type = header_str(&resp, header::CONTENT_TYPE).unwrap_or_default();
+        // Compared the way a GET's is (`super::manifest_media_type`): parameters and case do not
+        // make an index something else.
+        let media_type = header_str(&resp, header::CONTENT_TYPE)
+            .map(|t| crate::cosign::media_type_essence(&t))
+            .filter(|t| MANIFEST_MEDIA_TYPES.contains(&t.as_str()));
         let size = resp
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        match digest {
-            Some(digest) => Ok(Some(ManifestRef { digest, media_type, size })),
-            // Some registries omit the digest on HEAD: GET and hash instead.
-            None => Ok(self.get_manifest(registry, repository, reference, 4 << 20).await?.map(|m| ManifestRef {
+        match (digest, media_type) {
+            (Some(digest), Some(media_type)) => Ok(Some(ManifestRef { digest, media_type, size })),
+            // Some registries omit the digest on HEAD, or answer with a type that is no manifest
+            // type (`application/json`, none): GET, hash and read the type from the content.
+            _ => Ok(self.get_manifest(registry, repository, reference, 4 << 20).await?.map(|m| ManifestRef {
                 size: m.bytes.len() as u64,
                 digest: m.digest,
                 media_type: m.media_type,
@@ -566,44 +580,91 @@ impl Remote {
         hasher.check(digest, &format!("blob in {repository}"))
     }
 
-    /// Lists tags, following `Link` pagination, up to `limit` tags.
+    /// Lists tags, following `Link` pagination, up to `limit` tags. A repository the registry does
+    /// not know (404 on the first page) has none; any other failure is an error, never a partial list.
     pub(crate) async fn list_tags(
         &self,
         registry: &str,
         repository: &str,
         limit: usize,
     ) -> Result<Vec<String>, RegistryError> {
-        let mut url = format!("{}/v2/{repository}/tags/list?n=1000", self.base(registry).await);
-        let mut tags = Vec::new();
-        loop {
-            let resp = self.send(registry, repository, Access::Pull, Method::GET, &url, &|r| r).await?;
-            if resp.status() == StatusCode::NOT_FOUND {
-                return Ok(tags);
+        let url = format!("{}/v2/{repository}/tags/list?n=1000", self.base(registry).await);
+        let listing = Listing { what: format!("tag list of {repository}"), field: "tags", limit };
+        Ok(self.list_paginated(registry, repository, Access::Pull, url, &listing).await?.unwrap_or_default())
+    }
+
+    /// Reads every page of a paginated listing (`GET url`, then each `Link: rel="next"`), at most
+    /// `listing.limit` names in at most [`MAX_LISTING_PAGES`] pages. `None` when the first page is a
+    /// 404. Whatever stops it short of a last page (a later page failing, a page with a next link
+    /// but no names, a next link seen before, too many pages) is an error: callers plan deletions
+    /// and re-signing from what is listed, and must never plan from part of it.
+    async fn list_paginated(
+        &self,
+        registry: &str,
+        repository: &str,
+        access: Access,
+        mut url: String,
+        listing: &Listing,
+    ) -> Result<Option<Vec<String>>, RegistryError> {
+        let what = listing.what.as_str();
+        let mut names = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for page in 0..MAX_LISTING_PAGES {
+            let resp = self.send(registry, repository, access, Method::GET, &url, &|r| r).await?;
+            if page == 0 && resp.status() == StatusCode::NOT_FOUND {
+                return Ok(None);
             }
             let resp = check_status(resp, "GET", &url).await?;
             let next = header_str(&resp, header::LINK).and_then(|l| parse_link_next(&l));
-            let body = read_bounded(resp, 16 << 20, "tag list", registry).await?;
-            #[derive(serde::Deserialize)]
-            struct TagList {
-                #[serde(default)]
-                tags: Option<Vec<String>>,
+            let body = read_bounded(resp, 16 << 20, what, registry).await?;
+            let page_names = parse_listing_page(&body, listing.field)
+                .map_err(|reason| RegistryError::InvalidResponse { what: what.into(), reason })?;
+            let empty = page_names.is_empty();
+            names.extend(page_names);
+            if names.len() > listing.limit {
+                return Err(RegistryError::TooMany { what: what.into(), count: names.len(), limit: listing.limit });
             }
-            let page: TagList = serde_json::from_slice(&body)
-                .map_err(|e| RegistryError::InvalidResponse { what: "tag list".into(), reason: e.to_string() })?;
-            tags.extend(page.tags.unwrap_or_default());
-            if tags.len() > limit {
-                return Err(RegistryError::TooMany {
-                    what: format!("tag list of {repository}"),
-                    count: tags.len(),
-                    limit,
-                });
+            let Some(next) = next else { return Ok(Some(names)) };
+            let invalid = |reason: String| RegistryError::InvalidResponse { what: what.into(), reason };
+            if empty {
+                return Err(invalid(format!("page {} is empty but links to a next one", page + 1)));
             }
-            match next {
-                Some(n) if n.starts_with('/') => url = format!("{}{n}", self.base(registry).await),
-                Some(n) => url = n,
-                None => return Ok(tags),
+            seen.insert(url.clone());
+            url = reqwest::Url::parse(&url)
+                .and_then(|current| current.join(&next))
+                .map_err(|e| invalid(format!("next page link {next:?}: {e}")))?
+                .to_string();
+            if !seen.insert(url.clone()) {
+                return Err(invalid(format!("page {} links back to an earlier page", page + 1)));
             }
         }
+        Err(RegistryError::TooMany {
+            what: format!("pages of the {what}"),
+            count: MAX_LISTING_PAGES + 1,
+            limit: MAX_LISTING_PAGES,
+        })
+    }
+}
+
+/// Most pages read from one paginated listing (tags, catalog). Every page but the last must add
+/// names, so a listing within its name bound never needs more unless a registry answers with a few
+/// names a page; this ends a `Link: rel="next"` that never stops, whatever the pages hold.
+pub const MAX_LISTING_PAGES: usize = 10_000;
+
+/// A paginated listing: what it is (for errors), the JSON field of each page holding the names,
+/// and the most names accepted.
+struct Listing {
+    what: String,
+    field: &'static str,
+    limit: usize,
+}
+
+/// The names of one listing page: `{"<field>": [...]}`, where a missing or null field is none.
+fn parse_listing_page(body: &[u8], field: &str) -> Result<Vec<String>, String> {
+    let page: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    match page.get(field) {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(names) => serde_json::from_value(names.clone()).map_err(|e| format!("{field}: {e}")),
     }
 }
 
@@ -619,39 +680,17 @@ impl Remote {
     /// Lists the repositories of the registry catalog (`GET /v2/_catalog?n=`), following `Link`
     /// pagination, up to `limit` names.
     pub(crate) async fn list_repositories(&self, registry: &str, limit: usize) -> Result<Vec<String>, RegistryError> {
-        let mut url = format!("{}/v2/_catalog?n=1000", self.base(registry).await);
-        let mut names = Vec::new();
-        for _page in 0..=limit {
-            let resp = self.send(registry, "", Access::Catalog, Method::GET, &url, &|r| r).await?;
-            let resp = check_status(resp, "GET", &url).await?;
-            let next = header_str(&resp, header::LINK).and_then(|l| parse_link_next(&l));
-            let body = read_bounded(resp, 16 << 20, "catalog", registry).await?;
-            #[derive(serde::Deserialize)]
-            struct Catalog {
-                #[serde(default)]
-                repositories: Option<Vec<String>>,
-            }
-            let page: Catalog = serde_json::from_slice(&body)
-                .map_err(|e| RegistryError::InvalidResponse { what: "catalog".into(), reason: e.to_string() })?;
-            let page = page.repositories.unwrap_or_default();
-            let empty = page.is_empty();
-            names.extend(page);
-            if names.len() > limit {
-                return Err(RegistryError::TooMany {
-                    what: format!("catalog of {registry}"),
-                    count: names.len(),
-                    limit,
-                });
-            }
-            match next {
-                // A registry that keeps answering with empty pages and a next link is not followed forever.
-                Some(_) if empty => return Ok(names),
-                Some(n) if n.starts_with('/') => url = format!("{}{n}", self.base(registry).await),
-                Some(n) => url = n,
-                None => return Ok(names),
-            }
+        let url = format!("{}/v2/_catalog?n=1000", self.base(registry).await);
+        let listing = Listing { what: format!("catalog of {registry}"), field: "repositories", limit };
+        match self.list_paginated(registry, "", Access::Catalog, url, &listing).await? {
+            Some(names) => Ok(names),
+            None => Err(RegistryError::Http {
+                method: "GET".into(),
+                url: format!("{registry}/v2/_catalog"),
+                status: 404,
+                message: "the registry has no catalog".into(),
+            }),
         }
-        Ok(names)
     }
 
     /// Asks the referrers API (`GET /v2/<name>/referrers/<digest>`) of the registry, following
@@ -699,7 +738,14 @@ impl Remote {
                 });
             }
             match next {
-                Some(_) if empty => break,
+                // An empty page that links on would make the listing end nowhere, or early: what
+                // is copied or cleaned must not silently be part of it.
+                Some(_) if empty => {
+                    return Err(RegistryError::InvalidResponse {
+                        what: format!("referrers of {repository}@{digest}"),
+                        reason: format!("page {} is empty but links to a next one", page + 1),
+                    });
+                }
                 Some(n) if n.starts_with('/') => url = format!("{}{n}", self.base(registry).await),
                 Some(n) => url = n,
                 None => break,
@@ -823,6 +869,18 @@ fn parse_link_next(link: &str) -> Option<String> {
         let end = part.find('>')?;
         Some(part[start..end].to_owned())
     })
+}
+
+/// Whether two URLs have the same origin: scheme, host and port (the scheme's default when absent).
+/// A URL that does not parse has no origin in common with anything.
+fn same_origin(a: &str, b: &str) -> bool {
+    match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
+        (Ok(a), Ok(b)) => {
+            let origin = a.origin();
+            origin.is_tuple() && origin == b.origin()
+        }
+        _ => false,
+    }
 }
 
 fn header_str(resp: &reqwest::Response, name: impl header::AsHeaderName) -> Option<String> {
@@ -985,6 +1043,38 @@ mod tests {
         .unwrap();
         assert_eq!(remote.streaming_timeout(0), Duration::from_secs(300));
         assert_eq!(remote.streaming_timeout(4 << 30), Duration::from_secs(300 + 4096));
+    }
+
+    #[test]
+    fn credentials_stay_on_their_origin() {
+        let registry = "https://reg.example";
+        assert!(same_origin("https://reg.example/v2/a/tags/list?n=1", registry));
+        assert!(same_origin("https://reg.example:443/v2/", registry));
+        for other in [
+            "https://other.example/v2/a/tags/list",
+            "http://reg.example/v2/",
+            "https://reg.example:8443/v2/",
+            "https://reg.example.evil/v2/",
+            "https://user@evil.example/@reg.example/v2/",
+            "/v2/relative",
+            "",
+        ] {
+            assert!(!same_origin(other, registry), "{other}");
+        }
+        assert!(same_origin("http://127.0.0.1:5000/v2/", "http://127.0.0.1:5000"));
+        assert!(!same_origin("http://127.0.0.1:5001/v2/", "http://127.0.0.1:5000"));
+    }
+
+    #[test]
+    fn listing_pages() {
+        assert_eq!(parse_listing_page(br#"{"name":"a","tags":["v1","v2"]}"#, "tags").unwrap(), ["v1", "v2"]);
+        // distribution answers `null` for a repository without tags.
+        assert!(parse_listing_page(br#"{"name":"a","tags":null}"#, "tags").unwrap().is_empty());
+        assert!(parse_listing_page(br#"{"name":"a"}"#, "tags").unwrap().is_empty());
+        assert_eq!(parse_listing_page(br#"{"repositories":["x/y"]}"#, "repositories").unwrap(), ["x/y"]);
+        for bad in [&br#"{"tags":"v1"}"#[..], br#"{"tags":[1]}"#, b"<html>", b""] {
+            assert!(parse_listing_page(bad, "tags").is_err(), "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]
