@@ -560,13 +560,9 @@ fn policy_controller_globs(config: &TrustConfig) -> Vec<String> {
 }
 
 fn subject_of(cert: &Certificate) -> Value {
-    let attr = |key: &str| {
-        cert.subject()
-            .split(',')
-            .find_map(|rdn| rdn.trim().strip_prefix(key).map(str::to_owned))
-            .unwrap_or_else(|| cert.subject().to_owned())
-    };
-    json!({"organization": attr("O="), "commonName": attr("CN=")})
+    use const_oid::db::rfc4519::{COMMON_NAME, ORGANIZATION_NAME};
+    let attr = |oid| cert.subject_attribute(oid).unwrap_or_else(|| cert.subject().to_owned());
+    json!({"organization": attr(ORGANIZATION_NAME), "commonName": attr(COMMON_NAME)})
 }
 
 fn policy_controller(config: &TrustConfig) -> Result<Vec<GeneratedFile>, Error> {

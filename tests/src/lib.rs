@@ -397,6 +397,10 @@ pub fn ironsign_at(offset: &str, args: &[&str]) -> Run {
     let lib = libfaketime();
     ironsign_env(
         args,
-        &[("LD_PRELOAD", lib.to_str().expect("utf-8 path")), ("FAKETIME", offset), ("FAKETIME_DONT_FAKE_MONOTONIC", "1")],
+        &[
+            ("LD_PRELOAD", lib.to_str().expect("utf-8 path")),
+            ("FAKETIME", offset),
+            ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+        ],
     )
 }

@@ -89,13 +89,19 @@ impl CertificateSummary {
     }
 }
 
-/// The last commonName attribute of a name, decoded from its directory string (or IA5String,
-/// which some CAs use and Go's x509 reads).
+/// The last commonName attribute of a name (see [`name_attribute`]).
 fn common_name(name: &x509_cert::name::Name) -> Option<String> {
-    let cn = name.iter().filter(|atv| atv.oid == const_oid::db::rfc4519::COMMON_NAME).last()?;
-    match x509_cert::ext::pkix::name::DirectoryString::try_from(&cn.value) {
+    name_attribute(name, const_oid::db::rfc4519::COMMON_NAME)
+}
+
+/// The last attribute of type `oid` in a name, decoded from its directory string (or IA5String,
+/// which some CAs use and Go's x509 reads). Read from the parsed name, never by splitting the
+/// RFC 4514 string, whose escaped commas would yield attributes the name does not have.
+fn name_attribute(name: &x509_cert::name::Name, oid: const_oid::ObjectIdentifier) -> Option<String> {
+    let atv = name.iter().filter(|atv| atv.oid == oid).last()?;
+    match x509_cert::ext::pkix::name::DirectoryString::try_from(&atv.value) {
         Ok(s) => Some(s.value().into_owned()),
-        Err(_) => cn.value.decode_as::<der::asn1::Ia5StringRef<'_>>().ok().map(|s| s.as_str().to_owned()),
+        Err(_) => atv.value.decode_as::<der::asn1::Ia5StringRef<'_>>().ok().map(|s| s.as_str().to_owned()),
     }
 }
 
@@ -243,6 +249,12 @@ impl Certificate {
     /// Its subject DN (RFC 4514).
     pub fn subject(&self) -> &str {
         &self.summary.subject
+    }
+
+    /// The last attribute of type `oid` (e.g. `const_oid::db::rfc4519::ORGANIZATION_NAME`) in its
+    /// subject, read from the parsed name.
+    pub fn subject_attribute(&self, oid: const_oid::ObjectIdentifier) -> Option<String> {
+        name_attribute(self.parsed.tbs_certificate().subject(), oid)
     }
 
     /// Its public key.
@@ -717,6 +729,9 @@ mod tests {
         assert_eq!(cn(r"CN=a\+b\=c,O=x").as_deref(), Some("a+b=c"));
         // Several: the most specific (first in RFC 4514, last in the encoding), as Go reads it.
         assert_eq!(cn("CN=leaf,OU=team,CN=org").as_deref(), Some("leaf"));
+        // The same for any attribute (the organisation the generated policies name).
+        let org = x509_cert::name::Name::from_str(r"CN=x,O=Example\, Inc").unwrap();
+        assert_eq!(name_attribute(&org, const_oid::db::rfc4519::ORGANIZATION_NAME).as_deref(), Some("Example, Inc"));
         assert_eq!(cn("O=Example,C=US"), None);
     }
 }
