@@ -3,29 +3,38 @@
 //! them, and the signatures verify with ironsign and both cosign releases.
 
 use ironsign_e2e::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const IDENTITY: &str = "signer@example.com";
 
-/// The token's SOFTHSM2_CONF (made once per test process; the script is idempotent and locked).
-fn softhsm_conf() -> &'static str {
-    static CONF: OnceLock<String> = OnceLock::new();
-    CONF.get_or_init(|| {
-        let dir = pki().join("softhsm");
-        let out = std::process::Command::new(repo_root().join("scripts/softhsm-token"))
-            .args([dir.to_str().unwrap(), pki().to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "scripts/softhsm-token: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    })
+/// The SOFTHSM2_CONF of a token in `dir` (the script is idempotent and locked).
+fn token_conf(dir: &Path) -> String {
+    let out = std::process::Command::new(repo_root().join("scripts/softhsm-token"))
+        .args([dir.to_str().unwrap(), pki().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "scripts/softhsm-token: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-/// ironsign with the token's configuration and `env`.
+/// The shared token's SOFTHSM2_CONF (made once per test process). Tests only read it: SoftHSM's
+/// file store fails readers (CKR_GENERAL_ERROR) while another process writes a new key into it,
+/// so a test that generates keys uses a token of its own.
+fn softhsm_conf() -> &'static str {
+    static CONF: OnceLock<String> = OnceLock::new();
+    CONF.get_or_init(|| token_conf(&pki().join("softhsm")))
+}
+
+/// ironsign with the shared token's configuration and `env`.
 fn with_token(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut all = vec![("SOFTHSM2_CONF", softhsm_conf())];
+    with_token_conf(softhsm_conf(), args, env)
+}
+
+/// ironsign with the token configuration `conf` and `env`.
+fn with_token_conf(conf: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut all = vec![("SOFTHSM2_CONF", conf)];
     all.extend_from_slice(env);
     ironsign_env(args, &all)
 }
@@ -141,11 +150,13 @@ fn csr_with_existing_and_new_token_keys() {
         .unwrap()
         .stdout;
     assert_eq!(String::from_utf8(csr_key).unwrap(), std::fs::read_to_string(pki_file("leaf.pub")).unwrap());
-    // A new key generated in the token (a unique label, so reruns do not collide).
+    // A new key generated in a token of this test's own (a unique label, so reruns do not collide).
+    let own_token = token_conf(&dir.path().join("token"));
     let label = unique_repo("new-key").replace('/', "-");
     let csr = dir.path().join("new.csr");
     let new_uri = format!("pkcs11:token=ironsign;object={label}");
-    with_token(
+    with_token_conf(
+        &own_token,
         &[
             "csr",
             "--new-key",
@@ -164,7 +175,8 @@ fn csr_with_existing_and_new_token_keys() {
     .ok();
     verify_csr(&csr);
     // It is in the token now, and listed.
-    let listed = with_token(
+    let listed = with_token_conf(
+        &own_token,
         &["pkcs11", "list-keys-uris", "--module-path", MODULE, "--token", "ironsign"],
         &[("IRONSIGN_PKCS11_PIN", "1234")],
     )
