@@ -18,6 +18,16 @@ Cases (each a repository `hostile/<case>` of the synthetic registry):
   chain-50           a valid signature whose chain annotation holds 50 certificates: `verify`
   sans-10k, sans-2k  a valid signature by a certificate with 10,000 (2,000) SANs, the identity
                      being the last one: `verify`
+  repeated-blob-3    a `.sig` manifest whose 3 layers all name one 64 MiB blob (within the bound
+                     of 256 MiB a verification): `verify`
+  repeated-blob      a `.sig` manifest whose 40 layers all name one 64 MiB blob: `verify`
+  repeated-blob-1k   the same with 1,000 layers (about 64 GiB if each layer were read): `verify`
+  distinct-blobs     a `.sig` manifest of 40 layers, each a different 16 MiB blob: `verify`
+  referrers-repeated 40 bundle referrers whose layers all name one 64 MiB blob: `verify`
+  dsse-10k           a `.att` envelope with 10,000 signatures, none valid, and a valid certificate
+                     and chain: `verify-attestation`
+
+Each case also reports how many GET requests the registry answered for it (`gets`).
 
 Needs python3, openssl, /usr/bin/time, and an ironsign binary (default: the release build in
 $CARGO_TARGET_DIR, else the debug build). Uses the test PKI of scripts/gen-test-pki.
@@ -59,6 +69,9 @@ class Registry:
         self.tag_lists = {}  # repo -> (count, page size or None)
         self.referrers = {}  # (repo, digest) -> (count, page size or None)
         self.huge_blobs = set()  # paths served with a 2 GiB Content-Length
+        self.generated = {}  # path -> (prefix, size): large blobs made on the fly, never stored
+        self.referrer_lists = {}  # (repo, digest) -> [descriptor]: an explicit referrers answer
+        self.gets = 0
 
     def add(self, repo, kind, ref, body, content_type=OCI_MANIFEST):
         self.routes[f"/v2/{repo}/{kind}/{ref}"] = (content_type, body)
@@ -78,8 +91,20 @@ class Registry:
         self.add(repo, "manifests", digest, manifest)
         return digest
 
-    def sig_manifest(self, repo, image_digest, body):
-        self.add(repo, "manifests", image_digest.replace(":", "-") + ".sig", body)
+    def sig_manifest(self, repo, image_digest, body, suffix="sig"):
+        self.add(repo, "manifests", image_digest.replace(":", "-") + "." + suffix, body)
+
+    def generated_blob(self, repo, prefix: bytes, size: int):
+        """A `size`-byte blob of `prefix` then zeros, served without being stored: its digest."""
+        h = hashlib.sha256(prefix)
+        zeros = b"\0" * (1 << 20)
+        left = size - len(prefix)
+        while left > 0:
+            h.update(zeros[:min(left, len(zeros))])
+            left -= len(zeros)
+        digest = "sha256:" + h.hexdigest()
+        self.generated[f"/v2/{repo}/blobs/{digest}"] = (prefix, size)
+        return digest
 
 
 def handler_for(reg: Registry):
@@ -109,6 +134,8 @@ def handler_for(reg: Registry):
             self.do_GET()
 
         def do_GET(self):
+            if self.command == "GET":
+                reg.gets += 1
             path, _, query = self.path.partition("?")
             params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
             if path == "/v2/":
@@ -124,6 +151,9 @@ def handler_for(reg: Registry):
                     extra.append(("Link", f'</v2/{m.group(1)}/tags/list?n={page}&last=t-{end - 1}>; rel="next"'))
                 return self.send(200, "application/json", compact({"name": m.group(1), "tags": tags}), extra)
             m = re.match(r"^/v2/(.+)/referrers/(sha256:[0-9a-f]{64})$", path)
+            if m and (m.group(1), m.group(2)) in reg.referrer_lists:
+                return self.send(200, OCI_INDEX, compact({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                                          "manifests": reg.referrer_lists[(m.group(1), m.group(2))]}))
             if m and (m.group(1), m.group(2)) in reg.referrers:
                 count, page = reg.referrers[(m.group(1), m.group(2))]
                 start = int(params.get("page", "0"))
@@ -135,6 +165,23 @@ def handler_for(reg: Registry):
                     extra.append(("Link", f'</v2/{m.group(1)}/referrers/{m.group(2)}?page={end}>; rel="next"'))
                 return self.send(200, OCI_INDEX, compact({"schemaVersion": 2, "mediaType": OCI_INDEX,
                                                           "manifests": entries}), extra)
+            if path in reg.generated:
+                prefix, size = reg.generated[path]
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                if self.command == "HEAD":
+                    return
+                try:
+                    self.wfile.write(prefix)
+                    zeros, left = b"\0" * (1 << 20), size - len(prefix)
+                    while left > 0:
+                        self.wfile.write(zeros[:min(left, len(zeros))])
+                        left -= len(zeros)
+                except OSError:
+                    pass
+                return
             if path in reg.huge_blobs:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/octet-stream")
@@ -178,6 +225,21 @@ def sig_manifest_bytes(reg, repo, layers):
     return compact({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                     "config": {"mediaType": OCI_CONFIG, "size": len(config), "digest": reg.blob(repo, config)},
                     "layers": descs})
+
+
+def manifest_of(reg, repo, descs, subject=None, annotations=None, artifact_type=None):
+    """An OCI manifest of these layer descriptors (with an empty config)."""
+    config = compact({"architecture": "", "os": "", "config": {}})
+    m = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+         "config": {"mediaType": OCI_CONFIG, "size": len(config), "digest": reg.blob(repo, config)},
+         "layers": descs}
+    if artifact_type:
+        m["artifactType"] = artifact_type
+    if subject:
+        m["subject"] = subject
+    if annotations:
+        m["annotations"] = annotations
+    return compact(m)
 
 
 def payload_for(reference: str, digest: str) -> bytes:
@@ -277,6 +339,53 @@ def build_cases(reg, addr, pki, work):
         payload = payload_for(f"{addr}/{repo}", d)
         reg.sig_manifest(repo, d, sig_manifest_bytes(reg, repo, [(payload, annotations(payload, key, cert, chain))]))
         cases[name] = (f"leaf certificate with {count:,} SANs", verify + [f"{addr}/{repo}@{d}"])
+    mib = 1 << 20
+    for name, layers in (("repeated-blob-3", 3), ("repeated-blob", 40), ("repeated-blob-1k", 1000)):
+        repo, d = image(name)
+        blob = reg.generated_blob(repo, b"not a payload", 64 * mib)
+        ann = {"dev.cosignproject.cosign/signature": "AAAA"}
+        descs = [{"mediaType": SIMPLE_SIGNING, "size": 64 * mib, "digest": blob, "annotations": ann}] * layers
+        reg.sig_manifest(repo, d, manifest_of(reg, repo, descs))
+        cases[name] = (f"`.sig` manifest: {layers:,} layers naming one 64 MiB blob", verify + [f"{addr}/{repo}@{d}"])
+
+    repo, d = image("distinct-blobs")
+    descs = [{"mediaType": SIMPLE_SIGNING, "size": 16 * mib, "annotations": {"dev.cosignproject.cosign/signature": "AAAA"},
+              "digest": reg.generated_blob(repo, b"payload %d" % i, 16 * mib)} for i in range(40)]
+    reg.sig_manifest(repo, d, manifest_of(reg, repo, descs))
+    cases["distinct-blobs"] = ("`.sig` manifest: 40 layers, each a distinct 16 MiB blob", verify + [f"{addr}/{repo}@{d}"])
+
+    repo, d = image("referrers-repeated")
+    bundle_type = "application/vnd.dev.sigstore.bundle.v0.3+json"
+    blob = reg.generated_blob(repo, b"not a bundle", 64 * mib)
+    image_manifest = reg.routes[f"/v2/{repo}/manifests/{d}"][1]
+    subject = {"mediaType": OCI_MANIFEST, "size": len(image_manifest), "digest": d}
+    listing = []
+    for i in range(40):
+        body = manifest_of(reg, repo, [{"mediaType": bundle_type, "size": 64 * mib, "digest": blob}], subject,
+                           {"dev.sigstore.bundle.predicateType": "https://sigstore.dev/cosign/sign/v1", "n": str(i)},
+                           bundle_type)
+        rd = sha256(body)
+        reg.add(repo, "manifests", rd, body)
+        listing.append({"mediaType": OCI_MANIFEST, "size": len(body), "digest": rd, "artifactType": bundle_type})
+    reg.referrer_lists[(repo, d)] = listing
+    cases["referrers-repeated"] = ("40 bundle referrers naming one 64 MiB blob", verify + [f"{addr}/{repo}@{d}"])
+
+    repo, d = image("dsse-10k")
+    statement = compact({"_type": "https://in-toto.io/Statement/v1",
+                         "subject": [{"name": f"{addr}/{repo}", "digest": {"sha256": d.split(":")[1]}}],
+                         "predicateType": "https://example.com/p/v1", "predicate": {}})
+    junk = base64.b64encode(b"\x07" * 70).decode()
+    envelope = compact({"payloadType": "application/vnd.in-toto+json",
+                        "payload": base64.b64encode(statement).decode(),
+                        "signatures": [{"keyid": "", "sig": junk}] * 10_000})
+    ann = {"dev.cosignproject.cosign/signature": "", "dev.sigstore.cosign/certificate": leaf,
+           "dev.sigstore.cosign/chain": chain, "predicateType": "https://example.com/p/v1"}
+    descs = [{"mediaType": "application/vnd.dsse.envelope.v1+json", "size": len(envelope),
+              "digest": reg.blob(repo, envelope), "annotations": ann}]
+    reg.sig_manifest(repo, d, manifest_of(reg, repo, descs), suffix="att")
+    verify_att = ["verify-attestation", "--type", "https://example.com/p/v1", "--ca-roots", root,
+                  "--certificate-identity", "signer@example.com", "-o", "json"]
+    cases["dsse-10k"] = ("`.att` envelope with 10,000 invalid signatures", verify_att + [f"{addr}/{repo}@{d}"])
     return cases
 
 
@@ -338,7 +447,9 @@ def main():
         for name, (title, args) in cases.items():
             if only and name not in only:
                 continue
+            gets = reg.gets
             stats = measure(ironsign, args)
+            stats["gets"] = reg.gets - gets
             results.append({"case": name, "what": title, "command": args[0], **stats})
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
         server.shutdown()
@@ -346,10 +457,11 @@ def main():
         with open(a.json, "w") as f:
             json.dump({"ironsign": ironsign, "results": results}, f, indent=2)
     if a.markdown:
-        print("| case | command | outcome | wall time | peak RSS |")
-        print("|---|---|---|---:|---:|")
+        print("| case | command | outcome | GETs | wall time | peak RSS |")
+        print("|---|---|---|---:|---:|---:|")
         for r in results:
-            print(f"| {r['what']} | `{r['command']}` | {r['outcome']} | {r['wall_s']} s | {r['max_rss_mib']} MiB |")
+            print(f"| {r['what']} | `{r['command']}` | {r['outcome']} | {r['gets']:,} | {r['wall_s']} s "
+                  f"| {r['max_rss_mib']} MiB |")
 
 
 if __name__ == "__main__":

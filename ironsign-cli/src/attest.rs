@@ -101,13 +101,13 @@ pub async fn attest(c: AttestCmd) -> anyhow::Result<()> {
             material.signer().as_ref(),
         )
         .map_err(Error::from)?;
-        println!("{}", String::from_utf8_lossy(&envelope.to_json()));
+        outln!("{}", String::from_utf8_lossy(&envelope.to_json()));
         return Ok(());
     }
     let options = AttestOptions { replace: c.replace, statement_version: version, format: c.format.format()? };
     let report = ironsign::attach::attest_image(&client, &image, &material, kind.uri(), predicate, &options).await?;
     match c.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
         Output::Text => eprintln!(
             "Pushed attestation ({}) to {}",
             report.predicate_type,
@@ -179,7 +179,7 @@ pub async fn verify_attestation(c: VerifyAttestationCmd) -> anyhow::Result<()> {
     let attached = client.fetch_attestations(&image).await?;
     let result = Verifier::new(trust).verify_attestations(&attached, &policy, kind.uri(), &policies)?;
     match c.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&result)?),
         Output::Text => {
             eprintln!("\nVerification for {} --", image.with_digest(result.digest.clone()));
             eprintln!("The following checks were performed on each of these attestations of type {}:", kind.uri());
@@ -190,9 +190,8 @@ pub async fn verify_attestation(c: VerifyAttestationCmd) -> anyhow::Result<()> {
             if !policies.is_empty() {
                 eprintln!("  - Every verified statement of the type satisfies the Rego policies");
             }
-            let mut out = std::io::stdout().lock();
             for a in &result.attestations {
-                writeln!(out, "{}", serde_json::to_string(&a.statement)?)?;
+                outln!("{}", serde_json::to_string(&a.statement)?);
             }
         }
     }
@@ -262,7 +261,7 @@ pub async fn attach(c: AttachCmd) -> anyhow::Result<()> {
     let client = c.registry.client(&[&image])?;
     let report = ironsign::attach::attach_sbom(&client, &image, &c.sbom, format).await?;
     match c.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
         Output::Text => eprintln!(
             "Uploaded {format} SBOM ({} bytes, {}) to {}",
             report.size,
@@ -315,9 +314,8 @@ pub async fn download(c: DownloadCmd) -> anyhow::Result<()> {
             let image = parse_ref(&c.image)?;
             let client = c.registry.client(&[&image])?;
             let signed = client.fetch_signatures(&image).await?;
-            let mut out = std::io::stdout().lock();
             for line in ironsign::download::signature_lines(&signed, client.limits().max_chain) {
-                writeln!(out, "{line}")?;
+                outln!("{line}");
             }
         }
         DownloadCmd::Attestation(c) => {
@@ -329,9 +327,8 @@ pub async fn download(c: DownloadCmd) -> anyhow::Result<()> {
             let client = c.common.registry.client(&[&image])?;
             let digest = client.digest_of(&image).await?;
             let attached = client.fetch_attached(&image, &digest, AttachmentKind::Attestation).await?;
-            let mut out = std::io::stdout().lock();
             for line in ironsign::download::attestation_lines(&attached, predicate_type.as_deref()) {
-                writeln!(out, "{line}")?;
+                outln!("{line}");
             }
         }
         DownloadCmd::Sbom(c) => {
@@ -350,8 +347,8 @@ pub async fn download(c: DownloadCmd) -> anyhow::Result<()> {
                     eprintln!("Found SBOM of media type: {}", d.media_type);
                     let mut file = std::fs::File::open(&path).context("reading the downloaded SBOM")?;
                     let mut out = std::io::stdout().lock();
-                    std::io::copy(&mut file, &mut out).context("writing the SBOM")?;
-                    out.flush()?;
+                    let written = std::io::copy(&mut file, &mut out).and_then(|_| out.flush());
+                    crate::stdout::closed_is_done(written).context("writing the SBOM")?;
                 }
             }
         }

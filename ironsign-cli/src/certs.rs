@@ -194,7 +194,7 @@ pub fn csr(c: CsrCmd) -> anyhow::Result<()> {
     let pem_text = create_csr(signer.as_ref(), &request)?;
     match &c.output_file {
         Some(p) => std::fs::write(p, &pem_text).with_context(|| format!("writing {}", p.display()))?,
-        None => print!("{pem_text}"),
+        None => out!("{pem_text}"),
     }
     eprintln!("Public key fingerprint (SHA-256 of SubjectPublicKeyInfo): {}", signer.public_key().fingerprint());
     Ok(())
@@ -224,37 +224,37 @@ pub fn cert(c: CertCmd) -> anyhow::Result<ExitCode> {
         CertCmd::Inspect { file, output } => {
             let report = report::inspect(&read_all(&file)?, now);
             if output == Output::Json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                outln!("{}", serde_json::to_string_pretty(&report)?);
                 return Ok(ExitCode::SUCCESS);
             }
             for (i, d) in report.certificates.iter().enumerate() {
                 let s = &d.summary;
-                println!("Certificate {} ({:?})", i + 1, d.role);
-                println!("  Subject:      {}", s.subject);
-                println!("  Issuer:       {}", s.issuer);
-                println!("  Serial:       {}", s.serial);
-                println!("  Key:          {}", d.key);
-                println!("  Signature:    {}", d.signature_algorithm);
-                println!("  Valid:        {} to {} ({} days left)", s.not_before, s.not_after, d.days_to_expiry);
-                println!("  SANs:         {}", if s.sans().is_empty() { "(none)".into() } else { s.sans().join(", ") });
-                println!(
+                outln!("Certificate {} ({:?})", i + 1, d.role);
+                outln!("  Subject:      {}", s.subject);
+                outln!("  Issuer:       {}", s.issuer);
+                outln!("  Serial:       {}", s.serial);
+                outln!("  Key:          {}", d.key);
+                outln!("  Signature:    {}", d.signature_algorithm);
+                outln!("  Valid:        {} to {} ({} days left)", s.not_before, s.not_after, d.days_to_expiry);
+                outln!("  SANs:         {}", if s.sans().is_empty() { "(none)".into() } else { s.sans().join(", ") });
+                outln!(
                     "  Key usage:    {}",
                     s.key_usage.as_ref().map(|k| k.join(", ")).unwrap_or_else(|| "(absent)".into())
                 );
-                println!(
+                outln!(
                     "  Ext. usage:   {}",
                     s.extended_key_usage.as_ref().map(|k| k.join(", ")).unwrap_or_else(|| "(absent)".into())
                 );
-                println!("  SHA-256:      {}", s.sha256_fingerprint);
+                outln!("  SHA-256:      {}", s.sha256_fingerprint);
             }
             if report.certificates.len() > 1 {
-                println!(
+                outln!(
                     "Chain order: {}",
                     if report.chain_order_ok { "ok (each issued by the next)" } else { "NOT in issuing order" }
                 );
             }
             for w in &report.warnings {
-                println!("Warning [{}] {}: {}", w.code, w.subject, w.message);
+                outln!("Warning [{}] {}: {}", w.code, w.subject, w.message);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -264,16 +264,16 @@ pub fn cert(c: CertCmd) -> anyhow::Result<ExitCode> {
             let key = key.as_deref().map(load_public_key).transpose()?;
             let report = report::check(&leaf, &chain, key.as_ref(), warn_days, now);
             if output == Output::Json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                outln!("{}", serde_json::to_string_pretty(&report)?);
             } else if report.findings.is_empty() {
-                println!(
+                outln!(
                     "OK: chain valid, key matches{}, first expiry in {} days",
                     if key.is_some() { "" } else { " (not checked)" },
                     report.days_to_first_expiry
                 );
             } else {
                 for f in &report.findings {
-                    println!(
+                    outln!(
                         "{} [{}] {}: {}",
                         if f.severity == Severity::Error { "Error" } else { "Warning" },
                         f.code,
@@ -299,10 +299,10 @@ pub fn cert(c: CertCmd) -> anyhow::Result<ExitCode> {
         CertCmd::VerifyRenewal { old, new, output } => {
             let report = report::verify_renewal(&args::read_certificate(&old)?, &args::read_certificate(&new)?);
             if output == Output::Json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                outln!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                println!("Subject kept:  {}", report.same_subject);
-                println!(
+                outln!("Subject kept:  {}", report.same_subject);
+                outln!(
                     "SANs kept:     {}{}",
                     report.same_sans,
                     if report.same_sans {
@@ -311,10 +311,10 @@ pub fn cert(c: CertCmd) -> anyhow::Result<ExitCode> {
                         format!(" (removed {:?}, added {:?})", report.removed_sans, report.added_sans)
                     }
                 );
-                println!("Issuer same:   {}", report.same_issuer);
-                println!("Key kept:      {}", report.key_kept);
-                println!("Valid until:   {} -> {}", report.old_not_after, report.new_not_after);
-                println!(
+                outln!("Issuer same:   {}", report.same_issuer);
+                outln!("Key kept:      {}", report.key_kept);
+                outln!("Valid until:   {} -> {}", report.old_not_after, report.new_not_after);
+                outln!(
                     "{}",
                     if report.identity_kept {
                         "Identity kept: policies pinned to root + identity keep working"

@@ -64,7 +64,7 @@ pub fn instructions(c: InstructionsCmd) -> anyhow::Result<()> {
     let options = InstructionsOptions { podman_certificate_dir: c.podman_certificate_dir };
     let generated = ironsign::instructions::generate(c.format.into(), &config, image.as_ref(), &options)?;
     let Some(dir) = c.output_dir else {
-        print!("{}", generated.to_text());
+        out!("{}", generated.to_text());
         return Ok(());
     };
     for file in &generated.files {
@@ -133,7 +133,7 @@ pub async fn verify(
     for image in images {
         match ironsign::trust_config::verify_image(&client, config, image).await {
             Ok(result) => match output {
-                Output::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+                Output::Json => outln!("{}", serde_json::to_string_pretty(&result)?),
                 Output::Text => {
                     eprintln!("\nVerification for {} --", image.with_digest(result.signature.digest.clone()));
                     eprintln!("Checked against the trust configuration {:?}:", config.name());
@@ -154,7 +154,7 @@ pub async fn verify(
                             eprintln!("Signed by {} ({})", cert.subject, s.matched_identity.as_deref().unwrap_or("-"));
                         }
                     }
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::to_string(
                             &result.signature.signatures.iter().map(|s| &s.payload).collect::<Vec<_>>()

@@ -133,11 +133,11 @@ pub async fn tree(c: TreeCmd) -> anyhow::Result<()> {
     };
     let tree = ironsign::list_artifacts(&client, &image, &options).await?;
     match c.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&tree)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&tree)?),
         Output::Text => {
             let mut out = String::new();
             render_tree(&mut out, &tree, "");
-            print!("{out}");
+            out!("{out}");
         }
     }
     Ok(())
@@ -302,14 +302,14 @@ pub async fn gc(c: GcCmd) -> anyhow::Result<()> {
     let failed = if c.delete {
         let report = gc::execute(&client, &plan, &options).await;
         match c.output {
-            Output::Json => println!("{}", serde_json::json!({"plan": plan, "report": report})),
-            Output::Text => print_report(&plan, &report),
+            Output::Json => outln!("{}", serde_json::json!({"plan": plan, "report": report})),
+            Output::Text => print_report(&plan, &report)?,
         }
         report.summary.failed
     } else {
         match c.output {
-            Output::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
-            Output::Text => print_plan(&plan),
+            Output::Json => outln!("{}", serde_json::to_string_pretty(&plan)?),
+            Output::Text => print_plan(&plan)?,
         }
         plan.errors.len()
     };
@@ -317,9 +317,9 @@ pub async fn gc(c: GcCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_plan(plan: &GcPlan) {
+fn print_plan(plan: &GcPlan) -> std::io::Result<()> {
     for r in &plan.repositories {
-        println!(
+        outln!(
             "{}: {} tags ({} ordinary, {} attachments), {} orphans, {} kept",
             r.repository,
             r.tags,
@@ -330,38 +330,49 @@ fn print_plan(plan: &GcPlan) {
         );
         for o in &r.orphans {
             let reason = serde_json::to_value(o.reason).ok().and_then(|v| v.as_str().map(str::to_owned));
-            println!("  orphan {}:{} ({}) {}", r.repository, o.tag, reason.unwrap_or_default(), o.digest);
+            outln!("  orphan {}:{} ({}) {}", r.repository, o.tag, reason.unwrap_or_default(), o.digest);
             for d in &o.referrers {
-                println!("    referrer {d}");
+                outln!("    referrer {d}");
             }
         }
     }
     for e in &plan.errors {
-        println!("{}: failed [{}]: {}", e.repository, e.code, e.message);
+        outln!("{}: failed [{}]: {}", e.repository, e.code, e.message);
     }
     let s = &plan.summary;
-    println!(
+    outln!(
         "Scanned {} repositories, {} tags, {} attachments: {} orphans, {} kept (dry run: nothing deleted; use --delete)",
-        s.repositories, s.tags, s.attachments, s.orphans, s.kept
+        s.repositories,
+        s.tags,
+        s.attachments,
+        s.orphans,
+        s.kept
     );
+    Ok(())
 }
 
-fn print_report(plan: &GcPlan, report: &GcReport) {
+fn print_report(plan: &GcPlan, report: &GcReport) -> std::io::Result<()> {
     for d in &report.deleted {
-        println!("deleted {}@{} ({})", d.repository, d.digest, d.tag);
+        outln!("deleted {}@{} ({})", d.repository, d.digest, d.tag);
     }
     for s in &report.skipped {
         let reason = serde_json::to_value(s.reason).ok().and_then(|v| v.as_str().map(str::to_owned));
-        println!("kept {}:{} ({}: re-checked before deleting)", s.repository, s.tag, reason.unwrap_or_default());
+        outln!("kept {}:{} ({}: re-checked before deleting)", s.repository, s.tag, reason.unwrap_or_default());
     }
     for f in &report.failed {
-        println!("failed {}:{} [{}]: {}", f.repository, f.tag, f.code, f.message);
+        outln!("failed {}:{} [{}]: {}", f.repository, f.tag, f.code, f.message);
     }
     let s = &report.summary;
-    println!(
+    outln!(
         "Scanned {} repositories, {} tags: {} deleted, {} kept, {} skipped, {} failed",
-        s.repositories, plan.summary.tags, s.deleted, s.kept, s.skipped, s.failed
+        s.repositories,
+        plan.summary.tags,
+        s.deleted,
+        s.kept,
+        s.skipped,
+        s.failed
     );
+    Ok(())
 }
 
 pub async fn clean(c: CleanCmd) -> anyhow::Result<()> {
@@ -389,7 +400,7 @@ pub async fn clean(c: CleanCmd) -> anyhow::Result<()> {
     }
     let report = gc::clean(&client, &image, what, &GcOptions::default()).await?;
     match c.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
         Output::Text => {
             for e in &report.removed {
                 match &e.tag {

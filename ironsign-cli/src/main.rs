@@ -1,6 +1,9 @@
 //! `ironsign`: the command line. Parsing, environment, output and exit codes only; every
 //! decision is the library's.
 
+#[macro_use]
+mod stdout;
+
 mod args;
 mod attest;
 mod bundles;
@@ -247,7 +250,8 @@ fn report(e: anyhow::Error, output: Output) -> ExitCode {
         return ExitCode::from(exit::GENERIC);
     };
     if output == Output::Json {
-        println!("{}", serde_json::json!({"error": error_json(err)}));
+        // Best effort: with the reader gone the exit code still tells the error.
+        let _ = stdout::write(format_args!("{}\n", serde_json::json!({"error": error_json(err)})));
     }
     eprintln!("Error [{}]: {err}", err.code());
     ExitCode::from(exit_code(err))
@@ -290,11 +294,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 AttachmentType::Attestation => "att",
                 AttachmentType::Sbom => "sbom",
                 AttachmentType::Digest => {
-                    println!("{}", image.with_digest(digest));
+                    outln!("{}", image.with_digest(digest));
                     return Ok(ExitCode::SUCCESS);
                 }
             };
-            println!("{}", image.with_tag(&digest.attachment_tag(suffix)));
+            outln!("{}", image.with_tag(&digest.attachment_tag(suffix)));
             Ok(ExitCode::SUCCESS)
         }
         Command::Attest(c) => done(attest::attest(c).await),
@@ -312,7 +316,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let client = c.registry.client(&[&image])?;
             let options = SignOptions { annotations: args::parse_annotations(&c.annotations)?, ..Default::default() };
             let payload = ironsign::sign::generate_payload(&client, &image, &options).await?;
-            println!("{}", String::from_utf8_lossy(&payload));
+            outln!("{}", String::from_utf8_lossy(&payload));
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -336,7 +340,7 @@ async fn sign(c: SignCmd) -> anyhow::Result<()> {
     for (image, result) in images.iter().zip(results) {
         match result {
             Ok(report) => match c.output {
-                Output::Json => println!("{}", serde_json::to_string(&report)?),
+                Output::Json => outln!("{}", serde_json::to_string(&report)?),
                 Output::Text => {
                     for s in &report.signatures {
                         let what = if s.added { "Pushed signature to" } else { "Signature already present in" };
@@ -386,15 +390,15 @@ async fn verify(c: VerifyCmd) -> anyhow::Result<()> {
     let mut first_error = None;
     for (image, outcome) in images.iter().zip(results) {
         match (outcome, c.output) {
-            (Ok((_, result)), Output::Json) if !many => println!("{}", serde_json::to_string_pretty(&result)?),
+            (Ok((_, result)), Output::Json) if !many => outln!("{}", serde_json::to_string_pretty(&result)?),
             (Ok((_, result)), Output::Json) => {
-                println!("{}", serde_json::json!({"image": image.to_string(), "result": result}))
+                outln!("{}", serde_json::json!({"image": image.to_string(), "result": result}))
             }
             (Ok((signed, result)), Output::Text) => print_verified(image, &signed, &result)?,
             (Err(e), output) => {
                 if many {
                     if output == Output::Json {
-                        println!("{}", serde_json::json!({"image": image.to_string(), "error": error_json(&e)}));
+                        outln!("{}", serde_json::json!({"image": image.to_string(), "error": error_json(&e)}));
                     }
                     eprintln!("Error verifying {image} [{}]: {e}", e.code());
                 }
@@ -447,7 +451,7 @@ fn print_verified(
             bundles::printed_payload(s, &layer.payload)
         })
         .collect();
-    println!("{}", serde_json::to_string(&payloads).context("encoding payloads")?);
+    outln!("{}", serde_json::to_string(&payloads).context("encoding payloads")?);
     Ok(())
 }
 

@@ -39,7 +39,7 @@ pub fn run(c: Pkcs11Cmd) -> anyhow::Result<()> {
                 eprintln!("No private keys found (is the PIN set in IRONSIGN_PKCS11_PIN?)");
             }
             for uri in uris {
-                println!("{}", uri.to_uri_string());
+                outln!("{}", uri.to_uri_string());
             }
             Ok(())
         }

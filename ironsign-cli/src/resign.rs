@@ -116,10 +116,10 @@ pub async fn resign(c: ResignCmd) -> anyhow::Result<()> {
         None
     };
     match c.output {
-        Output::Json => println!("{}", serde_json::json!({"plan": plan, "report": report})),
+        Output::Json => outln!("{}", serde_json::json!({"plan": plan, "report": report})),
         Output::Text => {
             for cand in &plan.candidates {
-                println!(
+                outln!(
                     "{} {} ({}; signed by {:?}, expires {} in {} days)",
                     if report.is_some() { "resign" } else { "would resign" },
                     cand.image,

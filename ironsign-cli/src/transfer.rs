@@ -126,7 +126,7 @@ fn missing_dir() -> Error {
 
 fn print_report(report: &TransferReport, output: Output, verb: &str) -> anyhow::Result<()> {
     match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(report)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(report)?),
         Output::Text => {
             for a in &report.attachments {
                 let what = a.tag.clone().unwrap_or_else(|| format!("referrer {}", a.digest));

@@ -303,6 +303,15 @@ pub struct Manifest {
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
+/// Most signatures (or attestations) read for one image in one fetch, the layers of its
+/// `.sig`/`.att` tag and its Sigstore bundle referrers together (cosign's layer bound).
+pub const DEFAULT_MAX_SIGNATURES: usize = 1000;
+
+/// Most bytes held for one image in one fetch of its signatures or attestations: twice the
+/// largest blob, so one maximal attestation (cosign's 128 MiB) and more besides fit, while a
+/// manifest naming a large blob a thousand times is refused before anything is read.
+pub const DEFAULT_MAX_FETCHED_BYTES: u64 = 256 << 20;
+
 /// Bounds on what is read from a registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Limits {
@@ -316,6 +325,14 @@ pub struct Limits {
     pub max_chain: usize,
     /// Largest SBOM streamed to or from a registry (never held in memory).
     pub max_sbom_size: u64,
+    /// Most signatures (or attestations) of one image read in one fetch, both storage formats
+    /// together ([`DEFAULT_MAX_SIGNATURES`]).
+    pub max_signatures: usize,
+    /// Most bytes read for one image in one fetch of its signatures or attestations: its
+    /// attachment manifest, its referrer manifests and every layer's blob, a blob named by
+    /// several layers counting once per layer since each holds a copy
+    /// ([`DEFAULT_MAX_FETCHED_BYTES`]). Checked against declared sizes before a blob is read.
+    pub max_fetched_bytes: u64,
 }
 
 impl Default for Limits {
@@ -326,6 +343,8 @@ impl Default for Limits {
             max_manifest_size: 4 << 20,
             max_chain: crate::pki::DEFAULT_MAX_CHAIN,
             max_sbom_size: 4 << 30,
+            max_signatures: DEFAULT_MAX_SIGNATURES,
+            max_fetched_bytes: DEFAULT_MAX_FETCHED_BYTES,
         }
     }
 }

@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 /// The payload type of an in-toto statement, the only one attestations are verified with.
 pub const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
+/// Most signatures an envelope may carry to be verified. cosign writes one; each is tried in
+/// turn, so the bound caps the work a hostile envelope can ask for.
+pub const MAX_ENVELOPE_SIGNATURES: usize = 16;
+
 /// The pre-authentication encoding: `"DSSEv1" SP len(type) SP type SP len(body) SP body`, lengths
 /// as ASCII decimal byte counts (DSSE protocol, "Signature definition").
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
@@ -85,10 +89,19 @@ impl Envelope {
             .ok_or_else(|| RejectionReason::InvalidPayload { reason: "the envelope payload is not base64".into() })
     }
 
-    /// The decoded signatures; an envelope without any is malformed.
+    /// The decoded signatures; an envelope without any, or with more than
+    /// [`MAX_ENVELOPE_SIGNATURES`], is malformed.
     pub fn signature_bytes(&self) -> Result<Vec<Vec<u8>>, RejectionReason> {
         if self.signatures.is_empty() {
             return Err(RejectionReason::MalformedSignature { reason: "the envelope has no signatures".into() });
+        }
+        if self.signatures.len() > MAX_ENVELOPE_SIGNATURES {
+            return Err(RejectionReason::MalformedSignature {
+                reason: format!(
+                    "the envelope has {} signatures, more than the limit of {MAX_ENVELOPE_SIGNATURES}",
+                    self.signatures.len()
+                ),
+            });
         }
         self.signatures
             .iter()
@@ -128,5 +141,18 @@ mod tests {
         assert!(Envelope::parse(b"{}").is_err());
         let none = Envelope { signatures: vec![], ..a };
         assert!(none.signature_bytes().is_err());
+    }
+
+    #[test]
+    fn signatures_are_bounded() {
+        let one = EnvelopeSignature { keyid: String::new(), sig: "AAEC".into() };
+        let envelope = |n| Envelope {
+            payload_type: INTOTO_PAYLOAD_TYPE.into(),
+            payload: "e30=".into(),
+            signatures: vec![one.clone(); n],
+        };
+        assert_eq!(envelope(MAX_ENVELOPE_SIGNATURES).signature_bytes().unwrap().len(), MAX_ENVELOPE_SIGNATURES);
+        let over = envelope(MAX_ENVELOPE_SIGNATURES + 1).signature_bytes().unwrap_err();
+        assert_eq!(over.code(), "MALFORMED_SIGNATURE");
     }
 }

@@ -75,7 +75,8 @@ def test_sign_then_verify(
     assert sig.payload.docker_reference == image.repo
     assert sig.payload.type == "cosign container image signature"
     assert sig.payload.optional == {"build": "123"}
-    assert sig.checks[:3] == ["code_signing_usage", "validity", "chain_to_root"]
+    # The cheap check first: the leaf's signature, then the path.
+    assert sig.checks[:4] == ["signature", "code_signing_usage", "validity", "chain_to_root"]
     assert "digest_binding" in sig.checks
 
     # to_dict / to_json are the serde form (what the CLI prints with -o json).

@@ -7,11 +7,12 @@
 //! bundle blob are read (bounded, digest-checked) and handed over as [`SignatureLayer`]s whose
 //! `referrer` is set. Nothing is verified here.
 
-use super::{RegistryClient, join_bounded};
+use super::{FetchBudget, PendingLayer, RegistryClient, join_bounded};
 use crate::bundle;
 use crate::cosign::{AttachmentKind, Manifest, SignatureLayer, SignedImage};
 use crate::error::{Error, RegistryError};
 use crate::reference::{Digest, ImageReference, Location};
+use std::collections::BTreeSet;
 
 /// How many referrer manifests are read at once.
 const WORKERS: usize = 8;
@@ -41,34 +42,56 @@ impl RegistryClient {
     /// The Sigstore bundle referrers of `digest` for `purpose`, each as a [`SignatureLayer`]
     /// (media type and digest of the bundle layer, the bundle blob, the referrer manifest's
     /// annotations and digest). Referrers that are not bundles, or whose `subject` is another
-    /// manifest, are skipped. At most `Limits::max_layers` referrers are read.
+    /// manifest, are skipped. At most `Limits::max_layers` referrers are listed, and what is read
+    /// is bounded by `Limits::max_signatures` and `Limits::max_fetched_bytes`.
     pub async fn fetch_bundles(
         &self,
         location: &Location,
         digest: &Digest,
         purpose: BundlePurpose,
     ) -> Result<Vec<SignatureLayer>, Error> {
+        self.fetch_bundles_within(location, digest, purpose, &FetchBudget::new(&self.limits)).await
+    }
+
+    /// [`Self::fetch_bundles`] within what is left of `budget`: the referrer manifests are read
+    /// first (each distinct one once, its bytes charged as it arrives), then the bundles wanted
+    /// are counted and their declared sizes charged before any bundle blob is read.
+    async fn fetch_bundles_within(
+        &self,
+        location: &Location,
+        digest: &Digest,
+        purpose: BundlePurpose,
+        budget: &FetchBudget,
+    ) -> Result<Vec<SignatureLayer>, Error> {
         let referrers = self.get_referrers(location, digest, self.limits.max_layers).await?;
-        let fetches: Vec<_> = referrers
+        let manifests: BTreeSet<&Digest> = referrers
             .descriptors
             .iter()
             .filter(|d| !crate::cosign::is_index(&d.media_type))
-            .map(|d| self.fetch_bundle(location, digest, &d.digest, purpose))
+            .map(|d| &d.digest)
             .collect();
-        Ok(join_bounded(fetches, WORKERS).await?.into_iter().flatten().collect())
+        let fetches: Vec<_> =
+            manifests.into_iter().map(|d| self.bundle_referrer(location, digest, d, purpose, budget)).collect();
+        let pending: Vec<PendingLayer> = join_bounded(fetches, WORKERS).await?.into_iter().flatten().collect();
+        budget.count(pending.len())?;
+        self.fetch_layer_blobs(location, pending, budget).await
     }
 
-    async fn fetch_bundle(
+    /// Reads a referrer manifest: its bundle layer, still to be read, when it is a bundle of
+    /// `subject` for `purpose`.
+    async fn bundle_referrer(
         &self,
         location: &Location,
         subject: &Digest,
         manifest_digest: &Digest,
         purpose: BundlePurpose,
-    ) -> Result<Option<SignatureLayer>, Error> {
+        budget: &FetchBudget,
+    ) -> Result<Option<PendingLayer>, Error> {
         // Listed but gone (deleted since the listing): nothing to verify.
         let Some(fetched) = self.get_manifest(location, manifest_digest.as_str()).await? else {
             return Ok(None);
         };
+        budget.charge(fetched.bytes.len() as u64, || format!("referrer manifest {manifest_digest}"))?;
         let manifest = Manifest::parse_bounded(&fetched.bytes, "referrer manifest", &self.limits)?;
         let [layer] = manifest.layers.as_slice() else {
             return Ok(None);
@@ -82,20 +105,7 @@ impl RegistryClient {
         if !purpose.wants(annotations.get(bundle::PREDICATE_TYPE_ANNOTATION).map(String::as_str)) {
             return Ok(None);
         }
-        let limit = self.limits.max_blob_size;
-        if layer.size > limit {
-            return Err(
-                RegistryError::TooLarge { what: format!("bundle {}", layer.digest), size: layer.size, limit }.into()
-            );
-        }
-        let payload = self.get_blob(location, &layer.digest, layer.size).await?;
-        Ok(Some(SignatureLayer {
-            media_type: layer.media_type.clone(),
-            payload,
-            payload_digest: layer.digest.clone(),
-            annotations,
-            referrer: Some(fetched.digest),
-        }))
+        Ok(Some(PendingLayer { layer: layer.clone(), annotations, referrer: Some(fetched.digest) }))
     }
 
     /// Whether the registry answers the referrers API for `digest` (an image layout never does).
@@ -112,26 +122,33 @@ impl RegistryClient {
     }
 
     /// Fetches an image's attestations in both formats: the layers of its `.att` tag, then its
-    /// Sigstore bundle referrers that are not image signatures. A tag is resolved once.
+    /// Sigstore bundle referrers that are not image signatures. A tag is resolved once. Both
+    /// formats together are bounded by `Limits::max_signatures` and `Limits::max_fetched_bytes`.
     pub async fn fetch_attestations(&self, reference: &ImageReference) -> Result<SignedImage, Error> {
         let digest = self.digest_of(reference).await?;
-        let image = self.fetch_attached(reference, &digest, AttachmentKind::Attestation).await?;
-        self.with_bundles(reference, image, BundlePurpose::Attestations).await
+        let budget = FetchBudget::new(&self.limits);
+        let image = self.fetch_attached_within(reference, &digest, AttachmentKind::Attestation, &budget).await?;
+        self.with_bundles(reference, image, BundlePurpose::Attestations, &budget).await
     }
 
-    /// Appends the bundles of `purpose` to the legacy layers already fetched. When reading the
-    /// referrers fails (a registry that forbids or breaks the referrers endpoint) and legacy
-    /// layers were found, those are verified alone, as cosign v3 falls back to them: missing
-    /// candidates can only make verification fail, never pass. Without legacy layers the error
-    /// is reported.
+    /// Appends the bundles of `purpose` to the legacy layers already fetched, within what is left
+    /// of `budget`. When reading the referrers fails (a registry that forbids or breaks the
+    /// referrers endpoint) and legacy layers were found, those are verified alone, as cosign v3
+    /// falls back to them: missing candidates can only make verification fail, never pass.
+    /// Without legacy layers the error is reported, and so is a bound exceeded (too many or too
+    /// large), always: a bound never silently narrows what is verified.
     pub(super) async fn with_bundles(
         &self,
         reference: &ImageReference,
         mut image: SignedImage,
         purpose: BundlePurpose,
+        budget: &FetchBudget,
     ) -> Result<SignedImage, Error> {
-        match self.fetch_bundles(&reference.location, &image.digest, purpose).await {
+        match self.fetch_bundles_within(&reference.location, &image.digest, purpose, budget).await {
             Ok(bundles) => image.signatures.extend(bundles),
+            Err(Error::Registry(e @ (RegistryError::TooLarge { .. } | RegistryError::TooMany { .. }))) => {
+                return Err(e.into());
+            }
             Err(e) if !image.signatures.is_empty() => {
                 tracing::warn!(%reference, error = %e, "cannot read the Sigstore bundle referrers; verifying the legacy tag alone");
             }

@@ -20,6 +20,7 @@ pub use layout::REF_NAME;
 pub use layout::init as init_layout;
 pub use remote::MAX_LISTING_PAGES;
 use remote::{Access, ReferrersAnswer, Remote};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// How to reach registries.
@@ -342,53 +343,178 @@ impl RegistryClient {
 
     /// Fetches an image's signatures in both formats: the layers of its `.sig` manifest with their
     /// payloads, then its Sigstore bundle referrers that are image signatures. A tag costs one
-    /// request to resolve; then one for the `.sig` manifest and one per layer, one for the
-    /// referrers listing (and the fallback tag on a registry without the API), and two per bundle.
+    /// request to resolve; then one for the `.sig` manifest and one per distinct layer blob, one
+    /// for the referrers listing (and the fallback tag on a registry without the API), and two
+    /// per bundle. Both formats together are bounded by `Limits::max_signatures` and
+    /// `Limits::max_fetched_bytes`.
     pub async fn fetch_signatures(&self, reference: &ImageReference) -> Result<SignedImage, Error> {
         let digest = self.digest_of(reference).await?;
-        let image = self.fetch_attached(reference, &digest, AttachmentKind::Signature).await?;
-        self.with_bundles(reference, image, BundlePurpose::Signatures).await
+        let budget = FetchBudget::new(&self.limits);
+        let image = self.fetch_attached_within(reference, &digest, AttachmentKind::Signature, &budget).await?;
+        self.with_bundles(reference, image, BundlePurpose::Signatures, &budget).await
     }
 
-    /// Fetches the layers of an attachment manifest of `digest`, payloads included.
+    /// Fetches the layers of an attachment manifest of `digest`, payloads included, within
+    /// `Limits::max_fetched_bytes`.
     pub async fn fetch_attached(
         &self,
         reference: &ImageReference,
         digest: &Digest,
         kind: AttachmentKind,
     ) -> Result<SignedImage, Error> {
+        self.fetch_attached_within(reference, digest, kind, &FetchBudget::new(&self.limits)).await
+    }
+
+    pub(crate) async fn fetch_attached_within(
+        &self,
+        reference: &ImageReference,
+        digest: &Digest,
+        kind: AttachmentKind,
+        budget: &FetchBudget,
+    ) -> Result<SignedImage, Error> {
         let mut image =
             SignedImage { repository: reference.repository_name(), digest: digest.clone(), signatures: Vec::new() };
-        let Some((_, manifest)) = self.get_attachment_manifest(&reference.location, digest, kind).await? else {
+        let Some((fetched, manifest)) = self.get_attachment_manifest(&reference.location, digest, kind).await? else {
             return Ok(image);
         };
-        // Collected before streaming: a stream over the mapping closure makes rustc unable to prove
-        // the future `Send` (a higher-ranked lifetime limitation), and async bindings need it.
-        let fetches: Vec<_> = manifest
+        budget.charge(fetched.bytes.len() as u64, || format!("{} manifest", digest.attachment_tag(kind.suffix())))?;
+        budget.count(manifest.layers.len())?;
+        let pending = manifest
             .layers
-            .iter()
-            .map(|layer| async move {
-                if layer.size > self.limits.max_blob_size {
-                    return Err(Error::from(RegistryError::TooLarge {
-                        what: format!("layer {}", layer.digest),
-                        size: layer.size,
-                        limit: self.limits.max_blob_size,
-                    }));
-                }
-                let payload = self
-                    .get_blob(&reference.location, &layer.digest, layer.size.min(self.limits.max_blob_size))
-                    .await?;
-                Ok(SignatureLayer {
-                    media_type: layer.media_type.clone(),
-                    payload,
-                    payload_digest: layer.digest.clone(),
-                    annotations: layer.annotations.clone().unwrap_or_default(),
-                    referrer: None,
-                })
+            .into_iter()
+            .map(|mut layer| PendingLayer {
+                annotations: layer.annotations.take().unwrap_or_default(),
+                layer,
+                referrer: None,
             })
             .collect();
-        image.signatures = join_bounded(fetches, 8).await?;
+        image.signatures = self.fetch_layer_blobs(&reference.location, pending, budget).await?;
         Ok(image)
+    }
+
+    /// Reads the blobs of `pending` layers. Every layer's declared size is checked against
+    /// `Limits::max_blob_size` and charged to `budget` before anything is read, so a manifest
+    /// naming one large blob many times is refused, not held many times; each distinct digest is
+    /// read once, at most 8 at a time.
+    pub(crate) async fn fetch_layer_blobs(
+        &self,
+        location: &Location,
+        pending: Vec<PendingLayer>,
+        budget: &FetchBudget,
+    ) -> Result<Vec<SignatureLayer>, Error> {
+        let max_blob = self.limits.max_blob_size;
+        // Each distinct digest with the largest size any layer declares for it and how many
+        // layers name it.
+        let mut distinct: BTreeMap<&Digest, (u64, usize)> = BTreeMap::new();
+        for p in &pending {
+            let size = p.layer.size;
+            if size > max_blob {
+                return Err(RegistryError::TooLarge { what: p.what(), size, limit: max_blob }.into());
+            }
+            budget.charge(size, || p.what())?;
+            let (largest, uses) = distinct.entry(&p.layer.digest).or_default();
+            (*largest, *uses) = ((*largest).max(size), *uses + 1);
+        }
+        // Collected before streaming: a stream over the mapping closure makes rustc unable to prove
+        // the future `Send` (a higher-ranked lifetime limitation), and async bindings need it.
+        let fetches: Vec<_> = distinct
+            .iter()
+            .map(|(&digest, &(size, _))| async move { Ok((digest, self.get_blob(location, digest, size).await?)) })
+            .collect();
+        let mut blobs: BTreeMap<&Digest, Vec<u8>> = join_bounded(fetches, 8).await?.into_iter().collect();
+        let mut layers = Vec::with_capacity(pending.len());
+        for p in &pending {
+            let digest = &p.layer.digest;
+            let size = blobs.get(digest).map_or(0, |b| b.len() as u64);
+            // Read with the largest declared size: a layer declaring less than the blob is
+            // refused as its own read would have been.
+            if size > p.layer.size {
+                return Err(RegistryError::TooLarge { what: p.what(), size, limit: p.layer.size }.into());
+            }
+            // The last layer naming a blob takes it, the others a copy (charged above).
+            let uses = &mut distinct.get_mut(digest).expect("counted above").1;
+            *uses -= 1;
+            let payload = match *uses {
+                0 => blobs.remove(digest),
+                _ => blobs.get(digest).cloned(),
+            }
+            .expect("every distinct digest was read");
+            layers.push(SignatureLayer {
+                media_type: p.layer.media_type.clone(),
+                payload,
+                payload_digest: digest.clone(),
+                annotations: p.annotations.clone(),
+                referrer: p.referrer.clone(),
+            });
+        }
+        Ok(layers)
+    }
+}
+
+/// A signature layer whose blob is still to be read: its descriptor, the annotations it gets
+/// (the layer's own for a `.sig`/`.att` layer, the referrer manifest's for a bundle) and, for a
+/// bundle, the referrer manifest's digest.
+pub(crate) struct PendingLayer {
+    pub(crate) layer: Descriptor,
+    pub(crate) annotations: BTreeMap<String, String>,
+    pub(crate) referrer: Option<Digest>,
+}
+
+impl PendingLayer {
+    fn what(&self) -> String {
+        match &self.referrer {
+            Some(_) => format!("bundle {}", self.layer.digest),
+            None => format!("layer {}", self.layer.digest),
+        }
+    }
+}
+
+/// What one fetch of an image's signatures or attestations may still read, shared by both
+/// storage formats and by concurrent reads: `Limits::max_fetched_bytes` bytes and
+/// `Limits::max_signatures` signatures. Memory is bounded per verification, not only per blob.
+pub(crate) struct FetchBudget {
+    max_bytes: u64,
+    bytes: std::sync::atomic::AtomicU64,
+    max_signatures: usize,
+    signatures: std::sync::atomic::AtomicUsize,
+}
+
+impl FetchBudget {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        FetchBudget {
+            max_bytes: limits.max_fetched_bytes,
+            bytes: 0.into(),
+            max_signatures: limits.max_signatures,
+            signatures: 0.into(),
+        }
+    }
+
+    /// Counts `size` more bytes held; over the bound, the fetch fails (`REGISTRY_TOO_LARGE`).
+    pub(crate) fn charge(&self, size: u64, what: impl FnOnce() -> String) -> Result<(), RegistryError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let total = self.bytes.fetch_add(size, Relaxed).saturating_add(size);
+        if total > self.max_bytes {
+            return Err(RegistryError::TooLarge {
+                what: format!("the data read for this image's signatures, up to {},", what()),
+                size: total,
+                limit: self.max_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts `n` more signatures; over the bound, the fetch fails (`REGISTRY_TOO_MANY`).
+    pub(crate) fn count(&self, n: usize) -> Result<(), RegistryError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let total = self.signatures.fetch_add(n, Relaxed).saturating_add(n);
+        if total > self.max_signatures {
+            return Err(RegistryError::TooMany {
+                what: "the signatures of the image (attachment layers and bundle referrers)".into(),
+                count: total,
+                limit: self.max_signatures,
+            });
+        }
+        Ok(())
     }
 }
 

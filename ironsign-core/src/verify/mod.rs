@@ -8,11 +8,12 @@
 //! A signature is accepted when every check passes on that same signature, in this order:
 //! 1. the layer is a simple signing payload with a well-formed signature annotation;
 //! 2. with certificate trust: the leaf parses (a certificate that does not parse is never
-//!    treated as a raw key), its usage allows code signing, it and every CA on a path to a
-//!    configured root are valid at the verification time, and an identity of the policy matches;
-//!    with key trust: a trusted key verifies the signature;
-//! 3. the signature verifies over the exact payload bytes;
-//! 4. the payload is a cosign container image signature for exactly this image digest, and
+//!    treated as a raw key) and its key verifies the signature over the exact payload bytes
+//!    (the cheap check, before any path is built), its usage allows code signing, it and every
+//!    CA on a path to a configured root are valid at the verification time, and an identity of
+//!    the policy matches; with key trust: a trusted key verifies the signature over the exact
+//!    payload bytes;
+//! 3. the payload is a cosign container image signature for exactly this image digest, and
 //!    carries every annotation the policy requires.
 //!
 //! The image verifies iff at least one signature passes. "No signatures" and "none matched" are
@@ -486,6 +487,14 @@ impl Verifier {
         if let (Some(pem), true) = (cert_pem, self.trust.has_certificate_authorities()) {
             let leaf = Certificate::from_pem_or_der(pem.as_bytes(), "certificate annotation")
                 .map_err(RejectionReason::Certificate)?;
+            // The cheap check first: one signature verification with the leaf's key, before the
+            // chain is parsed and a path built (several signature verifications each), so that
+            // signatures the leaf did not make cost little however many there are.
+            let key = leaf.public_key().map_err(RejectionReason::Certificate)?;
+            if !key.verify(signed_bytes, signature) {
+                return Err(RejectionReason::BadSignature { key: format!("certificate {:?}", leaf.subject()) });
+            }
+            checks.push(Check::Signature);
             let untrusted = match layer.chain_pem() {
                 Some(chain) => Certificate::from_pem_many(chain.as_bytes(), "chain annotation", self.max_chain)
                     .map_err(RejectionReason::Certificate)?,
@@ -500,11 +509,6 @@ impl Verifier {
             if matched.is_some() {
                 checks.push(Check::Identity);
             }
-            let key = leaf.public_key().map_err(RejectionReason::Certificate)?;
-            if !key.verify(signed_bytes, signature) {
-                return Err(RejectionReason::BadSignature { key: format!("certificate {:?}", leaf.subject()) });
-            }
-            checks.push(Check::Signature);
             let chain = path.iter().map(|c| c.subject().to_owned()).collect();
             return Ok((VerifiedSigner::Certificate { certificate: Box::new(leaf.summary().clone()), chain }, matched));
         }
