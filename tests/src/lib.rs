@@ -306,3 +306,11 @@ pub fn rejection_codes(run: &Run) -> Vec<String> {
     let rejections = rejections.unwrap_or_else(|| panic!("no rejections in {v}"));
     rejections.iter().map(|r| r["code"].as_str().expect("code").to_owned()).collect()
 }
+
+/// Writes to `out` a CRL (PEM, valid for an hour) issued by the test PKI's `ca`, revoking the
+/// PKI certificates `revoked` (names as in [`pki_file`], without `.pem`): scripts/make-test-crl.
+pub fn make_crl(ca: &str, revoked: &[&str], out: &Path) {
+    let mut args = vec![pki().to_str().expect("utf-8 path"), ca, out.to_str().expect("utf-8 path")];
+    args.extend_from_slice(revoked);
+    run_script("make-test-crl", &args);
+}
