@@ -501,6 +501,8 @@ mod tests {
     /// (a trust flag added to verify reaches resign, or this fails).
     #[test]
     fn resign_takes_every_trust_and_policy_flag_of_verify() {
+        // Flags of two flattened groups must not collide (clap checks this when a command runs).
+        Cli::command().debug_assert();
         let (verify, resign) = (flags("verify"), flags("resign"));
         let missing: Vec<&str> = verify.difference(&resign).map(String::as_str).collect();
         // --max-workers is throughput; a trust configuration is not offered to resign.

@@ -56,13 +56,13 @@ pub struct ResignCmd {
 struct NewSigningArgs {
     /// The new private key: a file (as for sign --key) or a pkcs11: URI.
     #[arg(long = "new-key", value_name = "FILE")]
-    key: PathBuf,
+    new_key: PathBuf,
     /// The new signing certificate (PEM or DER) for that key.
     #[arg(long = "new-certificate", value_name = "FILE")]
-    certificate: Option<PathBuf>,
+    new_certificate: Option<PathBuf>,
     /// Its issuing chain: intermediates, then the root last.
     #[arg(long = "new-certificate-chain", value_name = "FILE")]
-    certificate_chain: Option<PathBuf>,
+    new_certificate_chain: Option<PathBuf>,
     /// RFC 3161 timestamp authority URL for the new signatures.
     #[arg(long = "timestamp-server-url", value_name = "URL")]
     timestamp_server_url: Option<String>,
@@ -113,9 +113,9 @@ pub async fn resign(c: ResignCmd) -> anyhow::Result<()> {
     let report = if c.apply && !plan.candidates.is_empty() {
         let s = &c.signing;
         let material = args::signing_material(
-            &s.key,
-            s.certificate.as_deref(),
-            s.certificate_chain.as_deref(),
+            &s.new_key,
+            s.new_certificate.as_deref(),
+            s.new_certificate_chain.as_deref(),
             s.timestamp_server_url.as_deref(),
             ["--new-certificate", "--new-certificate-chain"],
         )?;

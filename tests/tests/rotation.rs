@@ -187,10 +187,7 @@ fn resign_trust_flags_change_the_plan_as_they_change_verify() {
     let out = resign(&[&location], &[&within[..], &["-a", "env=prod"]].concat(), true);
     assert_eq!(out["report"]["signed"], serde_json::json!([image]), "{out}");
     assert_eq!(signature_count(&image, &["-a", "env=prod"]), 2);
-    let after = resign(
-        &[&location],
-        &[&within[..], &["-a", "env=prod", "--signed-by-certificate", &pki_file("leaf-noeku.pem")]].concat(),
-        false,
-    );
+    let noeku = pki_file("leaf-noeku.pem");
+    let after = resign(&[&location], &["-a", "env=prod", "--signed-by-certificate", &noeku], false);
     assert_eq!(after["plan"]["candidates"], serde_json::json!([]), "{after}");
 }
