@@ -343,10 +343,15 @@ export interface ResignPlan {
   mediaType: string
   /** Images to sign again: `image` is `repository@digest`. */
   candidates: Array<{ image: string; tags: string[]; signer: CertificateSummary; expiresInDays: number }>
-  /** Images left alone: `not_due`, `key_only`, or the verification error's code. */
-  skipped: Array<{ image: string; reason: 'not_due' | 'key_only' | ErrorCode }>
-  /** What could not be read: `[repository or reference, message]`. */
+  /**
+   * Images left alone: `not_due`, `key_only`, or the verification error's code; with
+   * `NO_MATCHING_SIGNATURE`, why each signature was rejected (a revoked signer is never re-signed).
+   */
+  skipped: Array<{ image: string; reason: 'not_due' | 'key_only' | ErrorCode; rejections?: RejectionCode[] }>
+  /** What could not be read or checked: `[repository or reference, message]`. */
   errors: Array<[string, string]>
+  /** The annotations the policy requires, written into the new signatures. */
+  annotations?: Record<string, string>
 }
 
 /** What `resignApply` did. */
@@ -403,10 +408,12 @@ export declare class RegistryClient {
    */
   attest(reference: string, signer: Signer, options: AttestOptionsJs): Promise<AttestReport>
   /**
-   * Verifies the attestations of `reference` of one predicate type (default `custom`).
-   * Resolves to the verified statements; rejects like [`RegistryClient::verify`].
+   * Verifies the attestations of `reference` of one predicate type (default `custom`), and
+   * every verified statement against the Rego policies given. Resolves to the verified
+   * statements; rejects like [`RegistryClient::verify`] (and `POLICY_DENIED`,
+   * `INVALID_POLICY`).
    */
-  verifyAttestation(reference: string, trust: TrustRoot, policy: Policy, options?: PredicateTypeOptions | undefined | null): Promise<AttestationResult>
+  verifyAttestation(reference: string, trust: TrustRoot, policy: Policy, options?: VerifyAttestationOptions | undefined | null): Promise<AttestationResult>
   /**
    * Attaches an SBOM to `reference`'s `.sbom` tag, replacing any previous one. The format is
    * detected from the content and must agree with `type`/`inputFormat` when given.
@@ -663,12 +670,9 @@ export interface PolicyOptions {
   dangerousAnyIdentity?: boolean
 }
 
-/** Options naming a predicate type. */
+/** Options of [`RegistryClient::download_attestations`]. */
 export interface PredicateTypeOptions {
-  /**
-   * A `--type` shortcut or a URI. For `verifyAttestation` the default is `custom`; for
-   * `downloadAttestations`, no filter.
-   */
+  /** A `--type` shortcut or a URI: only attestations claiming it (default: all). */
   predicateType?: string
 }
 
@@ -694,6 +698,14 @@ export interface RegistryClientOptions {
   configFiles?: string[] | null
   /** The longest one registry request may take, body included, in seconds (default 300). */
   timeout?: number
+}
+
+/** A Rego policy's source, and the name errors give it (default `regoPolicies[i]`). */
+export interface RegoPolicySource {
+  /** The Rego source text. */
+  source: string
+  /** The name errors and denials give it. */
+  name?: string
 }
 
 /** Every code a rejected signature (`rejected[].code`, `details.rejections[].code`) can carry. */
@@ -777,6 +789,17 @@ export interface TrustRootPem {
   roots: string | Buffer | Array<string | Buffer>
   /** Intermediate CA certificates available for path building. */
   intermediates?: string | Buffer | Array<string | Buffer> | null
+}
+
+/** Options of [`RegistryClient::verify_attestation`]. */
+export interface VerifyAttestationOptions {
+  /** A `--type` shortcut or a URI (default `custom`). */
+  predicateType?: string
+  /**
+   * Rego policies (`package signature`, rule `allow`), each evaluated over every verified
+   * statement of the type, as `verify-attestation --policy` does.
+   */
+  regoPolicies?: Array<RegoPolicySource>
 }
 
 /** The package version (the workspace version, shared by every ironsign crate and package). */

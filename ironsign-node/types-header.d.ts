@@ -343,10 +343,15 @@ export interface ResignPlan {
   mediaType: string
   /** Images to sign again: `image` is `repository@digest`. */
   candidates: Array<{ image: string; tags: string[]; signer: CertificateSummary; expiresInDays: number }>
-  /** Images left alone: `not_due`, `key_only`, or the verification error's code. */
-  skipped: Array<{ image: string; reason: 'not_due' | 'key_only' | ErrorCode }>
-  /** What could not be read: `[repository or reference, message]`. */
+  /**
+   * Images left alone: `not_due`, `key_only`, or the verification error's code; with
+   * `NO_MATCHING_SIGNATURE`, why each signature was rejected (a revoked signer is never re-signed).
+   */
+  skipped: Array<{ image: string; reason: 'not_due' | 'key_only' | ErrorCode; rejections?: RejectionCode[] }>
+  /** What could not be read or checked: `[repository or reference, message]`. */
   errors: Array<[string, string]>
+  /** The annotations the policy requires, written into the new signatures. */
+  annotations?: Record<string, string>
 }
 
 /** What `resignApply` did. */

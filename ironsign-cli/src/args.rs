@@ -4,8 +4,8 @@
 use anyhow::Context as _;
 use clap::{Arg, ArgAction, Args};
 use ironsign::{
-    Certificate, Credential, Error, Identity, IdentityField, InputError, KeyPairSigner, Keychain, Policy, PublicKey,
-    RegistryClient, RegistryOptions, SigningMaterial, TrustRoot,
+    Certificate, Credential, Error, InputError, KeyPairSigner, Keychain, Policy, PolicySpec, PublicKey, RegistryClient,
+    RegistryOptions, SigningMaterial, TrustRoot,
 };
 use std::any::TypeId;
 use std::collections::BTreeMap;
@@ -332,16 +332,9 @@ impl PolicyArgs {
         given.into_iter().filter(|(_, g)| *g).map(|(f, _)| f).collect()
     }
 
-    /// The policy these flags describe, with the annotations to require.
+    /// The policy these flags describe, with the annotations to require (the core's rules:
+    /// [`PolicySpec::build`]).
     pub fn policy(&self, trust: &TrustRoot, annotations: &BTreeMap<String, String>) -> Result<Policy, Error> {
-        let mut identities: Vec<Identity> = self.identity.iter().map(Identity::san).collect();
-        for r in &self.identity_regexp {
-            identities.push(Identity::san_regex(r)?);
-        }
-        identities.extend(self.subject.iter().map(|s| Identity::san(s.clone()).on(IdentityField::SubjectDn)));
-        for r in &self.subject_regexp {
-            identities.push(Identity::san_regex(r)?.on(IdentityField::SubjectDn));
-        }
         // As cosign: without --insecure-ignore-sct a certificate needs an SCT (a key-only
         // verification checks none). ironsign checks none, so asking for it is refused.
         if self.ignore_sct == Some(false) && trust.has_certificate_authorities() {
@@ -351,21 +344,27 @@ impl PolicyArgs {
             }
             .into());
         }
-        let mut policy = match identities.split_first() {
-            Some((first, rest)) => rest.iter().fold(Policy::identity(first.clone()), |p, i| p.or_identity(i.clone())),
-            None if trust.has_certificate_authorities() => {
-                return Err(InputError::InvalidArgument {
-                    name: "--certificate-identity".into(),
-                    reason: "certificate trust needs --certificate-identity or --certificate-identity-regexp (or --certificate-subject)".into(),
-                }
-                .into());
-            }
-            None => Policy::key_only(),
+        let given = |values: &Vec<String>| (!values.is_empty()).then(|| values.clone());
+        let spec = PolicySpec {
+            identity: given(&self.identity),
+            identity_regexp: given(&self.identity_regexp),
+            subject: given(&self.subject),
+            subject_regexp: given(&self.subject_regexp),
+            annotations: annotations.clone(),
+            require_code_signing_eku: self.require_code_signing_eku,
+            dangerous_any_identity: false,
         };
-        for (k, v) in annotations {
-            policy = policy.with_annotation(k, v);
+        let identity_given = [&self.identity, &self.identity_regexp, &self.subject, &self.subject_regexp]
+            .iter()
+            .any(|values| !values.is_empty());
+        if !identity_given && trust.has_certificate_authorities() {
+            return Err(InputError::InvalidArgument {
+                name: "--certificate-identity".into(),
+                reason: "certificate trust needs --certificate-identity or --certificate-identity-regexp (or --certificate-subject)".into(),
+            }
+            .into());
         }
-        Ok(policy.require_code_signing_eku(self.require_code_signing_eku))
+        Ok(spec.build()?)
     }
 }
 
@@ -450,31 +449,47 @@ pub struct SigningArgs {
 impl SigningArgs {
     /// The signing material these flags name, warnings printed.
     pub fn material(&self) -> anyhow::Result<SigningMaterial> {
-        let (signer, token_certificate) = open_signer(&self.key)?;
-        let mut material = SigningMaterial::new(signer);
-        let certificate = match &self.certificate {
-            Some(cert) => Some(read_certificate(cert)?),
-            None => token_certificate,
-        };
-        if let Some(certificate) = certificate {
-            let chain = match &self.certificate_chain {
-                Some(p) => read_chain(p)?,
-                None => Vec::new(),
-            };
-            material =
-                material.with_certificate(certificate, chain, std::time::SystemTime::now()).map_err(Error::from)?;
-        } else if self.certificate_chain.is_some() {
-            anyhow::bail!("--certificate-chain needs --certificate (or a certificate in the PKCS#11 token)");
-        }
-        if let Some(url) = &self.timestamp_server_url {
-            material =
-                material.with_timestamp_authority(ironsign::TimestampClient::new(url, &[]).map_err(Error::from)?);
-        }
-        for w in material.warnings() {
-            eprintln!("Warning: {w}");
-        }
-        Ok(material)
+        signing_material(
+            &self.key,
+            self.certificate.as_deref(),
+            self.certificate_chain.as_deref(),
+            self.timestamp_server_url.as_deref(),
+            ["--certificate", "--certificate-chain"],
+        )
     }
+}
+
+/// Signing material from a key (file or PKCS#11 URI), its certificate and chain, and a timestamp
+/// authority, warnings printed. `flags` names the certificate and chain flags in errors.
+pub fn signing_material(
+    key: &Path,
+    certificate: Option<&Path>,
+    chain: Option<&Path>,
+    timestamp_server_url: Option<&str>,
+    flags: [&str; 2],
+) -> anyhow::Result<SigningMaterial> {
+    let (signer, token_certificate) = open_signer(key)?;
+    let mut material = SigningMaterial::new(signer);
+    let certificate = match certificate {
+        Some(cert) => Some(read_certificate(cert)?),
+        None => token_certificate,
+    };
+    if let Some(certificate) = certificate {
+        let chain = match chain {
+            Some(p) => read_chain(p)?,
+            None => Vec::new(),
+        };
+        material = material.with_certificate(certificate, chain, std::time::SystemTime::now()).map_err(Error::from)?;
+    } else if chain.is_some() {
+        anyhow::bail!("{} needs {} (or a certificate in the PKCS#11 token)", flags[1], flags[0]);
+    }
+    if let Some(url) = timestamp_server_url {
+        material = material.with_timestamp_authority(ironsign::TimestampClient::new(url, &[]).map_err(Error::from)?);
+    }
+    for w in material.warnings() {
+        eprintln!("Warning: {w}");
+    }
+    Ok(material)
 }
 
 /// cosign signing flags accepted for drop-in compatibility; they change nothing here.

@@ -498,3 +498,47 @@ pub(crate) fn write_private(path: &std::path::Path, data: &[u8]) -> anyhow::Resu
     f.write_all(data).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory as _;
+    use std::collections::BTreeSet;
+
+    fn flags(command: &str) -> BTreeSet<String> {
+        let cli = Cli::command();
+        let sub = cli.find_subcommand(command).unwrap_or_else(|| panic!("no {command}"));
+        sub.get_arguments().filter_map(|a| a.get_long()).map(str::to_owned).collect()
+    }
+
+    /// resign re-signs what verify accepts, so it takes every trust and policy flag verify takes
+    /// (a trust flag added to verify reaches resign, or this fails).
+    #[test]
+    fn resign_takes_every_trust_and_policy_flag_of_verify() {
+        // Flags of two flattened groups must not collide (clap checks this when a command runs).
+        Cli::command().debug_assert();
+        let (verify, resign) = (flags("verify"), flags("resign"));
+        let missing: Vec<&str> = verify.difference(&resign).map(String::as_str).collect();
+        // --max-workers is throughput; a trust configuration is not offered to resign.
+        assert_eq!(missing, ["max-workers", "trust-config"]);
+    }
+
+    /// The CLI builds its policy with the core's rules: mixing identity forms (cosign would
+    /// require both where "any one" accepts more) and an empty pattern (which matches every SAN)
+    /// are refused, naming the field.
+    #[test]
+    fn verify_policy_flags_follow_the_core_rules() {
+        use clap::Parser as _;
+        let refused = |flags: &[&str]| {
+            let argv = [&["ironsign", "verify", "--key", "k.pub"][..], flags, &["registry.example/app"]].concat();
+            let super::Command::Verify(c) = Cli::try_parse_from(argv).expect("parses").command else { unreachable!() };
+            match c.policy.policy(&ironsign::TrustRoot::default(), &Default::default()) {
+                Err(ironsign::Error::Input(ironsign::InputError::InvalidArgument { name, .. })) => name,
+                other => panic!("not refused: {other:?}"),
+            }
+        };
+        let mixed = refused(&["--certificate-identity", "a@example.com", "--certificate-identity-regexp", "^b@"]);
+        assert_eq!(mixed, "identity/identity_regexp");
+        assert_eq!(refused(&["--certificate-identity-regexp", ""]), "identity_regexp");
+    }
+}

@@ -1,7 +1,7 @@
 //! `ironsign resign`: sign again the images whose newest valid signature comes from an expiring
 //! (or a given) certificate. A dry run (the plan) unless `--apply`.
 
-use crate::args::{self, PolicyArgs, RegistryArgs, SigningArgs};
+use crate::args::{self, PolicyArgs, RegistryArgs, TrustArgs};
 use crate::{Output, parse_ref};
 use ironsign::rotation::{self, ResignOptions, RotationCriterion};
 use ironsign::{Error, ImageReference, SignOptions, Verifier};
@@ -26,19 +26,17 @@ pub struct ResignCmd {
     apply: bool,
     /// The new key and certificate.
     #[command(flatten)]
-    signing: SigningArgs,
-    /// Root CAs a valid signature chains to (PEM bundle; several files allowed).
-    #[arg(long = "ca-roots", value_name = "FILE", required = true)]
-    ca_roots: Vec<PathBuf>,
-    /// Intermediate CAs for path building.
-    #[arg(long = "ca-intermediates", value_name = "FILE")]
-    ca_intermediates: Vec<PathBuf>,
-    /// Timestamp authority certificates, as for verify.
-    #[arg(long = "timestamp-certificate-chain", value_name = "FILE")]
-    timestamp_certificate_chain: Vec<PathBuf>,
+    signing: NewSigningArgs,
+    /// What a valid signature chains to: the trust flags of verify, with the same meaning.
+    #[command(flatten)]
+    trust: TrustArgs,
     /// The identity a valid signature carries, as for verify.
     #[command(flatten)]
     policy: PolicyArgs,
+    /// key=value a valid signature's payload holds in "optional", as for verify; the new
+    /// signatures carry them too.
+    #[arg(short = 'a', long = "annotations")]
+    annotations: Vec<String>,
     /// Most tags read per repository.
     #[arg(long = "max-tags", default_value_t = 100_000)]
     max_tags: usize,
@@ -49,6 +47,25 @@ pub struct ResignCmd {
     registry: RegistryArgs,
     #[arg(long, short = 'o', value_enum, default_value_t)]
     pub output: Output,
+}
+
+/// The material the candidates are signed with. Named apart from verify's `--key` and
+/// `--certificate-chain`, which resign takes with verify's meaning (the trust the old signatures
+/// are checked against).
+#[derive(clap::Args)]
+struct NewSigningArgs {
+    /// The new private key: a file (as for sign --key) or a pkcs11: URI.
+    #[arg(long = "new-key", value_name = "FILE")]
+    new_key: PathBuf,
+    /// The new signing certificate (PEM or DER) for that key.
+    #[arg(long = "new-certificate", value_name = "FILE")]
+    new_certificate: Option<PathBuf>,
+    /// Its issuing chain: intermediates, then the root last.
+    #[arg(long = "new-certificate-chain", value_name = "FILE")]
+    new_certificate_chain: Option<PathBuf>,
+    /// RFC 3161 timestamp authority URL for the new signatures.
+    #[arg(long = "timestamp-server-url", value_name = "URL")]
+    timestamp_server_url: Option<String>,
 }
 
 pub async fn resign(c: ResignCmd) -> anyhow::Result<()> {
@@ -63,22 +80,10 @@ pub async fn resign(c: ResignCmd) -> anyhow::Result<()> {
         (None, Some(cert)) => RotationCriterion::SignedBy(Box::new(args::read_certificate(cert)?)),
         _ => anyhow::bail!("give --expires-within-days DAYS or --signed-by-certificate FILE"),
     };
-    let read_all = |paths: &[PathBuf]| -> Result<Vec<ironsign::Certificate>, Error> {
-        let mut out = Vec::new();
-        for p in paths {
-            let data = std::fs::read(p)
-                .map_err(|e| ironsign::InputError::Io { path: p.display().to_string(), reason: e.to_string() })?;
-            out.extend(ironsign::Certificate::from_pem_many(&data, &p.display().to_string(), 100)?);
-        }
-        Ok(out)
-    };
-    let mut trust = ironsign::TrustRoot::from_certificates(read_all(&c.ca_roots)?, read_all(&c.ca_intermediates)?)?;
-    if !c.timestamp_certificate_chain.is_empty() {
-        trust = trust.with_timestamp_authorities(ironsign::TimestampAuthorities::from_certificates(read_all(
-            &c.timestamp_certificate_chain,
-        )?)?);
-    }
-    let policy = c.policy.policy(&trust, &Default::default())?;
+    // The same trust and policy as verify, built by the same code: what verify refuses never
+    // makes an image due.
+    let trust = c.trust.trust_root()?;
+    let policy = c.policy.policy(&trust, &args::parse_annotations(&c.annotations)?)?;
     let refs: Vec<ImageReference> = c
         .all_repositories
         .iter()
@@ -106,7 +111,14 @@ pub async fn resign(c: ResignCmd) -> anyhow::Result<()> {
         eprintln!();
     }
     let report = if c.apply && !plan.candidates.is_empty() {
-        let material = c.signing.material()?;
+        let s = &c.signing;
+        let material = args::signing_material(
+            &s.new_key,
+            s.new_certificate.as_deref(),
+            s.new_certificate_chain.as_deref(),
+            s.timestamp_server_url.as_deref(),
+            ["--new-certificate", "--new-certificate-chain"],
+        )?;
         let report = rotation::apply(&client, &plan, &material, &SignOptions::default(), &progress("signed")).await;
         if terminal {
             eprintln!();
@@ -127,6 +139,13 @@ pub async fn resign(c: ResignCmd) -> anyhow::Result<()> {
                     cand.signer.subject,
                     cand.signer.not_after,
                     cand.expires_in_days
+                );
+            }
+            for skipped in plan.skipped.iter().filter(|s| !s.rejections.is_empty()) {
+                eprintln!(
+                    "left alone {}: no signature verifies under the trust given ({})",
+                    skipped.image,
+                    skipped.rejections.join(", ")
                 );
             }
             for (what, e) in &plan.errors {

@@ -9,9 +9,15 @@
 //! plan made after [`apply`] is empty. [`apply`] appends one signature per candidate with
 //! [`sign_image`](crate::sign::sign_image); old signatures stay (a verifier trusting either
 //! certificate keeps accepting the image, and the policy does not change when the identity does
-//! not).
+//! not). The policy's required annotations are written into the new signatures, so they satisfy
+//! the policy the plan was made under.
+//!
+//! Only what the verifier accepts counts: a signature rejected under the trust given (revoked,
+//! expired, another root, another identity) never makes an image due, so re-signing cannot launder
+//! it. An image with no accepted signature is skipped with the rejection codes; an error that is not
+//! a verdict on the image (registry, input) is an error of the plan, not a skip.
 
-use crate::error::Error;
+use crate::error::{Error, VerificationError};
 use crate::gc::parse_attachment_tag;
 use crate::pki::{Certificate, CertificateSummary};
 use crate::reference::{Digest, ImageReference, Location};
@@ -66,6 +72,9 @@ pub struct ResignSkipped {
     /// `not_due` (newest valid signature outside the criterion), `key_only` (made with a key),
     /// or the stable code of the verification error (`NO_SIGNATURES`, `NO_MATCHING_SIGNATURE`).
     pub reason: String,
+    /// With `NO_MATCHING_SIGNATURE`: the code each signature was rejected with (`CERT_REVOKED`…).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejections: Vec<&'static str>,
 }
 
 /// What [`plan`] found.
@@ -77,8 +86,11 @@ pub struct ResignPlan {
     pub candidates: Vec<ResignCandidate>,
     /// Images left alone.
     pub skipped: Vec<ResignSkipped>,
-    /// Repositories that could not be read, with the error.
+    /// Repositories and images that could not be read or checked, with the error.
     pub errors: Vec<(String, String)>,
+    /// The annotations the policy requires; [`apply`] writes them into the new signatures.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// What [`apply`] did.
@@ -100,8 +112,13 @@ pub async fn plan(
     options: &ResignOptions,
     progress: &(dyn Fn(usize) + Send + Sync),
 ) -> ResignPlan {
-    let mut out =
-        ResignPlan { media_type: PLAN_MEDIA_TYPE, candidates: Vec::new(), skipped: Vec::new(), errors: Vec::new() };
+    let mut out = ResignPlan {
+        media_type: PLAN_MEDIA_TYPE,
+        candidates: Vec::new(),
+        skipped: Vec::new(),
+        errors: Vec::new(),
+        annotations: policy.annotations().clone(),
+    };
     let mut examined = 0;
     for location in locations {
         let tags = match client.list_tags(location, options.max_tags).await {
@@ -131,14 +148,25 @@ pub async fn plan(
             };
             let result = match verified {
                 Ok(r) => r,
+                Err(Error::Verification(e)) => {
+                    let rejections = match &e {
+                        VerificationError::NoMatchingSignature { rejections, .. } => {
+                            rejections.iter().map(|r| r.code).collect()
+                        }
+                        _ => Vec::new(),
+                    };
+                    out.skipped.push(ResignSkipped { image, reason: e.code().to_owned(), rejections });
+                    continue;
+                }
+                // Not a verdict on the image: the plan is incomplete, say so.
                 Err(e) => {
-                    out.skipped.push(ResignSkipped { image, reason: e.code().to_owned() });
+                    out.errors.push((image, format!("[{}] {e}", e.code())));
                     continue;
                 }
             };
             let newest = result.signatures.iter().max_by_key(|s| s.index).and_then(|s| s.certificate());
             let Some(signer) = newest else {
-                out.skipped.push(ResignSkipped { image, reason: "key_only".into() });
+                out.skipped.push(ResignSkipped { image, reason: "key_only".into(), rejections: Vec::new() });
                 continue;
             };
             let expires_in_days = days_until(&signer.not_after, options.now);
@@ -151,7 +179,7 @@ pub async fn plan(
             if due {
                 out.candidates.push(ResignCandidate { image, tags, signer: signer.clone(), expires_in_days });
             } else {
-                out.skipped.push(ResignSkipped { image, reason: "not_due".into() });
+                out.skipped.push(ResignSkipped { image, reason: "not_due".into(), rejections: Vec::new() });
             }
         }
     }
@@ -166,7 +194,8 @@ fn days_until(rfc3339: &str, now: SystemTime) -> i64 {
     (t.unix_timestamp() - now).div_euclid(86_400)
 }
 
-/// Signs every candidate of `plan` with `material`; `progress` is called after each image.
+/// Signs every candidate of `plan` with `material`, the plan's annotations added to `options`';
+/// `progress` is called after each image.
 pub async fn apply(
     client: &RegistryClient,
     plan: &ResignPlan,
@@ -174,6 +203,9 @@ pub async fn apply(
     options: &SignOptions,
     progress: &(dyn Fn(usize) + Send + Sync),
 ) -> ResignReport {
+    let mut options = options.clone();
+    options.annotations.extend(plan.annotations.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let options = &options;
     let mut report = ResignReport { signed: Vec::new(), failed: Vec::new() };
     for (i, candidate) in plan.candidates.iter().enumerate() {
         let outcome = match ImageReference::parse(&candidate.image) {

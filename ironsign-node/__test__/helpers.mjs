@@ -66,3 +66,13 @@ export async function rejectsWith(promiseOrFn, code, assert) {
   assert.equal(typeof error.details, 'object')
   return error
 }
+
+/** The CLI of this build (run-tests builds it): IRONSIGN_BIN, else $CARGO_TARGET_DIR/debug/ironsign. */
+export function ironsignBin() {
+  return process.env.IRONSIGN_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target'), 'debug', 'ironsign')
+}
+
+/** Runs a script of scripts/ and returns its stdout. */
+export function script(name, args) {
+  return run(join(SCRIPTS, name), args)
+}

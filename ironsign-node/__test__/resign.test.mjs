@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Policy, RegistryClient, Signer, TrustRoot, inspectCertificate } from 'ironsign'
-import { makeImage, makePki, rejectsWith, startRegistry } from './helpers.mjs'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { makeImage, makePki, rejectsWith, script, startRegistry, tempDir } from './helpers.mjs'
 
 let registry, pki, reg, oldSigner, newSigner, trust, policy
 before(() => {
@@ -56,6 +58,41 @@ describe('resign', () => {
     const verified = await reg.verify(old.ref, trust, policy)
     assert.equal(new Set(verified.signatures.map((s) => s.signer.certificate.serial)).size, 2)
     assert.deepEqual((await reg.resignPlan(repos, trust, policy, byOld)).candidates, [])
+  })
+
+  test('refuses what verify refuses: a revoked signer is not re-signed', async () => {
+    const revokedOnly = image('revoked')
+    await reg.sign(revokedOnly.ref, oldSigner)
+    const dir = tempDir()
+    try {
+      script('make-test-crl', [pki.dir, 'inter', join(dir.dir, 'crl.pem'), 'leaf'])
+      const revoking = trust.withCrls(readFileSync(join(dir.dir, 'crl.pem')))
+      const e = await rejectsWith(reg.verify(revokedOnly.ref, revoking, policy), 'NO_MATCHING_SIGNATURE', assert)
+      assert.equal(e.details.NoMatchingSignature.rejections[0].code, 'CERT_REVOKED')
+      const byOld = { signedBy: pki.read('leaf.pem') }
+      const plan = await reg.resignPlan([revokedOnly.repository], revoking, policy, byOld)
+      assert.deepEqual(plan.candidates, [])
+      assert.deepEqual(plan.skipped, [{ image: revokedOnly.ref, reason: 'NO_MATCHING_SIGNATURE', rejections: ['CERT_REVOKED'] }])
+      assert.deepEqual(await reg.resignApply(plan, newSigner), { signed: [], failed: [] })
+      assert.equal((await reg.verify(revokedOnly.ref, trust, policy)).signatures.length, 1)
+      // The CRL decided: without it the image is due.
+      const without = await reg.resignPlan([revokedOnly.repository], trust, policy, byOld)
+      assert.deepEqual(without.candidates.map((c) => c.image), [revokedOnly.ref])
+    } finally {
+      dir.remove()
+    }
+  })
+
+  test('the new signatures carry the policy annotations, so the plan converges', async () => {
+    const annotated = image('annotated')
+    await reg.sign(annotated.ref, oldSigner, { annotations: { env: 'prod' } })
+    const prod = new Policy({ identity: 'signer@example.com', annotations: { env: 'prod' } })
+    const byOld = { signedBy: pki.read('leaf.pem') }
+    const plan = await reg.resignPlan([annotated.repository], trust, prod, byOld)
+    assert.deepEqual(plan.annotations, { env: 'prod' })
+    assert.deepEqual((await reg.resignApply(plan, newSigner)).signed, [annotated.ref])
+    assert.equal((await reg.verify(annotated.ref, trust, prod)).signatures.length, 2)
+    assert.deepEqual((await reg.resignPlan([annotated.repository], trust, prod, byOld)).candidates, [])
   })
 
   test('arguments', async () => {

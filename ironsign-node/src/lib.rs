@@ -24,7 +24,7 @@ mod trust;
 
 use convert::{Bytes, bytes, to_js};
 use errors::{invalid_argument, sync};
-use ironsign::{Certificate, Identity, IdentityField, KeyPairSigner, PublicKey, SigningMaterial};
+use ironsign::{Certificate, KeyPairSigner, PublicKey, SigningMaterial};
 use napi::{Either, Env, Result};
 use napi_derive::napi;
 use std::collections::HashMap;
@@ -329,41 +329,22 @@ impl Policy {
     pub fn new(env: &Env, options: Option<PolicyOptions>) -> Result<Policy> {
         sync(env, || {
             let Some(o) = options else { return Ok(Policy { policy: Arc::new(ironsign::Policy::key_only()) }) };
-            let mut identities: Vec<Identity> = convert::one_or_many(o.identity.as_ref().and_then(Option::as_ref))
-                .into_iter()
-                .map(|i| Identity::san(i.clone()))
-                .collect();
-            for r in convert::one_or_many(o.identity_regexp.as_ref().and_then(Option::as_ref)) {
-                identities.push(Identity::san_regex(r)?);
-            }
-            for s in convert::one_or_many(o.subject.as_ref().and_then(Option::as_ref)) {
-                identities.push(Identity::san(s.clone()).on(IdentityField::SubjectDn));
-            }
-            for r in convert::one_or_many(o.subject_regexp.as_ref().and_then(Option::as_ref)) {
-                identities.push(Identity::san_regex(r)?.on(IdentityField::SubjectDn));
-            }
-            let any = o.dangerous_any_identity.unwrap_or(false);
-            if any && !identities.is_empty() {
-                return Err(invalid_argument(
-                    "dangerousAnyIdentity",
-                    "give identities or dangerousAnyIdentity, not both",
-                ));
-            }
-            let mut policy = match identities.split_first() {
-                Some((first, rest)) => {
-                    rest.iter().fold(ironsign::Policy::identity(first.clone()), |p, i| p.or_identity(i.clone()))
-                }
-                None if any => ironsign::Policy::dangerous_any_identity(),
-                None => ironsign::Policy::key_only(),
+            // The core's rules (`PolicySpec`), the same for the CLI and Python.
+            let list = |v: &Option<Option<Either<String, Vec<String>>>>| {
+                v.as_ref()
+                    .and_then(Option::as_ref)
+                    .map(|v| convert::one_or_many(Some(v)).into_iter().cloned().collect())
             };
-            let mut annotations: Vec<(String, String)> = o.annotations.unwrap_or_default().into_iter().collect();
-            annotations.sort();
-            for (k, v) in annotations {
-                policy = policy.with_annotation(k, v);
-            }
-            Ok(Policy {
-                policy: Arc::new(policy.require_code_signing_eku(o.require_code_signing_eku.unwrap_or(false))),
-            })
+            let spec = ironsign::PolicySpec {
+                identity: list(&o.identity),
+                identity_regexp: list(&o.identity_regexp),
+                subject: list(&o.subject),
+                subject_regexp: list(&o.subject_regexp),
+                annotations: o.annotations.unwrap_or_default().into_iter().collect(),
+                require_code_signing_eku: o.require_code_signing_eku.unwrap_or(false),
+                dangerous_any_identity: o.dangerous_any_identity.unwrap_or(false),
+            };
+            Ok(Policy { policy: Arc::new(spec.build()?) })
         })
     }
 

@@ -131,11 +131,29 @@ pub struct AttestOptionsJs {
     pub bundle_format: Option<bool>,
 }
 
-/// Options naming a predicate type.
+/// Options of [`RegistryClient::verify_attestation`].
+#[napi(object, object_to_js = false)]
+pub struct VerifyAttestationOptions {
+    /// A `--type` shortcut or a URI (default `custom`).
+    pub predicate_type: Option<String>,
+    /// Rego policies (`package signature`, rule `allow`), each evaluated over every verified
+    /// statement of the type, as `verify-attestation --policy` does.
+    pub rego_policies: Option<Vec<RegoPolicySource>>,
+}
+
+/// A Rego policy's source, and the name errors give it (default `regoPolicies[i]`).
+#[napi(object, object_to_js = false)]
+pub struct RegoPolicySource {
+    /// The Rego source text.
+    pub source: String,
+    /// The name errors and denials give it.
+    pub name: Option<String>,
+}
+
+/// Options of [`RegistryClient::download_attestations`].
 #[napi(object, object_to_js = false)]
 pub struct PredicateTypeOptions {
-    /// A `--type` shortcut or a URI. For `verifyAttestation` the default is `custom`; for
-    /// `downloadAttestations`, no filter.
+    /// A `--type` shortcut or a URI: only attestations claiming it (default: all).
     pub predicate_type: Option<String>,
 }
 
@@ -368,8 +386,10 @@ impl RegistryClient {
         )
     }
 
-    /// Verifies the attestations of `reference` of one predicate type (default `custom`).
-    /// Resolves to the verified statements; rejects like [`RegistryClient::verify`].
+    /// Verifies the attestations of `reference` of one predicate type (default `custom`), and
+    /// every verified statement against the Rego policies given. Resolves to the verified
+    /// statements; rejects like [`RegistryClient::verify`] (and `POLICY_DENIED`,
+    /// `INVALID_POLICY`).
     #[napi(ts_return_type = "Promise<AttestationResult>")]
     pub fn verify_attestation<'env>(
         &self,
@@ -377,16 +397,25 @@ impl RegistryClient {
         reference: String,
         trust: &TrustRoot,
         policy: &Policy,
-        options: Option<PredicateTypeOptions>,
+        options: Option<VerifyAttestationOptions>,
     ) -> napi::Result<PromiseRaw<'env, Value>> {
         let (client, verifier, policy) = (self.inner.clone(), trust.verifier.clone(), policy.policy.clone());
-        let predicate_type = options.and_then(|o| o.predicate_type);
+        let (predicate_type, rego) = options.map(|o| (o.predicate_type, o.rego_policies)).unwrap_or_default();
         spawn(
             env,
             async move {
                 let kind = predicate_kind(predicate_type.as_deref())?;
+                let rego = rego
+                    .unwrap_or_default()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        let name = p.name.clone().unwrap_or_else(|| format!("regoPolicies[{i}]"));
+                        ironsign::RegoPolicy::new(&name, &p.source)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
                 let attached = client.fetch_attestations(&parse(&reference)?).await?;
-                Ok(to_js(&verifier.verify_attestations(&attached, &policy, kind.uri(), &[])?))
+                Ok(to_js(&verifier.verify_attestations(&attached, &policy, kind.uri(), &rego)?))
             },
             |_, value| Ok(value),
         )

@@ -4,7 +4,7 @@ use crate::convert::{OneOrMany, Secret, path_name, read_file};
 use crate::errors::{IntoPyResult, invalid_argument};
 use crate::results::{CertificateSummary, SignedImage, VerificationResult};
 use ironsign::pki::DEFAULT_MAX_CHAIN;
-use ironsign::{Certificate, Error, Identity, IdentityField, KeyPairSigner, Policy, PublicKey, SigningMaterial};
+use ironsign::{Certificate, Error, KeyPairSigner, Policy, PolicySpec, PublicKey, SigningMaterial};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use std::collections::BTreeMap;
@@ -309,10 +309,11 @@ impl PyPolicy {
 
 #[pymethods]
 impl PyPolicy {
-    /// Give exactly one identity form (each a string or a list of alternatives), or none for key
-    /// trust: `identity` (a SAN: email, URI or DNS name), `identity_regexp` (unanchored, as in
-    /// cosign: write `^...$`), `subject` (RFC 4514 DN), `subject_regexp`, or
-    /// `dangerous_any_identity=True`. `annotations` must all be in the signed payload.
+    /// Give exactly one identity form (each a string or a non-empty list of alternatives), or none
+    /// for key trust: `identity` (a SAN: email, URI or DNS name), `identity_regexp` (unanchored,
+    /// as in cosign: write `^...$`), `subject` (RFC 4514 DN), `subject_regexp`, or
+    /// `dangerous_any_identity=True`. `annotations` must all be in the signed payload. The rules
+    /// are the core's (`PolicySpec`), the same for the CLI and Node.
     #[new]
     #[pyo3(signature = (*, identity = None, identity_regexp = None, subject = None, subject_regexp = None,
         annotations = None, require_code_signing_eku = false, dangerous_any_identity = false))]
@@ -327,47 +328,22 @@ impl PyPolicy {
         require_code_signing_eku: bool,
         dangerous_any_identity: bool,
     ) -> PyResult<Self> {
-        let forms: [(&str, Option<Vec<String>>); 4] = [
-            ("identity", identity.map(OneOrMany::into_vec)),
-            ("identity_regexp", identity_regexp.map(OneOrMany::into_vec)),
-            ("subject", subject.map(OneOrMany::into_vec)),
-            ("subject_regexp", subject_regexp.map(OneOrMany::into_vec)),
-        ];
-        let build = || -> Result<Policy, Error> {
-            let given = forms.iter().filter(|(_, v)| v.is_some()).count() + usize::from(dangerous_any_identity);
-            if given > 1 {
-                return Err(invalid_argument(
-                    "policy",
-                    "give one of identity=, identity_regexp=, subject=, subject_regexp= or dangerous_any_identity=True",
-                ));
-            }
-            let mut identities: Vec<Identity> = Vec::new();
-            for (form, values) in &forms {
-                for v in values.iter().flatten() {
-                    identities.push(match *form {
-                        "identity" => Identity::san(v),
-                        "identity_regexp" => Identity::san_regex(v)?,
-                        "subject" => Identity::san(v).on(IdentityField::SubjectDn),
-                        _ => Identity::san_regex(v)?.on(IdentityField::SubjectDn),
-                    });
-                }
-                if values.as_ref().is_some_and(Vec::is_empty) {
-                    return Err(invalid_argument(form, "an empty list of identities"));
-                }
-            }
-            let mut policy = match identities.split_first() {
-                Some((first, rest)) => {
-                    rest.iter().fold(Policy::identity(first.clone()), |p, i| p.or_identity(i.clone()))
-                }
-                None if dangerous_any_identity => Policy::dangerous_any_identity(),
-                None => Policy::key_only(),
-            };
-            for (k, v) in annotations.unwrap_or_default() {
-                policy = policy.with_annotation(k, v);
-            }
-            Ok(policy.require_code_signing_eku(require_code_signing_eku))
+        let spec = PolicySpec {
+            identity: identity.map(OneOrMany::into_vec),
+            identity_regexp: identity_regexp.map(OneOrMany::into_vec),
+            subject: subject.map(OneOrMany::into_vec),
+            subject_regexp: subject_regexp.map(OneOrMany::into_vec),
+            annotations: annotations.unwrap_or_default(),
+            require_code_signing_eku,
+            dangerous_any_identity,
         };
-        let policy = build().py_err(py)?;
+        let forms = [
+            ("identity", &spec.identity),
+            ("identity_regexp", &spec.identity_regexp),
+            ("subject", &spec.subject),
+            ("subject_regexp", &spec.subject_regexp),
+        ];
+        let policy = spec.build().py_err(py)?;
         let mut parts: Vec<String> =
             forms.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v:?}"))).collect();
         if dangerous_any_identity {

@@ -49,6 +49,27 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tsa_url(pki: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local RFC 3161 timestamp authority (scripts/tsa): POST to {url}/ecdsa or {url}/rsa."""
+    state = tmp_path_factory.mktemp("tsa")
+    url = run(SCRIPTS / "tsa", "start", state, pki).strip()
+    try:
+        yield url
+    finally:
+        run(SCRIPTS / "tsa", "stop", state)
+
+
+@pytest.fixture(scope="session")
+def ironsign_bin() -> Path:
+    """The CLI of this build (run-tests builds it): IRONSIGN_BIN, else $CARGO_TARGET_DIR/debug/ironsign."""
+    explicit = os.environ.get("IRONSIGN_BIN")
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    path = Path(explicit) if explicit else target / "debug" / "ironsign"
+    assert path.exists(), f"{path} is missing: cargo build -p ironsign-cli (run-tests does)"
+    return path
+
+
+@pytest.fixture(scope="session")
 def registry() -> Iterator[str]:
     name = f"py-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     addr = run(SCRIPTS / "registry", "start", name).strip()

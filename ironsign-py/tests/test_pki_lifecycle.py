@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,16 +12,6 @@ import ironsign
 from conftest import SCRIPTS, Image, run
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-
-
-@pytest.fixture(scope="module")
-def tsa_url(pki: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    state = tmp_path_factory.mktemp("tsa")
-    url = run(SCRIPTS / "tsa", "start", state, pki).strip()
-    try:
-        yield url
-    finally:
-        run(SCRIPTS / "tsa", "stop", state)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 
 import ironsign
 import ironsign.aio
-from conftest import Image
+from conftest import SCRIPTS, Image, run
 
 
 def test_resign_plan_apply_converges(
@@ -51,6 +51,53 @@ def test_resign_plan_apply_converges(
     serials = {s.certificate.serial for s in client.verify(old.ref, trust, policy).signatures if s.certificate}
     assert len(serials) == 2
     assert client.resign_plan(repos, trust, policy, signed_by=pki / "leaf.pem").candidates == []
+
+
+def test_resign_refuses_what_verify_refuses(
+    pki: Path,
+    client: ironsign.RegistryClient,
+    new_image: Callable[..., Image],
+    signer: ironsign.Signer,
+    trust: ironsign.TrustRoot,
+    policy: ironsign.Policy,
+    tmp_path: Path,
+) -> None:
+    """An image whose only signature is by a revoked certificate is not re-signed (no laundering)."""
+    image = new_image()
+    client.sign(image.ref, signer)
+    run(SCRIPTS / "make-test-crl", pki, "inter", tmp_path / "crl.pem", "leaf")
+    revoking = trust.with_crls((tmp_path / "crl.pem").read_bytes())
+    with pytest.raises(ironsign.NoMatchingSignatureError) as info:
+        client.verify(image.ref, revoking, policy)
+    assert [r["code"] for r in info.value.rejections] == ["CERT_REVOKED"]
+
+    plan = client.resign_plan([image.repo], revoking, policy, signed_by=pki / "leaf.pem")
+    assert plan.candidates == []
+    assert plan.skipped == [{"image": image.ref, "reason": "NO_MATCHING_SIGNATURE", "rejections": ["CERT_REVOKED"]}]
+    rsa = ironsign.Signer.from_key_file(pki / "leaf-rsa.key", certificate=pki / "leaf-rsa.pem", chain=pki / "chain.pem")
+    assert client.resign_apply(plan, rsa).signed == []
+    assert len(client.verify(image.ref, trust, policy).signatures) == 1
+    # The CRL decided: the same plan without it re-signs the image.
+    assert [c["image"] for c in client.resign_plan([image.repo], trust, policy, signed_by=pki / "leaf.pem").candidates] == [image.ref]
+
+
+def test_resign_signs_with_the_policy_annotations(
+    pki: Path,
+    client: ironsign.RegistryClient,
+    new_image: Callable[..., Image],
+    signer: ironsign.Signer,
+    trust: ironsign.TrustRoot,
+) -> None:
+    """The new signatures satisfy the policy the plan was made under, so the plan converges."""
+    image = new_image()
+    client.sign(image.ref, signer, annotations={"env": "prod"})
+    policy = ironsign.Policy(identity="signer@example.com", annotations={"env": "prod"})
+    plan = client.resign_plan([image.repo], trust, policy, signed_by=pki / "leaf.pem")
+    assert plan.to_dict()["annotations"] == {"env": "prod"}
+    rsa = ironsign.Signer.from_key_file(pki / "leaf-rsa.key", certificate=pki / "leaf-rsa.pem", chain=pki / "chain.pem")
+    assert client.resign_apply(plan, rsa).signed == [image.ref]
+    assert len(client.verify(image.ref, trust, policy).signatures) == 2
+    assert client.resign_plan([image.repo], trust, policy, signed_by=pki / "leaf.pem").candidates == []
 
 
 def test_resign_arguments(

@@ -18,6 +18,10 @@ const NOT_TRUST: &[(&str, &str)] = &[
     ("--max-workers", "concurrency only"),
     ("--no-platforms", "tree: which manifests are listed, not how they are checked"),
     ("--allow-http-registry", "registry transport"),
+    (
+        "--allow-insecure-registry",
+        "registry TLS, not signature trust (cosign_flags.rs::allow_insecure_registry_skips_registry_certificate_checks_as_in_cosign)",
+    ),
     ("--registry-cacert", "registry TLS trust, not signature trust"),
     ("--registry-username", "registry credentials"),
     ("--registry-password", "registry credentials"),
@@ -34,7 +38,6 @@ const COSIGN_COMPAT_NO_EFFECT: &[(&str, Option<&str>, &str)] = &[
     ("--insecure-ignore-tlog", None, "there is no transparency log"),
     ("--insecure-ignore-sct", None, "there are no SCTs (no Fulcio)"),
     ("--new-bundle-format", None, "legacy tags and bundles are both always read"),
-    ("--allow-insecure-registry", None, "registry transport (as --allow-http-registry)"),
 ];
 
 /// The long flags `ironsign ARGS --help` lists.

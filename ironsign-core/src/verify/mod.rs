@@ -233,6 +233,87 @@ impl Policy {
     }
 }
 
+/// A [`Policy`] described by its parts, as the CLI's flags and the bindings' options give them.
+/// [`PolicySpec::build`] is the one set of rules every surface follows, so a policy means the same
+/// wherever it is written.
+///
+/// Identity lists: `None` is "not given"; any one value of the list given suffices (an ironsign
+/// extension: cosign takes one). One form only: cosign requires both a SAN and a SAN pattern when
+/// both are given, where "any one" would accept more, so mixing forms is refused rather than read
+/// either way.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySpec {
+    /// SANs (email, URI or DNS name), exact.
+    pub identity: Option<Vec<String>>,
+    /// Regular expressions a SAN must match, unanchored as in cosign.
+    pub identity_regexp: Option<Vec<String>>,
+    /// Subject DNs (RFC 4514), exact.
+    pub subject: Option<Vec<String>>,
+    /// Regular expressions the subject DN must match.
+    pub subject_regexp: Option<Vec<String>>,
+    /// `optional[key] == value` the payload must hold.
+    pub annotations: BTreeMap<String, String>,
+    /// See [`Policy::require_code_signing_eku`].
+    pub require_code_signing_eku: bool,
+    /// See [`Policy::dangerous_any_identity`]; excludes every identity form.
+    pub dangerous_any_identity: bool,
+}
+
+impl PolicySpec {
+    /// The policy, or an error naming the field at fault: two identity forms, an identity form
+    /// with `dangerous_any_identity`, an empty list, an empty value (an empty pattern matches
+    /// every SAN), or a pattern that does not compile. No identity at all gives a key-only policy
+    /// (refused at verification if the trust has root CAs).
+    pub fn build(&self) -> Result<Policy, InputError> {
+        let forms: [(&str, &Option<Vec<String>>, IdentityField, bool); 4] = [
+            ("identity", &self.identity, IdentityField::San, false),
+            ("identity_regexp", &self.identity_regexp, IdentityField::San, true),
+            ("subject", &self.subject, IdentityField::SubjectDn, false),
+            ("subject_regexp", &self.subject_regexp, IdentityField::SubjectDn, true),
+        ];
+        let given: Vec<&str> = forms.iter().filter(|(_, v, ..)| v.is_some()).map(|(name, ..)| *name).collect();
+        if given.len() > 1 {
+            return Err(InputError::arg(
+                &given.join("/"),
+                "give one identity form (identity, identity_regexp, subject or subject_regexp); each takes several values, any one of which suffices",
+            ));
+        }
+        if self.dangerous_any_identity && !given.is_empty() {
+            return Err(InputError::arg("dangerous_any_identity", format!("not with {}", given[0])));
+        }
+        let mut identities = Vec::new();
+        for (name, values, field, regex) in forms {
+            let Some(values) = values else { continue };
+            if values.is_empty() {
+                return Err(InputError::arg(name, "an empty list of identities"));
+            }
+            for value in values {
+                if value.is_empty() {
+                    return Err(InputError::arg(name, "an empty value (an empty pattern would match every SAN)"));
+                }
+                let identity = if regex {
+                    Identity::san_regex(value).map_err(|e| match e {
+                        InputError::InvalidArgument { reason, .. } => InputError::arg(name, reason),
+                        other => other,
+                    })?
+                } else {
+                    Identity::san(value.clone())
+                };
+                identities.push(identity.on(field));
+            }
+        }
+        let mut policy = match identities.split_first() {
+            Some((first, rest)) => rest.iter().fold(Policy::identity(first.clone()), |p, i| p.or_identity(i.clone())),
+            None if self.dangerous_any_identity => Policy::dangerous_any_identity(),
+            None => Policy::key_only(),
+        };
+        for (k, v) in &self.annotations {
+            policy = policy.with_annotation(k, v);
+        }
+        Ok(policy.require_code_signing_eku(self.require_code_signing_eku))
+    }
+}
+
 /// A check that passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -675,5 +756,48 @@ mod tests {
             };
             assert_eq!(rejections[0].reason.code(), "ANNOTATION_MISMATCH", "{key}");
         }
+    }
+
+    fn refused(spec: PolicySpec) -> String {
+        match spec.build() {
+            Err(InputError::InvalidArgument { name, .. }) => name,
+            other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
+        }
+    }
+
+    fn values(v: &[&str]) -> Option<Vec<String>> {
+        Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn policy_spec_refuses_ambiguous_or_empty_identities_naming_the_field() {
+        let mixed = PolicySpec { identity: values(&["a@x"]), identity_regexp: values(&["^b@"]), ..Default::default() };
+        assert_eq!(refused(mixed), "identity/identity_regexp");
+        let any = PolicySpec { subject: values(&["CN=a"]), dangerous_any_identity: true, ..Default::default() };
+        assert_eq!(refused(any), "dangerous_any_identity");
+        assert_eq!(refused(PolicySpec { identity: values(&[]), ..Default::default() }), "identity");
+        // An empty pattern would match every SAN: a variable left unset must not open the policy.
+        assert_eq!(refused(PolicySpec { identity_regexp: values(&[""]), ..Default::default() }), "identity_regexp");
+        assert_eq!(refused(PolicySpec { subject: values(&["CN=a", ""]), ..Default::default() }), "subject");
+        assert_eq!(refused(PolicySpec { subject_regexp: values(&["("]), ..Default::default() }), "subject_regexp");
+    }
+
+    #[test]
+    fn policy_spec_builds_every_part() {
+        let spec = PolicySpec {
+            subject_regexp: values(&["^CN=a$", "^CN=b$"]),
+            annotations: [("env".to_owned(), "prod".to_owned())].into(),
+            require_code_signing_eku: true,
+            ..Default::default()
+        };
+        let policy = spec.build().unwrap();
+        assert_eq!(policy.identities.len(), 2);
+        assert!(policy.identities.iter().all(|i| i.field() == IdentityField::SubjectDn));
+        assert_eq!(policy.annotations()["env"], "prod");
+        assert!(policy.require_code_signing_eku && !policy.any_identity);
+        let any = PolicySpec { dangerous_any_identity: true, ..Default::default() }.build().unwrap();
+        assert!(any.any_identity && any.identities.is_empty());
+        let key_only = PolicySpec::default().build().unwrap();
+        assert!(!key_only.any_identity && key_only.identities.is_empty() && !key_only.require_code_signing_eku);
     }
 }
