@@ -79,7 +79,8 @@ fn class_name(err: &Error) -> &'static str {
             | TimestampError::NonceMismatch { .. }
             | TimestampError::BadSignature { .. }
             | TimestampError::UntrustedAuthority { .. }
-            | TimestampError::Request { .. } => "TimestampError",
+            | TimestampError::Request { .. }
+            | TimestampError::Missing { .. } => "TimestampError",
             _ => "TimestampError",
         },
         // `Error` is non-exhaustive: a family added to the core surfaces as the base class until it
@@ -141,6 +142,7 @@ fn every_variant() -> Vec<Error> {
         TimestampError::BadSignature { reason: s() }.into(),
         TimestampError::UntrustedAuthority { subject: s(), reason: s() }.into(),
         TimestampError::Request { url: s(), reason: s() }.into(),
+        TimestampError::Missing { reason: s() }.into(),
     ]
 }
 
