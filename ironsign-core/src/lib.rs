@@ -78,6 +78,7 @@ pub mod download;
 pub mod dsse;
 pub mod error;
 pub mod gc;
+pub mod harbor;
 pub mod intoto;
 pub mod keys;
 pub mod list;
