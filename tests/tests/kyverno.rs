@@ -182,7 +182,10 @@ fn kyverno_vuln_attestation_condition_refuses_a_report_without_scan_time() {
     let policy = generated().join("kyverno-clusterpolicy.yaml");
     let run = kyverno_apply(&policy, &f.unscanned, &[]);
     assert_verdict(&run, false, "no scan time");
-    assert!(run.stdout.contains("metadata.scanFinishedOn is the zero time"), "refused by the scan-time condition: {run:?}");
+    assert!(
+        run.stdout.contains("metadata.scanFinishedOn is the zero time"),
+        "refused by the scan-time condition: {run:?}"
+    );
 }
 
 #[test]
