@@ -205,6 +205,7 @@ pub fn generate(
     if let Some(image) = image {
         config.check_covers(image)?;
     }
+    check_key_anchor(format, config)?;
     let files = match format {
         InstructionsFormat::Cosign => {
             vec![cosign_script(config, image, false), cosign_script(config, image, true)]
@@ -216,6 +217,51 @@ pub fn generate(
         InstructionsFormat::Html => vec![page(config, image, PageKind::Html)],
     };
     Ok(Instructions { format, files })
+}
+
+/// A configuration anchored on keys (see [`TrustConfig::keys`]) gets key-based verification:
+/// cosign's `--key … --insecure-ignore-tlog` in the scripts and pages. cosign takes one `--key`, so
+/// exactly one key; the admission policies are not generated for keys.
+fn check_key_anchor(format: InstructionsFormat, config: &TrustConfig) -> Result<(), InputError> {
+    let reason = match (config.keys().len(), format) {
+        (0, _) => return Ok(()),
+        (_, InstructionsFormat::Kyverno | InstructionsFormat::PolicyController | InstructionsFormat::Podman) => {
+            format!(
+                "{}: policies for a configuration anchored on keys are not generated; generate cosign, markdown or html",
+                format.name()
+            )
+        }
+        (1, _) => return Ok(()),
+        (n, _) => format!("cosign verifies with one --key and the configuration anchors on {n}: list one key"),
+    };
+    Err(InputError::InvalidArgument { name: "keys".into(), reason })
+}
+
+/// Why verification is by key, for the generated pages and scripts.
+pub const KEY_ANCHOR_REASON: &str = "The signer publishes its public key as the trust anchor. Its certificate's extended key usage lacks codeSigning (serverAuth/clientAuth, the shape of a DoD PKI certificate), which chain verification refuses in cosign (--ca-roots, --certificate-chain), Kyverno and policy-controller; verification by the public key (--key with --insecure-ignore-tlog, there being no transparency log) accepts the signatures.";
+
+/// The identity of a configuration anchored on roots (key anchors are refused before the
+/// generators that need one).
+fn cert_identity(config: &TrustConfig) -> Result<&SignerIdentity, InputError> {
+    config.identity().ok_or_else(|| InputError::InvalidArgument {
+        name: "identity".into(),
+        reason: "the configuration anchors on keys and names no identity".into(),
+    })
+}
+
+/// Who signs, in words: the identity, or the key's fingerprint.
+fn signer_text(config: &TrustConfig) -> String {
+    match (config.identity(), config.keys()) {
+        (Some(identity), _) => identity_text(identity),
+        (None, keys) => {
+            keys.iter().map(|k| format!("the key sha256:{}", k.fingerprint())).collect::<Vec<_>>().join(" or ")
+        }
+    }
+}
+
+/// Where the scripts write the signing public key of a key-anchored configuration.
+fn key_file_name(config: &TrustConfig) -> String {
+    format!("{}-signing-key.pub", config.name())
 }
 
 fn all_certificates(entries: &[CertificateEntry]) -> Vec<&Certificate> {
@@ -297,18 +343,27 @@ impl CosignCommand {
 pub fn cosign_commands(config: &TrustConfig, v3: bool) -> Vec<CosignCommand> {
     let (roots, intermediates, tsa) = file_names(config);
     let flag = |f: &str, v: &str| (f.to_owned(), Some(v.to_owned()));
-    let mut flags = vec![flag("--ca-roots", &roots)];
-    if !config.intermediates().is_empty() {
-        flags.push(flag("--ca-intermediates", &intermediates));
+    let mut flags = Vec::new();
+    match config.identity() {
+        // Anchored on the key: no certificate is checked but for its validity (cosign's rule).
+        None => flags.push(flag("--key", &key_file_name(config))),
+        Some(identity) => {
+            flags.push(flag("--ca-roots", &roots));
+            if !config.intermediates().is_empty() {
+                flags.push(flag("--ca-intermediates", &intermediates));
+            }
+            flags.push(match identity {
+                SignerIdentity::San(s) => flag("--certificate-identity", s),
+                SignerIdentity::SanRegex(r) => flag("--certificate-identity-regexp", r),
+            });
+            // A private certificate has no OIDC issuer extension: it reads as "", which '.*' matches.
+            flags.push(flag("--certificate-oidc-issuer-regexp", ".*"));
+        }
     }
-    flags.push(match config.identity() {
-        SignerIdentity::San(s) => flag("--certificate-identity", s),
-        SignerIdentity::SanRegex(r) => flag("--certificate-identity-regexp", r),
-    });
-    // A private certificate has no OIDC issuer extension: it reads as "", which '.*' matches.
-    flags.push(flag("--certificate-oidc-issuer-regexp", ".*"));
     flags.push(("--insecure-ignore-tlog".to_owned(), None));
-    flags.push(("--insecure-ignore-sct".to_owned(), None));
+    if config.identity().is_some() {
+        flags.push(("--insecure-ignore-sct".to_owned(), None));
+    }
     if config.tsa_chain().is_some() {
         flags.push(("--use-signed-timestamps".to_owned(), None));
         flags.push(flag("--timestamp-certificate-chain", &tsa));
@@ -363,13 +418,16 @@ fn cosign_script(config: &TrustConfig, image: Option<&ImageReference>, v3: bool)
     let (label, file) =
         if v3 { ("cosign v3.x", "verify-cosign-v3.sh") } else { ("cosign v2.x", "verify-cosign-v2.sh") };
     let mut s = String::from("#!/bin/sh\n");
+    let under = if config.keys().is_empty() { format!(" under {}", root_subjects(config)) } else { String::new() };
     s.push_str(&format!(
-        "# Verify an image of {} with {label}: signed by {} under {} (ironsign trust configuration {:?}).\n",
+        "# Verify an image of {} with {label}: signed by {}{under} (ironsign trust configuration {:?}).\n",
         config.images().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "),
-        identity_text(config.identity()),
-        root_subjects(config),
+        signer_text(config),
         config.name()
     ));
+    if !config.keys().is_empty() {
+        s.push_str(&format!("#\n# {}\n", KEY_ANCHOR_REASON));
+    }
     s.push_str(
         "# Generated by `ironsign instructions cosign`. Give the image by digest (REPO@sha256:...).\nset -eu\n\n",
     );
@@ -380,7 +438,11 @@ fn cosign_script(config: &TrustConfig, image: Option<&ImageReference>, v3: bool)
     s.push_str(
         "check_sha256() {\n  actual=$( (sha256sum \"$1\" 2>/dev/null || shasum -a 256 \"$1\") | cut -d' ' -f1)\n  if [ \"$actual\" != \"$2\" ]; then\n    echo \"$1: SHA-256 is $actual, expected $2; not trusting it\" >&2\n    exit 1\n  fi\n}\n\n",
     );
-    s.push_str(&fetch_certificates(config.roots(), &roots, "Root CA certificates"));
+    if config.roots().is_empty() {
+        s.push_str(&write_keys(config));
+    } else {
+        s.push_str(&fetch_certificates(config.roots(), &roots, "Root CA certificates"));
+    }
     if !config.intermediates().is_empty() {
         s.push('\n');
         s.push_str(&fetch_certificates(config.intermediates(), &intermediates, "Intermediate CA certificates"));
@@ -399,6 +461,18 @@ fn cosign_script(config: &TrustConfig, image: Option<&ImageReference>, v3: bool)
         s.push('\n');
     }
     GeneratedFile { path: file.into(), media_type: SHELL, content: s }
+}
+
+/// Shell lines that write the signing public key, its fingerprint in a comment.
+fn write_keys(config: &TrustConfig) -> String {
+    let pems: String = config.keys().iter().map(|k| k.to_pem()).collect();
+    let fingerprints: Vec<String> =
+        config.keys().iter().map(|k| format!("#   SHA-256 of the SubjectPublicKeyInfo: {}", k.fingerprint())).collect();
+    format!(
+        "# The signing public key (the trust anchor):\n{}\ncat > {} <<'PEM'\n{pems}PEM\n",
+        fingerprints.join("\n"),
+        sh_quote(&key_file_name(config))
+    )
 }
 
 fn identity_text(identity: &SignerIdentity) -> String {
@@ -432,7 +506,7 @@ fn kyverno_references(config: &TrustConfig) -> Vec<String> {
     out
 }
 
-fn kyverno_keyless(config: &TrustConfig) -> Value {
+fn kyverno_keyless(config: &TrustConfig) -> Result<Value, Error> {
     let roots = pem_bundle(all_certificates(config.roots()));
     let mut keyless = json!({
         "roots": roots,
@@ -441,14 +515,14 @@ fn kyverno_keyless(config: &TrustConfig) -> Value {
         // Without it Kyverno fetches CT log keys over TUF (no network in an air gap).
         "ctlog": {"ignoreSCT": true},
     });
-    match config.identity() {
+    match cert_identity(config)? {
         SignerIdentity::San(s) => keyless["subject"] = json!(s),
         SignerIdentity::SanRegex(r) => keyless["subjectRegExp"] = json!(r),
     }
     if let Some(tsa) = config.tsa_chain() {
         keyless["ctlog"]["tsaCertChain"] = json!(pem_bundle(&tsa.certificates));
     }
-    json!([{"count": 1, "entries": [{"keyless": keyless}]}])
+    Ok(json!([{"count": 1, "entries": [{"keyless": keyless}]}]))
 }
 
 fn to_yaml(value: &Value, what: &str) -> Result<String, Error> {
@@ -458,7 +532,7 @@ fn to_yaml(value: &Value, what: &str) -> Result<String, Error> {
 }
 
 fn kyverno_cluster_policy(config: &TrustConfig) -> Result<GeneratedFile, Error> {
-    let attestors = kyverno_keyless(config);
+    let attestors = kyverno_keyless(config)?;
     let attestations: Vec<Value> = config
         .required_predicate_types()
         .iter()
@@ -508,7 +582,7 @@ fn kyverno_cluster_policy(config: &TrustConfig) -> Result<GeneratedFile, Error> 
                 "policies.kyverno.io/description": format!(
                     "Generated by ironsign: images of {} must be signed by {} under {}.",
                     config.images().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "),
-                    identity_text(config.identity()),
+                    signer_text(config),
                     root_subjects(config)
                 ),
             },
@@ -531,7 +605,7 @@ fn kyverno_cluster_policy(config: &TrustConfig) -> Result<GeneratedFile, Error> 
 }
 
 fn kyverno_image_validating_policy(config: &TrustConfig) -> Result<GeneratedFile, Error> {
-    let identity = match config.identity() {
+    let identity = match cert_identity(config)? {
         SignerIdentity::San(s) => json!({"issuerRegExp": ".*", "subject": s}),
         SignerIdentity::SanRegex(r) => json!({"issuerRegExp": ".*", "subjectRegExp": r}),
     };
@@ -548,7 +622,7 @@ fn kyverno_image_validating_policy(config: &TrustConfig) -> Result<GeneratedFile
     });
     let mut validations = vec![json!({
         "expression": "images.containers.map(image, verifyImageSignatures(image, [attestors.ironsign])).all(e, e > 0)",
-        "message": format!("the image is not signed by {}", identity_text(config.identity())),
+        "message": format!("the image is not signed by {}", signer_text(config)),
     })];
     let mut attestations = Vec::new();
     for (i, t) in config.required_predicate_types().iter().enumerate() {
@@ -557,7 +631,7 @@ fn kyverno_image_validating_policy(config: &TrustConfig) -> Result<GeneratedFile
             "expression": format!(
                 "images.containers.map(image, verifyAttestationSignatures(image, attestations.{name}, [attestors.ironsign])).all(e, e > 0)"
             ),
-            "message": format!("the {t} attestation is missing or not signed by {}", identity_text(config.identity())),
+            "message": format!("the {t} attestation is missing or not signed by {}", signer_text(config)),
         }));
         attestations.push(json!({"name": name, "intoto": {"type": t}}));
     }
@@ -639,7 +713,7 @@ fn policy_controller(config: &TrustConfig) -> Result<Vec<GeneratedFile>, Error> 
         "metadata": {"name": config.name()},
         "spec": {"sigstoreKeys": keys},
     });
-    let identity = match config.identity() {
+    let identity = match cert_identity(config)? {
         SignerIdentity::San(s) => json!({"issuerRegExp": ".*", "subject": s}),
         SignerIdentity::SanRegex(r) => json!({"issuerRegExp": ".*", "subjectRegExp": r}),
     };
@@ -711,7 +785,7 @@ fn podman(config: &TrustConfig, options: &InstructionsOptions) -> Result<Vec<Gen
     if !config.intermediates().is_empty() {
         pki["caIntermediatesPath"] = json!(format!("{dir}/{intermediates}"));
     }
-    match config.identity() {
+    match cert_identity(config)? {
         SignerIdentity::San(s) if s.contains('@') && !s.contains(':') => pki["subjectEmail"] = json!(s),
         SignerIdentity::San(s) if !s.contains(':') && !s.contains('/') => pki["subjectHostname"] = json!(s),
         other => {
@@ -823,8 +897,11 @@ fn page(config: &TrustConfig, image: Option<&ImageReference>, kind: PageKind) ->
         ),
     };
     let attestations = config.required_predicate_types();
-    let signer = identity_text(config.identity());
+    let signer = signer_text(config);
     let roots_pem = pem_bundle(all_certificates(config.roots()));
+    if !config.keys().is_empty() {
+        return key_page(config, kind, &subject, &render(&v2), &render(&v3));
+    }
     match kind {
         PageKind::Markdown => {
             let mut s = format!("# Verifying {subject}\n\n");
@@ -893,6 +970,68 @@ fn page(config: &TrustConfig, image: Option<&ImageReference>, kind: PageKind) ->
             s.push_str(&format!("<h2>2. Verify with cosign v2</h2>\n<pre><code>{}</code></pre>\n", e(&render(&v2))));
             s.push_str(&format!("<h2>3. Verify with cosign v3</h2>\n<pre><code>{}</code></pre>\n", e(&render(&v3))));
             s.push_str("<p>Admission policies for Kyverno, Sigstore policy-controller and podman: <code>ironsign instructions kyverno|policy-controller|podman</code>.</p>\n</body>\n</html>\n");
+            GeneratedFile { path: "verify.html".into(), media_type: "text/html", content: s }
+        }
+    }
+}
+
+/// The page of a configuration anchored on keys: why verification is by key, the key and its
+/// fingerprint, the cosign commands.
+fn key_page(config: &TrustConfig, kind: PageKind, subject: &str, v2: &str, v3: &str) -> GeneratedFile {
+    let key_file = key_file_name(config);
+    let pems: String = config.keys().iter().map(|k| k.to_pem()).collect();
+    let fingerprints: Vec<String> = config.keys().iter().map(|k| k.fingerprint()).collect();
+    let check = format!(
+        "# Save the public key below as {key_file}, then check its fingerprint:\nopenssl pkey -pubin -in {} -outform DER | sha256sum",
+        sh_quote(&key_file)
+    );
+    let attestations = config.required_predicate_types();
+    let types = |quote: &dyn Fn(&str) -> String| attestations.iter().map(|t| quote(t)).collect::<Vec<_>>().join(", ");
+    match kind {
+        PageKind::Markdown => {
+            let mut s = format!("# Verifying {subject}\n\n");
+            s.push_str(&format!(
+                "Signed with the key whose SHA-256 (of its SubjectPublicKeyInfo) is `{}`.\n\n",
+                fingerprints.join("`, `")
+            ));
+            s.push_str(&format!("**Why by key:** {KEY_ANCHOR_REASON}\n"));
+            if !attestations.is_empty() {
+                s.push_str(&format!(
+                    "\nEvery image also carries signed attestations of type {}.\n",
+                    types(&|t| format!("`{t}`"))
+                ));
+            }
+            s.push_str(&format!("\n## 1. Get the public key\n\n```sh\n{check}\n```\n\nThe fingerprint must read as above.\n\n```\n{pems}```\n"));
+            s.push_str(&format!("\n## 2. Verify with cosign v2\n\n```sh\n{v2}\n```\n"));
+            s.push_str(&format!("\n## 3. Verify with cosign v3\n\n```sh\n{v3}\n```\n"));
+            GeneratedFile { path: "verify.md".into(), media_type: "text/markdown", content: s }
+        }
+        PageKind::Html => {
+            let e = html_escape;
+            let mut s = String::from("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+            s.push_str(&format!("<title>Verifying {}</title>\n</head>\n<body>\n", e(subject)));
+            s.push_str(&format!("<h1>Verifying <code>{}</code></h1>\n", e(subject)));
+            s.push_str(&format!(
+                "<p>Signed with the key whose SHA-256 (of its SubjectPublicKeyInfo) is <code>{}</code>.</p>\n",
+                e(&fingerprints.join(", "))
+            ));
+            s.push_str(&format!("<p><strong>Why by key:</strong> {}</p>\n", e(KEY_ANCHOR_REASON)));
+            if !attestations.is_empty() {
+                s.push_str(&format!(
+                    "<p>Every image also carries signed attestations of type {}.</p>\n",
+                    types(&|t| format!("<code>{}</code>", e(t)))
+                ));
+            }
+            s.push_str(&format!(
+                "<h2>1. Get the public key</h2>\n<pre><code>{}</code></pre>\n<p>The fingerprint must read as above.</p>\n<pre><code>{}</code></pre>\n",
+                e(&check),
+                e(&pems)
+            ));
+            s.push_str(&format!("<h2>2. Verify with cosign v2</h2>\n<pre><code>{}</code></pre>\n", e(v2)));
+            s.push_str(&format!(
+                "<h2>3. Verify with cosign v3</h2>\n<pre><code>{}</code></pre>\n</body>\n</html>\n",
+                e(v3)
+            ));
             GeneratedFile { path: "verify.html".into(), media_type: "text/html", content: s }
         }
     }
