@@ -639,7 +639,6 @@ export interface ListArtifactsOptions {
   platforms?: boolean
 }
 
-/** Options of [`Signer::from_pkcs11_uri`]. */
 /** Something found about the signing material that does not stop signing. */
 export interface MaterialFinding {
   /** Stable code: `NO_SUBJECT_ALT_NAME`, `CHAIN_ENDS_WITHOUT_ROOT`, `NO_CODE_SIGNING_EKU`. */
@@ -648,6 +647,7 @@ export interface MaterialFinding {
   message: string
 }
 
+/** Options of [`Signer::from_pkcs11_uri`]. */
 export interface Pkcs11Options {
   /** The PKCS#11 module, when the URI has no `module-path`. */
   modulePath?: string
