@@ -215,7 +215,7 @@ fn a_trust_configuration_anchored_on_the_signing_key() {
 
     // The anchor is roots and identity, or keys: anything else is refused, naming the field.
     for (body, field) in [
-        (format!("keys: [{{file: signing.pub}}]\nidentity: {{san: pipeline.example.mil}}\n"), "identity"),
+        ("keys: [{file: signing.pub}]\nidentity: {san: pipeline.example.mil}\n".into(), "identity"),
         (
             "keys: [{file: signing.pub}]\nroots: [{file: root.pem}]\nidentity: {san: signer@example.com}\n".into(),
             "keys",
