@@ -222,7 +222,8 @@ pub fn assess(repository: &str, image: &Digest, pushes: &[ManifestPush<'_>]) -> 
 mod tests {
     use super::*;
 
-    const IMAGE: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    // Hex letters, so the upper-case near-miss tag below differs from the real one.
+    const IMAGE: &str = "sha256:abcdef11111111111111111111111111111111111111111111111111111111ab";
 
     fn sig_manifest(layer_type: &str) -> Vec<u8> {
         format!(
