@@ -55,6 +55,11 @@ enum Command {
     Verify(VerifyCmd),
     /// Write a cosign-compatible encrypted key pair (cosign.key, cosign.pub).
     GenerateKeyPair(GenerateKeyPairCmd),
+    /// Encrypt an existing PEM private key (RSA or EC, as openssl writes it) into a cosign key pair
+    /// (import-cosign.key, import-cosign.pub).
+    ImportKeyPair(ImportKeyPairCmd),
+    /// Print ironsign's version (cosign's layout; --json for its JSON keys).
+    Version(VersionCmd),
     /// Print where an image's attachment is stored.
     Triangulate(TriangulateCmd),
     /// Print the simple signing payload that signing the image would sign.
@@ -163,6 +168,26 @@ struct GenerateKeyPairCmd {
     /// Overwrite existing files.
     #[arg(long, short = 'f')]
     force: bool,
+}
+
+#[derive(clap::Args)]
+struct ImportKeyPairCmd {
+    /// The unencrypted PEM private key to import (PKCS#8, SEC1 EC or PKCS#1 RSA).
+    #[arg(long, short = 'k', value_name = "FILE")]
+    key: PathBuf,
+    /// Write <PREFIX>.key and <PREFIX>.pub.
+    #[arg(long = "output-key-prefix", short = 'o', default_value = "import-cosign")]
+    prefix: String,
+    /// Overwrite existing output files (cosign asks; ironsign refuses without this flag).
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+#[derive(clap::Args)]
+struct VersionCmd {
+    /// Print JSON (cosign's keys: gitVersion, gitCommit, ...).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -280,6 +305,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sign(c) => done(sign(c).await),
         Command::Verify(c) => done(verify(c).await),
         Command::GenerateKeyPair(c) => done(generate_key_pair(c)),
+        Command::ImportKeyPair(c) => done(import_key_pair(c)),
+        Command::Version(c) => done(version(c)),
         Command::Csr(c) => done(certs::csr(c)),
         Command::Cert(c) => certs::cert(c),
         Command::Tree(c) => done(lifecycle::tree(c).await),
@@ -472,20 +499,102 @@ fn error_json(err: &Error) -> serde_json::Value {
 }
 
 fn generate_key_pair(c: GenerateKeyPairCmd) -> anyhow::Result<()> {
-    let key_path = PathBuf::from(format!("{}.key", c.prefix));
-    let pub_path = PathBuf::from(format!("{}.pub", c.prefix));
+    write_key_pair(&c.prefix, c.force, "--force", |password| {
+        ironsign::keys::generate_cosign_key_pair(password).map_err(Error::from)
+    })
+}
+
+fn import_key_pair(c: ImportKeyPairCmd) -> anyhow::Result<()> {
+    let pem = zeroize::Zeroizing::new(
+        std::fs::read(&c.key)
+            .map_err(|e| ironsign::InputError::Io { path: c.key.display().to_string(), reason: e.to_string() })?,
+    );
+    let what = c.key.display().to_string();
+    write_key_pair(&c.prefix, c.yes, "-y", |password| {
+        ironsign::keys::import_cosign_key_pair(&pem, password, &what).map_err(Error::from)
+    })
+}
+
+/// Writes `<prefix>.key` (mode 0600) and `<prefix>.pub` from `make(password)`, refusing to
+/// overwrite either unless `overwrite`; prints what cosign prints.
+fn write_key_pair(
+    prefix: &str,
+    overwrite: bool,
+    overwrite_flag: &str,
+    make: impl FnOnce(&[u8]) -> Result<(zeroize::Zeroizing<String>, String), Error>,
+) -> anyhow::Result<()> {
+    let key_path = PathBuf::from(format!("{prefix}.key"));
+    let pub_path = PathBuf::from(format!("{prefix}.pub"));
     for p in [&key_path, &pub_path] {
-        anyhow::ensure!(c.force || !p.exists(), "{} exists; use --force to overwrite", p.display());
+        anyhow::ensure!(overwrite || !p.exists(), "{} exists; use {overwrite_flag} to overwrite", p.display());
     }
     let password = args::key_password(true)?.unwrap_or_default();
-    let (private_pem, public_pem) =
-        ironsign::keys::generate_cosign_key_pair(password.as_bytes()).map_err(Error::from)?;
+    let (private_pem, public_pem) = make(password.as_bytes())?;
     write_private(&key_path, private_pem.as_bytes())?;
     std::fs::write(&pub_path, public_pem).with_context(|| format!("writing {}", pub_path.display()))?;
     eprintln!("Private key written to {}", key_path.display());
     eprintln!("Public key written to {}", pub_path.display());
     Ok(())
 }
+
+/// `cosign version`'s layout and JSON keys, so scripts that read `gitVersion` keep working.
+fn version(c: VersionCmd) -> anyhow::Result<()> {
+    let info = [
+        ("gitVersion", concat!("v", env!("CARGO_PKG_VERSION"))),
+        ("gitCommit", option_env!("IRONSIGN_GIT_COMMIT").unwrap_or("unknown")),
+        ("gitTreeState", option_env!("IRONSIGN_GIT_TREE_STATE").unwrap_or("unknown")),
+        ("buildDate", option_env!("IRONSIGN_BUILD_DATE").unwrap_or("unknown")),
+        ("rustVersion", env!("IRONSIGN_RUSTC_VERSION")),
+        ("compiler", "rustc"),
+        ("platform", PLATFORM),
+    ];
+    if c.json {
+        // In cosign's key order (a JSON map would sort them).
+        let fields: Vec<String> =
+            info.iter().map(|(k, v)| format!("  \"{k}\": {}", serde_json::Value::from(*v))).collect();
+        outln!("{{\n{}\n}}", fields.join(",\n"));
+        return Ok(());
+    }
+    outln!("ironsign: sign and verify OCI images in cosign's formats with your own X.509 PKI.\n");
+    for (key, value) in info {
+        let mut label = key.to_owned();
+        label[..1].make_ascii_uppercase();
+        outln!("{:<15}{value}", format!("{label}:"));
+    }
+    Ok(())
+}
+
+/// GOOS/GOARCH spelling of the build target, as cosign prints `Platform`.
+const PLATFORM: &str = {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    {
+        "linux/amd64"
+    }
+    #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+    {
+        "linux/arm64"
+    }
+    #[cfg(all(target_os = "macos", target_arch = "aarch64"))]
+    {
+        "darwin/arm64"
+    }
+    #[cfg(all(target_os = "macos", target_arch = "x86_64"))]
+    {
+        "darwin/amd64"
+    }
+    #[cfg(all(target_os = "windows", target_arch = "x86_64"))]
+    {
+        "windows/amd64"
+    }
+    #[cfg(not(any(
+        all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")),
+        all(target_os = "macos", any(target_arch = "x86_64", target_arch = "aarch64")),
+        all(target_os = "windows", target_arch = "x86_64")
+    )))]
+    {
+        "unknown"
+    }
+};
 
 /// Writes a private key file with mode 0600 from the start.
 pub(crate) fn write_private(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
