@@ -126,6 +126,19 @@ struct SignCmd {
     attachment: Option<SignedAttachment>,
     #[command(flatten)]
     format: bundles::FormatArgs,
+    /// Store the signature (the default); with --upload=false sign only and write the
+    /// --output-* files (later stored with `attach signature`).
+    #[arg(long)]
+    upload: Option<bool>,
+    /// Write the signature (base64) to this file.
+    #[arg(long = "output-signature", value_name = "FILE")]
+    output_signature: Option<PathBuf>,
+    /// Write the signed payload to this file.
+    #[arg(long = "output-payload", value_name = "FILE")]
+    output_payload: Option<PathBuf>,
+    /// Write the signing certificate (PEM) to this file.
+    #[arg(long = "output-certificate", value_name = "FILE")]
+    output_certificate: Option<PathBuf>,
     #[command(flatten)]
     _compat: args::CosignSignCompat,
     #[command(flatten)]
@@ -360,9 +373,34 @@ async fn sign(c: SignCmd) -> anyhow::Result<()> {
         attachment: c.attachment.map(|SignedAttachment::Sbom| ironsign::cosign::AttachmentKind::Sbom),
         format: c.format.format()?,
     };
+    let outputs = SignatureOutputs {
+        signature: c.output_signature,
+        payload: c.output_payload,
+        certificate: c.output_certificate,
+    };
+    if outputs.certificate.is_some() && material.certificate().is_none() {
+        anyhow::bail!("--output-certificate: the signing key has no certificate (give --certificate)");
+    }
+    if outputs.any() && (images.len() > 1 || c.recursive) {
+        anyhow::bail!("--output-* files hold one signature: give one image and no --recursive");
+    }
+    if c.upload == Some(false) {
+        anyhow::ensure!(
+            outputs.signature.is_some(),
+            "--upload=false stores nothing: give --output-signature (and --output-payload) to keep the signature"
+        );
+        let detached = ironsign::sign::sign_detached(&client, &images[0], &material, &options).await?;
+        return outputs.write(&detached[0], &material);
+    }
     let results =
         for_each_image(&images, c.max_workers, |image| ironsign::sign::sign_image(&client, image, &material, &options))
             .await;
+    if let Some(Ok(report)) = results.first().filter(|_| outputs.any()) {
+        match report.signatures.first().and_then(|s| s.detached.as_ref()) {
+            Some(detached) => outputs.write(detached, &material)?,
+            None => anyhow::bail!("--output-* files are written for the legacy format only (a bundle is stored whole)"),
+        }
+    }
     let mut first_error = None;
     for (image, result) in images.iter().zip(results) {
         match result {
@@ -384,6 +422,41 @@ async fn sign(c: SignCmd) -> anyhow::Result<()> {
         }
     }
     first_error.map_or(Ok(()), |e| Err(e.into()))
+}
+
+/// `sign --output-signature/--output-payload/--output-certificate`, as cosign writes them.
+struct SignatureOutputs {
+    signature: Option<PathBuf>,
+    payload: Option<PathBuf>,
+    certificate: Option<PathBuf>,
+}
+
+impl SignatureOutputs {
+    fn any(&self) -> bool {
+        self.signature.is_some() || self.payload.is_some() || self.certificate.is_some()
+    }
+
+    fn write(
+        &self,
+        detached: &ironsign::DetachedSignature,
+        material: &ironsign::SigningMaterial,
+    ) -> anyhow::Result<()> {
+        let write = |path: &PathBuf, bytes: &[u8]| {
+            std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+        };
+        if let Some(path) = &self.signature {
+            write(path, detached.signature_base64().as_bytes())?;
+        }
+        if let Some(path) = &self.payload {
+            write(path, &detached.payload)?;
+        }
+        if let Some(path) = &self.certificate {
+            let certificate =
+                material.certificate().context("--output-certificate: the signing key has no certificate")?;
+            write(path, certificate.to_pem().as_bytes())?;
+        }
+        Ok(())
+    }
 }
 
 /// Runs `op` over every image with at most `workers` at once, keeping the order.

@@ -1,6 +1,7 @@
 //! cosign commands that pipelines call, run with `ironsign` in their place (issue 14):
-//! `import-key-pair` of keys openssl writes, and `version`. Each outcome is checked against the
-//! real cosign v2.6.5 and v3.1.3 doing the same.
+//! `import-key-pair` of keys openssl writes, `version`, `sign --upload=false` with its
+//! `--output-*` files, `attach signature` and `attach attestation`. Each outcome is checked against
+//! the real cosign v2.6.5 and v3.1.3 doing the same, or reading what ironsign wrote.
 
 use ironsign_e2e::*;
 use std::path::Path;
@@ -163,4 +164,214 @@ fn version_has_cosigns_shape() {
         assert!(text.lines().any(|l| l.starts_with(label)), "no {label} line in {text}");
     }
     assert_ne!(ironsign_in(&["version", "--json=maybe"], dir.path()).code, 0);
+}
+
+fn cosign_verify_chain(version: Cosign, image: &str, dir: &Path) -> Run {
+    let chain = pki_file("chain.pem");
+    let mut args = vec!["verify", "--allow-http-registry", "--certificate-chain", &chain];
+    args.extend(["--certificate-identity", "signer@example.com", "--certificate-oidc-issuer-regexp", ".*"]);
+    args.extend(["--insecure-ignore-tlog", "--insecure-ignore-sct"]);
+    args.extend(version.legacy_flags(false));
+    args.push(image);
+    cosign(version, &args, dir)
+}
+
+fn no_signatures(image: &str) {
+    verify_with_root(image, &[]).code(10);
+}
+
+/// `sign --upload=false --output-*` stores nothing and writes what cosign writes; `attach
+/// signature` stores it so cosign and ironsign verify it; the files cosign writes attach with
+/// ironsign, and ironsign's attach with cosign.
+#[test]
+fn sign_without_upload_then_attach_signature_round_trips_with_cosign() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, cert, chain) = (pki_file("leaf.key"), pki_file("leaf.pem"), pki_file("chain.pem"));
+    let signing = ["--key", key.as_str(), "--certificate", cert.as_str(), "--certificate-chain", chain.as_str()];
+    let outputs = ["--output-signature", "s.b64", "--output-payload", "p.json", "--output-certificate", "c.pem"];
+
+    // ironsign signs detached, ironsign attaches, both cosigns verify.
+    let (_, image) = push_image(&unique_repo("detached"));
+    let mut args = vec!["sign", "--upload=false"];
+    args.extend(signing);
+    args.extend(outputs);
+    args.push(&image);
+    ironsign_in(&args, d).ok();
+    no_signatures(&image);
+    let generated = ironsign(&["generate", &image]).ok().stdout;
+    assert_eq!(std::fs::read_to_string(d.join("p.json")).unwrap(), generated.trim_end(), "payload is generate's");
+    let certificate = std::fs::read_to_string(d.join("c.pem")).unwrap();
+    assert_eq!(certificate.trim(), std::fs::read_to_string(&cert).unwrap().trim());
+    let attach = ["attach", "signature", "--payload", "p.json", "--signature", "s.b64", "--certificate", "c.pem"];
+    let mut args = attach.to_vec();
+    args.extend(["--certificate-chain", chain.as_str(), image.as_str()]);
+    let out = ironsign_in(&args, d).ok();
+    assert!(out.stderr.starts_with("Pushed signature to "), "{}", out.stderr);
+    verify_with_root(&image, &[]).ok();
+    for version in Cosign::ALL {
+        cosign_verify_chain(version, &image, d).ok();
+    }
+    // The same again is not stored twice.
+    let again = ironsign_in(&args, d).ok();
+    assert!(again.stderr.starts_with("Signature already present in "), "{}", again.stderr);
+    assert_eq!(verify_with_root(&image, &["-o", "json"]).ok().json()["signatures"].as_array().unwrap().len(), 1);
+
+    // cosign signs detached (with the same key, imported for it), ironsign attaches.
+    ironsign_in(&["import-key-pair", "--key", &key], d).ok();
+    let cosign_signing =
+        ["--key", "import-cosign.key", "--certificate", cert.as_str(), "--certificate-chain", chain.as_str()];
+    for version in Cosign::ALL {
+        let (_, image) = push_image(&unique_repo("detached-cosign"));
+        let prefix = format!("{version:?}");
+        let (sig, payload) = (format!("{prefix}.sig"), format!("{prefix}.payload"));
+        let mut args = vec!["sign", "--allow-http-registry", "--upload=false", "-y"];
+        args.extend(cosign_signing);
+        args.extend(["--output-signature", &sig, "--output-payload", &payload]);
+        args.extend(version.legacy_flags(true));
+        args.push(&image);
+        cosign(version, &args, d).ok();
+        no_signatures(&image);
+        let attach = ["attach", "signature", "--payload", &payload, "--signature", &sig, "--certificate", &cert];
+        let mut args = attach.to_vec();
+        args.extend(["--certificate-chain", chain.as_str(), image.as_str()]);
+        ironsign_in(&args, d).ok();
+        verify_with_root(&image, &[]).ok();
+        cosign_verify_chain(version, &image, d).ok();
+    }
+
+    // ironsign signs detached, cosign attaches.
+    let (_, image) = push_image(&unique_repo("detached-to-cosign"));
+    let mut args = vec!["sign", "--upload=false"];
+    args.extend(signing);
+    args.extend(outputs);
+    args.push(&image);
+    ironsign_in(&args, d).ok();
+    let attach = ["attach", "signature", "--allow-http-registry", "--payload", "p.json", "--signature", "s.b64"];
+    let mut args = attach.to_vec();
+    args.extend(["--certificate", cert.as_str(), "--certificate-chain", chain.as_str(), image.as_str()]);
+    cosign(Cosign::V2, &args, d).ok();
+    verify_with_root(&image, &[]).ok();
+
+    // Uploading still writes the files when asked, as cosign does.
+    let (_, image) = push_image(&unique_repo("upload-and-output"));
+    let mut args = vec!["sign"];
+    args.extend(signing);
+    args.extend(["--output-signature", "up.b64", "--output-payload", "up.json", image.as_str()]);
+    ironsign_in(&args, d).ok();
+    // The files hold exactly what was stored: attaching them finds it already there.
+    let attach = ["attach", "signature", "--payload", "up.json", "--signature", "up.b64", "--certificate", &cert];
+    let mut args = attach.to_vec();
+    args.extend(["--certificate-chain", chain.as_str(), image.as_str()]);
+    let again = ironsign_in(&args, d).ok();
+    assert!(again.stderr.starts_with("Signature already present in "), "{}", again.stderr);
+}
+
+/// What attach and detached signing refuse, as a hurried user or an attacker would try them:
+/// nothing is stored in each case.
+#[test]
+fn attach_signature_and_detached_signing_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, cert, chain) = (pki_file("leaf.key"), pki_file("leaf.pem"), pki_file("chain.pem"));
+    let (_, image) = push_image(&unique_repo("attach-refused"));
+    let (_, other_image) = push_image(&unique_repo("attach-refused-other"));
+    let detached = |target: &str, signer_key: &str, prefix: &str| {
+        let (sig, payload) = (format!("{prefix}.b64"), format!("{prefix}.json"));
+        let args = ["sign", "--upload=false", "--key", signer_key, "--output-signature", &sig];
+        let mut args = args.to_vec();
+        args.extend(["--output-payload", &payload, target]);
+        ironsign_in(&args, d).ok();
+    };
+    detached(&other_image, &key, "other-image");
+    detached(&image, &pki_file("other-leaf.key"), "other-key");
+    detached(&image, &key, "good");
+    std::fs::write(d.join("garbage.b64"), "not base64 at all!").unwrap();
+
+    let refused = |args: &[&str], says: &str| {
+        let out = ironsign_in(args, d);
+        assert_ne!(out.code, 0, "{args:?} succeeded");
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+        no_signatures(&image);
+    };
+    let attach_refused = |sig: &str, payload: &str, says: &str| {
+        let mut args = vec!["attach", "signature", "--signature", sig, "--payload", payload];
+        args.extend(["--certificate", cert.as_str(), "--certificate-chain", chain.as_str()]);
+        args.push(image.as_str());
+        refused(&args, says);
+    };
+    attach_refused("other-image.b64", "other-image.json", "not the image's digest");
+    attach_refused("other-key.b64", "other-key.json", "does not verify over the payload");
+    attach_refused("garbage.b64", "good.json", "is not base64");
+    attach_refused("missing.b64", "good.json", "missing.b64");
+    refused(&["attach", "signature", "--signature", "good.b64", "--certificate-chain", &chain, &image], "chain needs");
+    refused(
+        &["attach", "signature", "--signature", "good.b64", "--rekor-response", "r.json", &image],
+        "transparency log",
+    );
+    refused(&["attach", "signature", "--signature", "good.b64", "--tsr", "t.tsr", &image], "--tsr");
+    refused(&["sign", "--upload=false", "--key", &key, &image], "--output-signature");
+    refused(&["sign", "--key", &key, "--output-certificate", "c.pem", &image], "no certificate");
+    refused(&["sign", "--key", &key, "--output-signature", "x", &image, &other_image], "one signature");
+
+    // Without a certificate the signature cannot be checked here; it is stored, and only the
+    // right key verifies it.
+    ironsign_in(&["attach", "signature", "--signature", "good.b64", "--payload", "good.json", &image], d).ok();
+    ironsign(&["verify", "--key", &pki_file("leaf.pub"), &image]).ok();
+    assert_ne!(ironsign(&["verify", "--key", &pki_file("dod-leaf.pub"), &image]).code, 0);
+}
+
+/// `attest --no-upload` envelopes attach with ironsign and cosign verifies them; cosign's attach
+/// with ironsign; an envelope about another image, or a file that is no envelope, stores nothing.
+#[test]
+fn attach_attestation_round_trips_with_cosign() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, public) = (pki_file("leaf.key"), pki_file("leaf.pub"));
+    std::fs::write(d.join("predicate.json"), r#"{"scanner":"drop-in"}"#).unwrap();
+    let (_, image) = push_image(&unique_repo("attach-att"));
+    let (_, other_image) = push_image(&unique_repo("attach-att-other"));
+    let envelope = |target: &str| {
+        let args = ["attest", "--key", &key, "--type", "custom", "--predicate", "predicate.json", "--no-upload"];
+        let mut args = args.to_vec();
+        args.push(target);
+        ironsign_in(&args, d).ok().stdout
+    };
+    std::fs::write(d.join("env.json"), envelope(&image)).unwrap();
+    std::fs::write(d.join("other.json"), envelope(&other_image)).unwrap();
+    std::fs::write(d.join("not-envelope.json"), r#"{"hello":"world"}"#).unwrap();
+
+    let verify_att = |target: &str| ironsign(&["verify-attestation", "--key", &public, "--type", "custom", target]);
+    for bad in [vec!["env.json", "other.json"], vec!["not-envelope.json"]] {
+        let mut args = vec!["attach", "attestation"];
+        for file in &bad {
+            args.extend(["--attestation", file]);
+        }
+        args.push(&image);
+        let out = ironsign_in(&args, d);
+        assert_ne!(out.code, 0, "{bad:?} attached");
+        assert!(out.stderr.contains("INVALID_ARGUMENT"), "{bad:?}: {}", out.stderr);
+        assert_ne!(verify_att(&image).code, 0, "{bad:?}: something was stored");
+    }
+    let out = ironsign_in(&["attach", "attestation", "--attestation", "env.json", &image], d).ok();
+    assert!(out.stderr.contains("Pushed https://cosign.sigstore.dev/attestation/v1 attestation"), "{}", out.stderr);
+    verify_att(&image).ok();
+    for version in Cosign::ALL {
+        let mut args = vec!["verify-attestation", "--allow-http-registry", "--key", &public, "--type", "custom"];
+        args.push("--insecure-ignore-tlog");
+        args.extend(version.legacy_flags(false));
+        args.push(&image);
+        cosign(version, &args, d).ok();
+    }
+
+    // cosign's envelope (signed with the same key, imported for cosign), attached by ironsign.
+    ironsign_in(&["import-key-pair", "--key", &key], d).ok();
+    let (_, image) = push_image(&unique_repo("attach-att-cosign"));
+    let args = ["attest", "--allow-http-registry", "--key", "import-cosign.key", "--type", "custom", "--predicate"];
+    let mut args = args.to_vec();
+    args.extend(["predicate.json", "--no-upload", "--tlog-upload=false", "-y", &image]);
+    let theirs = cosign(Cosign::V2, &args, d).ok().stdout;
+    std::fs::write(d.join("theirs.json"), theirs).unwrap();
+    ironsign_in(&["attach", "attestation", "--attestation", "theirs.json", &image], d).ok();
+    verify_att(&image).ok();
 }
