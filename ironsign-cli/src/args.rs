@@ -35,7 +35,52 @@ pub fn pflag_booleans(command: clap::Command) -> clap::Command {
 const UNSUPPORTED_BOOLEAN_VALUES: &[(&str, bool, &str)] = &[
     ("insecure-ignore-tlog", false, "ironsign has no transparency log to check signatures against"),
     ("tlog-upload", true, "ironsign uploads to no transparency log (use --tlog-upload=false or leave it out)"),
+    ("private-infrastructure", false, "ironsign has no transparency log: every verification is private infrastructure"),
 ];
+
+/// cosign's global flags, honoured the same way.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Log debug output (as IRONSIGN_LOG=debug; IRONSIGN_LOG wins when set).
+    #[arg(short = 'd', long = "verbose", global = true)]
+    pub verbose: bool,
+    /// Stop the whole command after this long, as a Go duration (90s, 3m0s, 1h30m). Without it
+    /// only each registry request is bounded (--registry-timeout).
+    #[arg(short = 't', long = "timeout", global = true, value_name = "DURATION", value_parser = parse_go_duration)]
+    pub command_timeout: Option<std::time::Duration>,
+}
+
+/// A duration as Go's `time.ParseDuration` reads it: a sequence of decimal numbers each with a
+/// unit (ns, us, µs, ms, s, m, h), e.g. `1h30m`, `2.5s`; `0` alone is zero.
+pub fn parse_go_duration(text: &str) -> Result<std::time::Duration, String> {
+    let invalid = || format!("{text:?} is not a duration (e.g. 90s, 3m0s, 1h30m)");
+    if text == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    if text.is_empty() {
+        return Err(invalid());
+    }
+    let mut rest = text;
+    let mut seconds = 0f64;
+    while !rest.is_empty() {
+        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
+        let number: f64 = rest[..number_end].parse().map_err(|_| invalid())?;
+        rest = &rest[number_end..];
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(invalid()),
+        };
+        seconds += number * scale;
+        rest = &rest[unit_end..];
+    }
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|_| invalid())
+}
 
 fn pflag_boolean(arg: Arg) -> Arg {
     let refused = UNSUPPORTED_BOOLEAN_VALUES.iter().find(|(long, ..)| arg.get_long() == Some(*long)).copied();
@@ -196,6 +241,10 @@ pub struct TrustArgs {
     /// RFC 3161 timestamps on signatures are verified and certificates checked at their time.
     #[arg(long = "timestamp-certificate-chain", value_name = "FILE")]
     pub timestamp_certificate_chain: Vec<PathBuf>,
+    /// cosign's switch for the timestamps above: with ironsign they are verified whenever
+    /// --timestamp-certificate-chain is given, so true needs that flag and false is refused with it.
+    #[arg(long = "use-signed-timestamps")]
+    pub use_signed_timestamps: Option<bool>,
     /// Certificate revocation list (PEM or DER) of a CA on the signing path; several allowed. A
     /// certificate listed is rejected (CERT_REVOKED); a CRL past its nextUpdate fails.
     #[arg(long = "crl", value_name = "FILE")]
@@ -237,6 +286,23 @@ impl TrustArgs {
                 reason: "give either --key or certificate trust (--ca-roots, --certificate-chain), not both: an identity is required with certificate trust and a key-only signature carries none".into(),
             }
             .into());
+        }
+        match (self.use_signed_timestamps, self.timestamp_certificate_chain.is_empty()) {
+            (Some(true), true) => {
+                return Err(InputError::InvalidArgument {
+                    name: "--use-signed-timestamps".into(),
+                    reason: "needs --timestamp-certificate-chain (the TSA's certificates): there is no public TSA to fall back on".into(),
+                }
+                .into());
+            }
+            (Some(false), false) => {
+                return Err(InputError::InvalidArgument {
+                    name: "--use-signed-timestamps=false".into(),
+                    reason: "--timestamp-certificate-chain is given, and its timestamps are always verified".into(),
+                }
+                .into());
+            }
+            _ => {}
         }
         if !self.ca_intermediates.is_empty() && self.ca_roots.is_empty() {
             return Err(InputError::InvalidArgument {
@@ -316,6 +382,9 @@ pub struct PolicyArgs {
     /// Accepted for cosign v3 compatibility: ironsign reads the legacy format.
     #[arg(long = "new-bundle-format", hide = true)]
     pub new_bundle_format: Option<bool>,
+    /// Accepted for cosign compatibility: there is no transparency log (=false is refused).
+    #[arg(long = "private-infrastructure", hide = true)]
+    pub private_infrastructure: Option<bool>,
 }
 
 impl PolicyArgs {

@@ -38,6 +38,8 @@ mod exit {
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    global: args::GlobalArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -239,11 +241,14 @@ struct GenerateCmd {
 }
 
 fn main() -> ExitCode {
+    let cli = parse_command_line();
+    let default_level = if cli.global.verbose { "debug" } else { "warn" };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("IRONSIGN_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IRONSIGN_LOG").unwrap_or_else(|_| default_level.into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let cli = parse_command_line();
     let output = match &cli.command {
         Command::Sign(c) => c.output,
         Command::Verify(c) => c.output,
@@ -265,7 +270,18 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::GENERIC);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let timeout = cli.global.command_timeout;
+    let outcome = runtime.block_on(async move {
+        match timeout {
+            Some(limit) => tokio::time::timeout(limit, run(cli))
+                .await
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("timed out after {limit:?} (--timeout)"))),
+            None => run(cli).await,
+        }
+    });
+    // A timed-out command may leave blocking work (a file read, a token) running: do not wait.
+    runtime.shutdown_background();
+    match outcome {
         Ok(code) => code,
         Err(e) => report(e, output),
     }

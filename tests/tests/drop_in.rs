@@ -375,3 +375,31 @@ fn attach_attestation_round_trips_with_cosign() {
     ironsign_in(&["attach", "attestation", "--attestation", "theirs.json", &image], d).ok();
     verify_att(&image).ok();
 }
+
+/// cosign's switches on a real verification: `--private-infrastructure` and `-d` are honoured,
+/// `--use-signed-timestamps` needs the TSA's certificates (there is no public TSA to fall back
+/// on), and `-t` stops the whole command.
+#[test]
+fn cosign_switches_on_verify() {
+    let (_, image) = push_image(&unique_repo("switches"));
+    sign_with_chain(&image, &[]);
+    let public = pki_file("leaf.pub");
+    let key_verify = |extra: &[&str]| {
+        let mut args = vec!["verify", "--key", public.as_str()];
+        args.extend_from_slice(extra);
+        args.push(&image);
+        ironsign(&args)
+    };
+    key_verify(&["--private-infrastructure", "--insecure-ignore-tlog"]).ok();
+    let debug = key_verify(&["-d"]).ok();
+    assert!(debug.stderr.contains("DEBUG"), "-d logs nothing: {}", debug.stderr);
+    let refused = key_verify(&["--use-signed-timestamps"]);
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(refused.stderr.contains("--timestamp-certificate-chain"), "{}", refused.stderr);
+    let refused = key_verify(&["--private-infrastructure=false"]);
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("transparency log"), "{}", refused.stderr);
+    let timed_out = key_verify(&["-t", "1ns"]);
+    assert_ne!(timed_out.code, 0);
+    assert!(timed_out.stderr.contains("timed out after"), "{}", timed_out.stderr);
+}
