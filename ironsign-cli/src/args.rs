@@ -158,10 +158,67 @@ fn parse_allow_http(value: &str) -> Result<AllowHttp, String> {
     Ok(AllowHttp::Registry(value.to_owned()))
 }
 
+/// The cosign environment variables about registries: `COSIGN_MAX_ATTACHMENT_SIZE` is honoured
+/// up to ironsign's own bound; `COSIGN_REPOSITORY` and `COSIGN_DOCKER_MEDIA_TYPES=true` ask for
+/// storage ironsign does not write or read, so they are refused rather than ignored.
+fn cosign_registry_environment(options: &mut RegistryOptions) -> Result<(), Error> {
+    let refused = |name: &str, reason: &str| -> Error {
+        InputError::InvalidArgument { name: name.into(), reason: reason.into() }.into()
+    };
+    if std::env::var_os("COSIGN_REPOSITORY").is_some_and(|v| !v.is_empty()) {
+        return Err(refused(
+            "COSIGN_REPOSITORY",
+            "ironsign stores and reads attachments beside the image only; unset it (signatures in another repository are not supported)",
+        ));
+    }
+    if let Ok(value) = std::env::var("COSIGN_DOCKER_MEDIA_TYPES")
+        && parse_pflag_bool(&value).map_err(|e| refused("COSIGN_DOCKER_MEDIA_TYPES", &e))?
+    {
+        return Err(refused("COSIGN_DOCKER_MEDIA_TYPES", "ironsign writes OCI media types only"));
+    }
+    if let Ok(value) = std::env::var("COSIGN_MAX_ATTACHMENT_SIZE") {
+        let bytes = parse_byte_size(&value).map_err(|e| refused("COSIGN_MAX_ATTACHMENT_SIZE", &e))?;
+        let bound = options.limits.max_blob_size;
+        if bytes > bound {
+            return Err(refused(
+                "COSIGN_MAX_ATTACHMENT_SIZE",
+                &format!("{bytes} bytes is above ironsign's bound of {bound} bytes for one attachment"),
+            ));
+        }
+        options.limits.max_blob_size = bytes;
+    }
+    Ok(())
+}
+
+/// A size as cosign reads `COSIGN_MAX_ATTACHMENT_SIZE` (go-humanize's `ParseBytes`): a number
+/// with an optional unit, decimal (kB, MB, GB) or binary (KiB, MiB, GiB), case-insensitive.
+pub fn parse_byte_size(text: &str) -> Result<u64, String> {
+    let invalid = || format!("{text:?} is not a size (e.g. 134217728, 128MiB, 100MB)");
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(trimmed.len());
+    let number: f64 = trimmed[..split].parse().map_err(|_| invalid())?;
+    let scale: u64 = match trimmed[split..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "ki" | "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mi" | "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gi" | "gib" => 1 << 30,
+        _ => return Err(invalid()),
+    };
+    let bytes = number * scale as f64;
+    if !bytes.is_finite() || bytes < 1.0 || bytes > u64::MAX as f64 {
+        return Err(invalid());
+    }
+    Ok(bytes as u64)
+}
+
 impl RegistryArgs {
     /// The client these flags describe, for the registries `references` name.
     pub fn client(&self, references: &[&ironsign::ImageReference]) -> Result<RegistryClient, Error> {
         let mut options = RegistryOptions::default();
+        cosign_registry_environment(&mut options)?;
         // As pflag: a later `--allow-http-registry[=BOOL]` overrides an earlier one.
         let all_named = self.allow_http.iter().rev().find_map(|a| match a {
             AllowHttp::Named(b) => Some(*b),

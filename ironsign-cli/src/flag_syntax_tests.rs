@@ -200,3 +200,15 @@ fn cosigns_global_flags_go_anywhere_and_timeout_reads_go_durations() {
         assert!(args::parse_go_duration(bad).is_err(), "{bad:?} accepted");
     }
 }
+
+#[test]
+fn attachment_sizes_read_as_cosign_reads_them() {
+    for (text, expected) in
+        [("134217728", 134_217_728), ("128MiB", 128 << 20), ("100MB", 100_000_000), ("1.5 KiB", 1536)]
+    {
+        assert_eq!(args::parse_byte_size(text), Ok(expected), "{text}");
+    }
+    for bad in ["", "MiB", "-5", "0", "12 parsecs", "1e3"] {
+        assert!(args::parse_byte_size(bad).is_err(), "{bad:?} accepted");
+    }
+}

@@ -402,4 +402,19 @@ fn cosign_switches_on_verify() {
     let timed_out = key_verify(&["-t", "1ns"]);
     assert_ne!(timed_out.code, 0);
     assert!(timed_out.stderr.contains("timed out after"), "{}", timed_out.stderr);
+
+    // cosign's environment: honoured (a size bound) or refused by name, never ignored.
+    let with_env = |env: &[(&str, &str)]| ironsign_env(&["verify", "--key", public.as_str(), &image], env);
+    with_env(&[("COSIGN_MAX_ATTACHMENT_SIZE", "128MiB"), ("COSIGN_DOCKER_MEDIA_TYPES", "false")]).ok();
+    let small = with_env(&[("COSIGN_MAX_ATTACHMENT_SIZE", "64")]);
+    assert_ne!(small.code, 0, "a 64-byte bound let the signature through");
+    for (name, value) in [
+        ("COSIGN_REPOSITORY", "registry.example/sigs"),
+        ("COSIGN_DOCKER_MEDIA_TYPES", "1"),
+        ("COSIGN_MAX_ATTACHMENT_SIZE", "64GiB"),
+    ] {
+        let refused = with_env(&[(name, value)]);
+        assert_eq!(refused.code, 3, "{name}={value}: {}", refused.stderr);
+        assert!(refused.stderr.contains(name), "{name}={value}: {}", refused.stderr);
+    }
 }
