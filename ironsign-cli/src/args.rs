@@ -283,7 +283,7 @@ fn keychain(username: Option<&str>, password: Option<&str>) -> Result<Keychain, 
 #[derive(Debug, Args, Clone)]
 pub struct TrustArgs {
     /// Public key (PEM) the signatures must be made with, instead of certificate trust.
-    #[arg(long = "key", value_name = "FILE")]
+    #[arg(long = "key", short = 'k', value_name = "FILE")]
     pub key: Vec<PathBuf>,
     /// Chain file, cosign style: intermediates, then the root last (the only trust anchor).
     #[arg(long = "certificate-chain", value_name = "FILE", conflicts_with_all = ["ca_roots", "ca_intermediates"])]
@@ -557,7 +557,7 @@ pub fn read_chain(path: &Path) -> Result<Vec<Certificate>, Error> {
 pub struct SigningArgs {
     /// Private key file (PKCS#8, SEC1, PKCS#1, encrypted PKCS#8, or cosign's encrypted format),
     /// or a key in a PKCS#11 token: pkcs11:token=…;object=…;id=…?module-path=…&pin-value=…
-    #[arg(long)]
+    #[arg(long, short = 'k')]
     key: PathBuf,
     /// Signing certificate (PEM or DER) for the key.
     #[arg(long, alias = "cert")]

@@ -101,6 +101,10 @@ enum Command {
     /// PKCS#11 token helpers.
     #[command(subcommand, alias = "pkcs11-tool")]
     Pkcs11(pkcs11::Pkcs11Cmd),
+    /// Print every command and flag as JSON, hidden ones included (scripts/cosign-compat builds
+    /// docs/cosign-compat.md from it).
+    #[command(name = "cli-definition", hide = true)]
+    CliDefinition,
 }
 
 #[derive(clap::Args)]
@@ -117,7 +121,7 @@ struct SignCmd {
     #[arg(short = 'a', long = "annotations")]
     annotations: Vec<String>,
     /// Also sign every platform manifest of a multi-platform image.
-    #[arg(long)]
+    #[arg(long, short = 'r')]
     recursive: bool,
     /// The docker-reference to write instead of the image's repository.
     #[arg(long = "sign-container-identity")]
@@ -178,7 +182,7 @@ struct VerifyCmd {
 #[derive(clap::Args)]
 struct GenerateKeyPairCmd {
     /// Write <PREFIX>.key and <PREFIX>.pub.
-    #[arg(long = "output-key-prefix", default_value = "cosign")]
+    #[arg(long = "output-key-prefix", short = 'o', default_value = "cosign")]
     prefix: String,
     /// Overwrite existing files.
     #[arg(long, short = 'f')]
@@ -335,6 +339,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(c) => done(verify(c).await),
         Command::GenerateKeyPair(c) => done(generate_key_pair(c)),
         Command::ImportKeyPair(c) => done(import_key_pair(c)),
+        Command::CliDefinition => done(cli_definition()),
         Command::Version(c) => done(version(c)),
         Command::Csr(c) => done(certs::csr(c)),
         Command::Cert(c) => certs::cert(c),
@@ -623,6 +628,37 @@ fn write_key_pair(
     std::fs::write(&pub_path, public_pem).with_context(|| format!("writing {}", pub_path.display()))?;
     eprintln!("Private key written to {}", key_path.display());
     eprintln!("Public key written to {}", pub_path.display());
+    Ok(())
+}
+
+/// The command tree as parsed (pflag booleans, global flags propagated), as JSON lines:
+/// `{"command": "attach signature", "flags": [{"long", "short", "hidden", "help"}]}`.
+fn cli_definition() -> anyhow::Result<()> {
+    fn walk(command: &clap::Command, path: &str, out: &mut Vec<serde_json::Value>) {
+        let flags: Vec<serde_json::Value> = command
+            .get_arguments()
+            .filter(|a| !a.is_positional())
+            .filter_map(|a| {
+                let long = a.get_long()?;
+                let help = a.get_help().map(ToString::to_string).unwrap_or_default();
+                Some(serde_json::json!({"long": long, "short": a.get_short().map(String::from),
+                    "hidden": a.is_hide_set(), "help": help}))
+            })
+            .collect();
+        out.push(serde_json::json!({"command": path, "hidden": command.is_hide_set(), "flags": flags}));
+        for sub in command.get_subcommands() {
+            let name = sub.get_name();
+            let sub_path = if path.is_empty() { name.to_owned() } else { format!("{path} {name}") };
+            walk(sub, &sub_path, out);
+        }
+    }
+    let mut command = args::pflag_booleans(Cli::command());
+    command.build();
+    let mut out = Vec::new();
+    walk(&command, "", &mut out);
+    for line in out {
+        outln!("{line}");
+    }
     Ok(())
 }
 
