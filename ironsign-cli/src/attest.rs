@@ -140,6 +140,10 @@ pub struct VerifyAttestationCmd {
     /// -a add to it; other trust and identity flags are refused).
     #[arg(long = "trust-config", value_name = "FILE")]
     trust_config: Option<PathBuf>,
+    /// Print each verified in-toto statement decoded, instead of its DSSE envelope as cosign
+    /// prints it (`| jq -r .payload | base64 -d` gives the same statement).
+    #[arg(long)]
+    statements: bool,
     #[command(flatten)]
     registry: RegistryArgs,
     #[arg(long, short = 'o', value_enum, default_value_t)]
@@ -147,6 +151,13 @@ pub struct VerifyAttestationCmd {
 }
 
 pub async fn verify_attestation(c: VerifyAttestationCmd) -> anyhow::Result<()> {
+    if c.statements && c.output == Output::Json {
+        return Err(Error::from(InputError::InvalidArgument {
+            name: "--statements".into(),
+            reason: "the JSON result already holds each decoded statement; give one or the other".into(),
+        })
+        .into());
+    }
     let image = parse_ref(&c.image)?;
     let kind = PredicateKind::parse(&c.predicate_type).map_err(Error::from)?;
     let mut policies = Vec::new();
@@ -191,7 +202,13 @@ pub async fn verify_attestation(c: VerifyAttestationCmd) -> anyhow::Result<()> {
                 eprintln!("  - Every verified statement of the type satisfies the Rego policies");
             }
             for a in &result.attestations {
-                outln!("{}", serde_json::to_string(&a.statement)?);
+                if c.statements {
+                    outln!("{}", serde_json::to_string(&a.statement)?);
+                    continue;
+                }
+                let envelope =
+                    attached.signatures[a.index].dsse_envelope().context("a verified attestation has no envelope")?;
+                out!("{}\n", String::from_utf8_lossy(&envelope));
             }
         }
     }

@@ -418,3 +418,53 @@ fn cosign_switches_on_verify() {
         assert!(refused.stderr.contains(name), "{name}={value}: {}", refused.stderr);
     }
 }
+
+/// `verify-attestation` prints what cosign prints, one DSSE envelope per line (byte for byte for
+/// a `.att` layer), so `| jq -r .payload | base64 -d | jq .predicate` works unchanged; a bundle's
+/// envelope reads the same way; `--statements` prints the decoded statements instead.
+#[test]
+fn verify_attestation_prints_cosigns_envelopes() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, public) = (pki_file("leaf.key"), pki_file("leaf.pub"));
+    std::fs::write(d.join("predicate.json"), r#"{"scanner":"envelope"}"#).unwrap();
+    let (_, image) = push_image(&unique_repo("att-envelope"));
+    let attest = |format: &[&str]| {
+        let mut args = vec!["attest", "--key", &key, "--type", "custom", "--predicate", "predicate.json"];
+        args.extend_from_slice(format);
+        args.push(&image);
+        ironsign_in(&args, d).ok();
+    };
+    let verify = || ironsign(&["verify-attestation", "--key", &public, "--type", "custom", &image]).ok().stdout;
+
+    // The .att envelope line is cosign's, byte for byte (cosign v2 stops at a bundle without a
+    // trusted root, so it reads the image before the bundle is added).
+    attest(&[]);
+    let args = ["verify-attestation", "--allow-http-registry", "--key", &public, "--insecure-ignore-tlog"];
+    let mut args = args.to_vec();
+    args.extend(["--type", "custom", &image]);
+    let theirs = cosign(Cosign::V2, &args, d).ok().stdout;
+    assert_eq!(verify(), theirs);
+
+    attest(&["--bundle-format"]);
+    let ours = verify();
+    let lines: Vec<&str> = ours.lines().collect();
+    assert_eq!(lines.len(), 2, "{ours}");
+    for line in &lines {
+        let envelope: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(envelope["payloadType"], "application/vnd.in-toto+json");
+        let payload = base64::engine::general_purpose::STANDARD.decode(envelope["payload"].as_str().unwrap()).unwrap();
+        let statement: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(statement["predicate"]["Data"], "{\"scanner\":\"envelope\"}", "{statement}");
+    }
+
+    let decoded = ironsign(&["verify-attestation", "--key", &public, "--type", "custom", "--statements", &image]).ok();
+    for line in decoded.stdout.lines() {
+        let statement: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(statement["predicateType"], "https://cosign.sigstore.dev/attestation/v1");
+    }
+    let both =
+        ironsign(&["verify-attestation", "--key", &public, "--type", "custom", "--statements", "-o", "json", &image]);
+    assert_eq!(both.code, 3, "{}", both.stderr);
+}
