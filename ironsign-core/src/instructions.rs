@@ -331,7 +331,7 @@ fn key_reason(basis: &VerificationBasis, chain: Option<&SignerChain<'_>>) -> Opt
         (VerificationBasis::Chain, _) => None,
         (VerificationBasis::CertificateKey { subject, extended_key_usage, key_fingerprint }, Some(chain)) => {
             let consumers: Vec<String> =
-                CODE_SIGNING_REQUIRED_BY.iter().map(|(consumer, source)| format!("{consumer} ({source})")).collect();
+                CODE_SIGNING_REQUIRED_BY.iter().map(|(consumer, source)| format!("{consumer} [{source}]")).collect();
             Some(format!(
                 "The signing certificate {subject:?} has extended key usage [{}], without codeSigning. Chain verification requires codeSigning in every consumer: {}. So these instructions verify by the certificate's public key (SHA-256 of its SubjectPublicKeyInfo: {key_fingerprint}), with the transparency log ignored as there is none. The certificate chain still identifies the signer for people: it is issued under {} to {}.",
                 extended_key_usage.join(", "),

@@ -322,7 +322,7 @@ fn a_certificate_that_is_not_the_signers_is_refused() {
 }
 
 #[test]
-fn a_certificate_with_code_signing_keeps_chain_verification() {
+fn only_a_certificate_whose_eku_lacks_code_signing_switches_to_its_key() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(pki_file("root.pem"), dir.path().join("root.pem")).unwrap();
     std::fs::copy(pki_file("inter.pem"), dir.path().join("inter.pem")).unwrap();
@@ -332,19 +332,46 @@ fn a_certificate_with_code_signing_keeps_chain_verification() {
         "version: 1\nimages: [\"registry.example/team/*\"]\nroots: [{file: root.pem}]\nintermediates: [{file: inter.pem}]\nidentity: {san: signer@example.com}\n",
     )
     .unwrap();
-    let leaf = pki_file("leaf.pem");
-    for format in ["cosign", "kyverno", "policy-controller", "podman", "markdown"] {
-        let run =
-            ironsign(&["instructions", format, "--trust-config", config.to_str().unwrap(), "--certificate", &leaf])
-                .ok();
-        assert!(!run.stdout.contains("Why by key") && !run.stderr.contains("lacks codeSigning"), "{format}: {run:?}");
-        let chain_based = match format {
-            "cosign" | "markdown" => "--ca-roots",
-            "kyverno" | "policy-controller" => "keyless:",
-            _ => "caRootsPath",
-        };
-        assert!(run.stdout.contains(chain_based), "{format}: {run:?}");
+    let config = config.to_str().unwrap();
+    // codeSigning, or no extended key usage at all (Go's x509 accepts both): by chain.
+    for leaf in ["leaf.pem", "leaf-noeku.pem"] {
+        for format in ["cosign", "kyverno", "policy-controller", "podman", "markdown"] {
+            let run =
+                ironsign(&["instructions", format, "--trust-config", config, "--certificate", &pki_file(leaf)]).ok();
+            assert!(
+                !run.stdout.contains("Why by key") && !run.stderr.contains("lacks codeSigning"),
+                "{format}: {run:?}"
+            );
+            let chain_based = match format {
+                "cosign" | "markdown" => "--ca-roots",
+                "kyverno" | "policy-controller" => "keyless:",
+                _ => "caRootsPath",
+            };
+            assert!(run.stdout.contains(chain_based), "{leaf} {format}: {run:?}");
+        }
     }
+    // serverAuth only, under the same root and with the same SAN: by its key.
+    let run = ironsign(&[
+        "instructions",
+        "kyverno",
+        "--trust-config",
+        config,
+        "--certificate",
+        &pki_file("leaf-serverauth.pem"),
+    ])
+    .ok();
+    assert!(run.stdout.contains("publicKeys:") && !run.stdout.contains("keyless:"), "{run:?}");
+    // Another identity under the same root: refused before any usage is looked at.
+    let run = ironsign(&[
+        "instructions",
+        "kyverno",
+        "--trust-config",
+        config,
+        "--certificate",
+        &pki_file("leaf-otherid.pem"),
+    ])
+    .code(3);
+    assert!(run.stderr.contains("identity mismatch") && run.stderr.contains("someone-else@example.com"), "{run:?}");
 }
 
 #[test]
