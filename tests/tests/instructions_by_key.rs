@@ -398,3 +398,46 @@ fn a_configuration_with_both_keys_and_roots_is_refused() {
     .code(3);
     assert!(run.stderr.contains("Error [INVALID_TRUST_CONFIG]") && run.stderr.contains("not both"), "{run:?}");
 }
+
+#[test]
+fn what_a_key_based_policy_cannot_express_is_refused_not_dropped() {
+    let parse = |text: &str| {
+        ironsign::TrustConfig::parse(text, |file| {
+            std::fs::read(pki().join(file))
+                .map_err(|e| ironsign::InputError::Io { path: file.into(), reason: e.to_string() }.into())
+        })
+        .unwrap()
+    };
+    let images = "version: 1\nimages: [\"registry.example/team/*\"]\n";
+    let options = ironsign::InstructionsOptions::default();
+    // Two keys: cosign takes one --key and each policy names one key.
+    let two = parse(&format!("{images}keys: [{{file: dod-leaf.pub}}, {{file: leaf.pub}}]\n"));
+    for format in ironsign::InstructionsFormat::ALL {
+        let err = ironsign::instructions::generate(format, &two, None, &options).unwrap_err();
+        assert_eq!(err.code(), "INVALID_ARGUMENT", "{format:?}");
+        assert!(err.to_string().contains("list one key"), "{format:?}: {err}");
+    }
+    // A required timestamp: carried by cosign and Kyverno, refused by policy-controller (a key
+    // authority would need a TrustRoot holding only the TSA), never silently dropped.
+    let tsa = parse(&format!("{images}keys: [{{file: dod-leaf.pub}}]\ntsa:\n  chain: {{file: chain.pem}}\n"));
+    let text = |format| ironsign::instructions::generate(format, &tsa, None, &options).map(|i| i.to_text());
+    assert!(text(ironsign::InstructionsFormat::Cosign).unwrap().contains("--use-signed-timestamps"));
+    assert!(text(ironsign::InstructionsFormat::Kyverno).unwrap().contains("tsaCertChain"));
+    let err = text(ironsign::InstructionsFormat::PolicyController).unwrap_err();
+    assert!(err.to_string().contains("tsa") && err.to_string().contains("not generated"), "{err}");
+    // The basis is reported with the files.
+    let dod = parse(&format!(
+        "{images}roots: [{{file: dod-root.pem}}]\nintermediates: [{{file: dod-inter.pem}}]\nidentity: {{san: {DOD_SAN}}}\n"
+    ));
+    let leaf =
+        ironsign::Certificate::from_pem_or_der(&std::fs::read(pki_file("dod-leaf.pem")).unwrap(), "dod").unwrap();
+    let options = ironsign::InstructionsOptions { signing_certificate: Some(leaf), ..Default::default() };
+    let generated =
+        ironsign::instructions::generate(ironsign::InstructionsFormat::Podman, &dod, None, &options).unwrap();
+    match generated.verification {
+        ironsign::instructions::VerificationBasis::CertificateKey { extended_key_usage, .. } => {
+            assert_eq!(extended_key_usage, ["serverAuth", "clientAuth"])
+        }
+        other => panic!("{other:?}"),
+    }
+}
