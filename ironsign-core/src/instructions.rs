@@ -11,6 +11,12 @@
 //! | [`Podman`](InstructionsFormat::Podman) | `policy.json` (`sigstoreSigned` with `pki`, containers/image ≥ 5.35), `policy-keypath.json` (`keyPath`, older releases, when signing keys are configured), `registries.d/<name>.yaml`, the PEM files |
 //! | [`Markdown`](InstructionsFormat::Markdown), [`Html`](InstructionsFormat::Html) | a page for people: the image, the signer, the root CA fingerprint, the commands |
 //!
+//! Verification by key ([`VerificationBasis`]): a configuration anchored on `keys`, or given the
+//! signing certificate when its extended key usage lacks codeSigning (which every consumer's
+//! chain verification requires, [`CODE_SIGNING_REQUIRED_BY`]), gets key-based output in every
+//! format: `cosign verify --key`, Kyverno `keys.publicKeys`/`cosign.key`, a policy-controller
+//! `key` authority, podman `keyPath`; each file says why.
+//!
 //! The traps each consumer sets for a private CA without Fulcio or Rekor are handled here: cosign
 //! needs `--insecure-ignore-tlog --insecure-ignore-sct` and an issuer regexp of `.*` (a private
 //! certificate has no OIDC issuer extension), and v3 `--new-bundle-format=false`; Kyverno needs a
