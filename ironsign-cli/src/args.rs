@@ -288,6 +288,15 @@ pub struct TrustArgs {
     /// Chain file, cosign style: intermediates, then the root last (the only trust anchor).
     #[arg(long = "certificate-chain", value_name = "FILE", conflicts_with_all = ["ca_roots", "ca_intermediates"])]
     pub certificate_chain: Option<PathBuf>,
+    /// A Sigstore trusted_root.json (cosign v3's --trusted-root; `trusted-root create` writes
+    /// one): its certificate authorities and timestamp authorities, instead of the chain, root and
+    /// TSA flags.
+    #[arg(
+        long = "trusted-root",
+        value_name = "FILE",
+        conflicts_with_all = ["certificate_chain", "ca_roots", "ca_intermediates", "timestamp_certificate_chain", "key"]
+    )]
+    pub trusted_root: Option<PathBuf>,
     /// Root CA certificates (PEM bundle); several files allowed.
     #[arg(long = "ca-roots", value_name = "FILE")]
     pub ca_roots: Vec<PathBuf>,
@@ -318,6 +327,8 @@ impl TrustArgs {
         let given = [
             ("--key", !self.key.is_empty()),
             ("--certificate-chain", self.certificate_chain.is_some()),
+            ("--trusted-root", self.trusted_root.is_some()),
+            ("--use-signed-timestamps", self.use_signed_timestamps.is_some()),
             ("--ca-roots", !self.ca_roots.is_empty()),
             ("--ca-intermediates", !self.ca_intermediates.is_empty()),
             ("--timestamp-certificate-chain", !self.timestamp_certificate_chain.is_empty()),
@@ -336,30 +347,14 @@ impl TrustArgs {
         // Key trust and certificate trust together could admit nothing more (certificate trust
         // needs an identity, which a key-only signature never carries), and intermediates without
         // roots have nothing to lead to: refused rather than ignored.
-        let certificate_trust = self.certificate_chain.is_some() || !self.ca_roots.is_empty();
+        let certificate_trust =
+            self.certificate_chain.is_some() || !self.ca_roots.is_empty() || self.trusted_root.is_some();
         if !self.key.is_empty() && certificate_trust {
             return Err(InputError::InvalidArgument {
                 name: "--key".into(),
                 reason: "give either --key or certificate trust (--ca-roots, --certificate-chain), not both: an identity is required with certificate trust and a key-only signature carries none".into(),
             }
             .into());
-        }
-        match (self.use_signed_timestamps, self.timestamp_certificate_chain.is_empty()) {
-            (Some(true), true) => {
-                return Err(InputError::InvalidArgument {
-                    name: "--use-signed-timestamps".into(),
-                    reason: "needs --timestamp-certificate-chain (the TSA's certificates): there is no public TSA to fall back on".into(),
-                }
-                .into());
-            }
-            (Some(false), false) => {
-                return Err(InputError::InvalidArgument {
-                    name: "--use-signed-timestamps=false".into(),
-                    reason: "--timestamp-certificate-chain is given, and its timestamps are always verified".into(),
-                }
-                .into());
-            }
-            _ => {}
         }
         if !self.ca_intermediates.is_empty() && self.ca_roots.is_empty() {
             return Err(InputError::InvalidArgument {
@@ -373,7 +368,9 @@ impl TrustArgs {
             .iter()
             .map(|p| Ok(PublicKey::from_pem(&read(p)?, &p.display().to_string())?))
             .collect::<Result<Vec<_>, Error>>()?;
-        let trust = if let Some(chain) = &self.certificate_chain {
+        let trust = if let Some(path) = &self.trusted_root {
+            ironsign::trusted_root::read(&read(path)?)?
+        } else if let Some(chain) = &self.certificate_chain {
             TrustRoot::from_chain_pem(&read(chain)?)?
         } else if !self.ca_roots.is_empty() {
             let mut roots = Vec::new();
@@ -400,6 +397,23 @@ impl TrustArgs {
         }
         for p in &self.timestamp_certificate_chain {
             trust = trust.with_timestamp_authorities(ironsign::TimestampAuthorities::from_pem(&read(p)?)?);
+        }
+        match (self.use_signed_timestamps, trust.timestamp_authorities().is_empty()) {
+            (Some(true), true) => {
+                return Err(InputError::InvalidArgument {
+                    name: "--use-signed-timestamps".into(),
+                    reason: "needs a timestamp authority (--timestamp-certificate-chain, or one in --trusted-root): there is no public TSA to fall back on".into(),
+                }
+                .into());
+            }
+            (Some(false), false) => {
+                return Err(InputError::InvalidArgument {
+                    name: "--use-signed-timestamps=false".into(),
+                    reason: "a timestamp authority is given, and its timestamps are always verified".into(),
+                }
+                .into());
+            }
+            _ => {}
         }
         Ok(trust)
     }

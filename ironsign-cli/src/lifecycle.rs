@@ -98,7 +98,7 @@ pub struct CleanCmd {
 }
 
 fn trust_given(t: &TrustArgs) -> bool {
-    !t.key.is_empty() || t.certificate_chain.is_some() || !t.ca_roots.is_empty()
+    !t.key.is_empty() || t.certificate_chain.is_some() || !t.ca_roots.is_empty() || t.trusted_root.is_some()
 }
 
 pub async fn tree(c: TreeCmd) -> anyhow::Result<()> {

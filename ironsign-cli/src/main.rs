@@ -15,6 +15,7 @@ mod lifecycle;
 mod pkcs11;
 mod resign;
 mod transfer;
+mod trusted_root;
 
 use anyhow::Context as _;
 use args::{PolicyArgs, RegistryArgs, TrustArgs};
@@ -98,6 +99,9 @@ enum Command {
     /// Sign again the images whose newest valid signature comes from an expiring (or a given)
     /// certificate; prints the plan unless --apply.
     Resign(resign::ResignCmd),
+    /// Sigstore trusted roots (trusted_root.json) from private CA and TSA chains.
+    #[command(subcommand)]
+    TrustedRoot(trusted_root::TrustedRootCmd),
     /// PKCS#11 token helpers.
     #[command(subcommand, alias = "pkcs11-tool")]
     Pkcs11(pkcs11::Pkcs11Cmd),
@@ -340,6 +344,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::GenerateKeyPair(c) => done(generate_key_pair(c)),
         Command::ImportKeyPair(c) => done(import_key_pair(c)),
         Command::CliDefinition => done(cli_definition()),
+        Command::TrustedRoot(c) => done(trusted_root::trusted_root(c)),
         Command::Version(c) => done(version(c)),
         Command::Csr(c) => done(certs::csr(c)),
         Command::Cert(c) => certs::cert(c),

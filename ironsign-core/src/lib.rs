@@ -95,6 +95,7 @@ pub mod verify;
 // Verification instructions and admission policies from one trust configuration (issue 8).
 pub mod instructions;
 pub mod trust_config;
+pub mod trusted_root;
 // PKI lifecycle: timestamps, hardware keys, rotation.
 pub mod rotation;
 pub mod tsa;

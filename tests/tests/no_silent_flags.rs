@@ -26,6 +26,9 @@ const NOT_TRUST: &[(&str, &str)] = &[
     ("--registry-username", "registry credentials"),
     ("--registry-password", "registry credentials"),
     ("--registry-timeout", "registry request bound"),
+    ("--timeout", "bounds the whole command's time (drop_in.rs::cosign_switches_on_verify)"),
+    ("--verbose", "logging only"),
+    ("--statements", "output format only (drop_in.rs::verify_attestation_prints_cosigns_envelopes)"),
 ];
 
 /// Hidden flags accepted for cosign compatibility that have nothing to act on: there is no
@@ -98,6 +101,8 @@ struct Fixtures {
     config: String,
     /// A Rego policy that denies everything.
     deny: String,
+    /// A Sigstore trusted root of the test CA chain (no TSA).
+    trusted_root: String,
     _dir: tempfile::TempDir,
 }
 
@@ -176,6 +181,9 @@ fn fixtures(tsa: &Tsa) -> Fixtures {
     .unwrap();
     let deny = d.join("deny.rego");
     std::fs::write(&deny, "package signature\n\ndefault allow = false\n").unwrap();
+    let trusted_root = d.join("trusted-root.json");
+    let ca = format!("url=https://ca.invalid,certificate-chain={}", pki_file("chain.pem"));
+    ironsign(&["trusted-root", "create", "--fulcio", &ca, "--out", trusted_root.to_str().unwrap()]).ok();
     let s = |p: &Path| p.to_str().unwrap().to_owned();
     Fixtures {
         good,
@@ -186,6 +194,7 @@ fn fixtures(tsa: &Tsa) -> Fixtures {
         revoked: s(&revoked),
         config: s(&config),
         deny: s(&deny),
+        trusted_root: s(&trusted_root),
         _dir: dir,
     }
 }
@@ -250,6 +259,8 @@ fn expect(variant: Variant, flag: &str, f: &Fixtures) -> Option<Expect> {
             "--ca-roots" => Expect::Refused { value: Some(root.clone()) },
             "--ca-intermediates" => Expect::Refused { value: Some(pki_file("inter.pem")) },
             "--timestamp-certificate-chain" => Expect::Refused { value: Some(pki_file("tsa-ecdsa-chain.pem")) },
+            "--trusted-root" => Expect::Refused { value: Some(f.trusted_root.clone()) },
+            "--use-signed-timestamps" => Expect::Refused { value: None },
             "--certificate-identity" | "--certificate-identity-regexp" => Expect::Refused { value: Some(".*".into()) },
             "--certificate-subject" | "--certificate-subject-regexp" => Expect::Refused { value: Some(".*".into()) },
             _ => return None,
@@ -277,6 +288,13 @@ fn expect(variant: Variant, flag: &str, f: &Fixtures) -> Option<Expect> {
             base: strings(&["--ca-roots", &pki_file("lapsed-root.pem"), "--certificate-identity", IDENTITY]),
             with: strings(&["--timestamp-certificate-chain", &pki_file("tsa-ecdsa-chain.pem")]),
         },
+        "--trusted-root" => Expect::Changes {
+            image: f.good.clone(),
+            base: strings(&["--certificate-identity", IDENTITY]),
+            with: strings(&["--trusted-root", &f.trusted_root]),
+        },
+        // Without a timestamp authority it is refused (there is no public TSA to fall back on).
+        "--use-signed-timestamps" => trusted(&f.good, &["--use-signed-timestamps"]),
         "--crl" => trusted(&f.good, &["--crl", &f.revoked]),
         "--certificate-identity"
         | "--certificate-identity-regexp"
