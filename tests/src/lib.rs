@@ -261,6 +261,30 @@ pub fn run(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     Run::from(cmd.output().unwrap_or_else(|e| panic!("{}: {e}", program.display())))
 }
 
+/// Runs `program` with `args` in `dir` with extra environment (the key password variables
+/// removed unless `env` sets them).
+pub fn run_in(program: &Path, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(dir).env_remove("IRONSIGN_PASSWORD").env_remove("COSIGN_PASSWORD");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Run::from(cmd.output().unwrap_or_else(|e| panic!("{}: {e}", program.display())))
+}
+
+/// cosign's `verify` of `image` as private-PKI pipelines run it: the test chain, the test leaf's
+/// identity, no log, the legacy format.
+pub fn cosign_verify_with_chain(version: Cosign, image: &str) -> Run {
+    let chain = pki_file("chain.pem");
+    let mut args = vec!["verify", "--allow-http-registry", "--certificate-chain", &chain];
+    args.extend(["--certificate-identity", "signer@example.com", "--certificate-oidc-issuer-regexp", ".*"]);
+    args.extend(["--insecure-ignore-tlog", "--insecure-ignore-sct"]);
+    args.extend(version.legacy_flags(false));
+    args.push(image);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    run_in(&version.bin(), &args, dir.path(), &[("HOME", dir.path().to_str().expect("utf-8 path"))])
+}
+
 /// Runs ironsign.
 pub fn ironsign(args: &[&str]) -> Run {
     run(&ironsign_bin(), args, &[])

@@ -10,27 +10,11 @@ use std::process::Command;
 const PASSWORD: &str = "drop-in-pw";
 
 fn cosign(version: Cosign, args: &[&str], dir: &Path) -> Run {
-    in_dir(&version.bin(), args, dir)
+    run_in(&version.bin(), args, dir, &[("COSIGN_PASSWORD", PASSWORD)])
 }
 
 fn ironsign_in(args: &[&str], dir: &Path) -> Run {
-    in_dir(&ironsign_bin(), args, dir)
-}
-
-/// Runs `program` in `dir` with the key password in cosign's variable.
-fn in_dir(program: &Path, args: &[&str], dir: &Path) -> Run {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("IRONSIGN_PASSWORD")
-        .env("COSIGN_PASSWORD", PASSWORD)
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_in(&ironsign_bin(), args, dir, &[("COSIGN_PASSWORD", PASSWORD)])
 }
 
 fn openssl(args: &[&str], dir: &Path) {
@@ -166,16 +150,6 @@ fn version_has_cosigns_shape() {
     assert_ne!(ironsign_in(&["version", "--json=maybe"], dir.path()).code, 0);
 }
 
-fn cosign_verify_chain(version: Cosign, image: &str, dir: &Path) -> Run {
-    let chain = pki_file("chain.pem");
-    let mut args = vec!["verify", "--allow-http-registry", "--certificate-chain", &chain];
-    args.extend(["--certificate-identity", "signer@example.com", "--certificate-oidc-issuer-regexp", ".*"]);
-    args.extend(["--insecure-ignore-tlog", "--insecure-ignore-sct"]);
-    args.extend(version.legacy_flags(false));
-    args.push(image);
-    cosign(version, &args, dir)
-}
-
 fn no_signatures(image: &str) {
     verify_with_root(image, &[]).code(10);
 }
@@ -210,7 +184,7 @@ fn sign_without_upload_then_attach_signature_round_trips_with_cosign() {
     assert!(out.stderr.starts_with("Pushed signature to "), "{}", out.stderr);
     verify_with_root(&image, &[]).ok();
     for version in Cosign::ALL {
-        cosign_verify_chain(version, &image, d).ok();
+        cosign_verify_with_chain(version, &image).ok();
     }
     // The same again is not stored twice.
     let again = ironsign_in(&args, d).ok();
@@ -237,7 +211,7 @@ fn sign_without_upload_then_attach_signature_round_trips_with_cosign() {
         args.extend(["--certificate-chain", chain.as_str(), image.as_str()]);
         ironsign_in(&args, d).ok();
         verify_with_root(&image, &[]).ok();
-        cosign_verify_chain(version, &image, d).ok();
+        cosign_verify_with_chain(version, &image).ok();
     }
 
     // ironsign signs detached, cosign attaches.

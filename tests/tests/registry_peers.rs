@@ -68,17 +68,7 @@ fn verifies_in_both_formats(image: &str) {
 
 /// Runs a peer tool in its own empty HOME (no stored credentials or configuration), in `dir`.
 fn peer(bin: &Path, args: &[&str], dir: &Path) -> Run {
-    let out = std::process::Command::new(bin)
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", dir)
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_in(bin, args, dir, &[("HOME", dir.to_str().unwrap())])
 }
 
 fn oras(args: &[&str], dir: &Path) -> Run {

@@ -23,17 +23,6 @@ fn cosign(version: Cosign, args: &[&str], dir: &Path) -> Run {
     }
 }
 
-fn cosign_verify(version: Cosign, image: &str) -> Run {
-    let chain = pki_file("chain.pem");
-    let mut args = vec!["verify", "--allow-http-registry", "--certificate-chain", &chain];
-    args.extend(["--certificate-identity", "signer@example.com", "--certificate-oidc-issuer-regexp", ".*"]);
-    args.extend(["--insecure-ignore-tlog", "--insecure-ignore-sct"]);
-    args.extend(version.legacy_flags(false));
-    args.push(image);
-    let dir = tempfile::tempdir().unwrap();
-    cosign(version, &args, dir.path())
-}
-
 fn digest_of(by_digest: &str) -> Digest {
     ImageReference::parse(by_digest).unwrap().digest.unwrap()
 }
@@ -123,7 +112,7 @@ fn copy_then_verify_on_the_destination_with_ironsign_and_cosign() {
     assert_eq!(referrers.len(), 1);
     verify_with_root(&format!("{dst}:v1"), &[]).ok();
     for version in Cosign::ALL {
-        cosign_verify(version, &dst_digest).ok();
+        cosign_verify_with_chain(version, &dst_digest).ok();
     }
     let root = pki_file("root.pem");
     ironsign(&[
@@ -278,7 +267,7 @@ fn save_then_load_to_another_registry_then_verify() {
     let dst = format!("{}/{}", registry(RegistryKind::Plain), unique_repo("load-tar"));
     ironsign(&["load", "--tar", tar_s, &format!("{dst}:restored")]).ok();
     for version in Cosign::ALL {
-        cosign_verify(version, &format!("{dst}:restored")).ok();
+        cosign_verify_with_chain(version, &format!("{dst}:restored")).ok();
     }
     // And into olareg: the referrer goes to its referrers API, everything verifies.
     let dst = format!("{}/{}", registry(RegistryKind::Olareg), unique_repo("load-olareg"));
@@ -286,7 +275,7 @@ fn save_then_load_to_another_registry_then_verify() {
     assert_eq!(loaded["attachments"].as_array().unwrap().len(), 4, "{loaded}");
     assert_eq!(referrer_digests(&dst, &subject).0, "api");
     verify_with_root(&format!("{dst}:v1"), &[]).ok();
-    cosign_verify(Cosign::V2, &format!("{dst}:v1")).ok();
+    cosign_verify_with_chain(Cosign::V2, &format!("{dst}:v1")).ok();
 }
 
 #[test]
@@ -303,7 +292,7 @@ fn cosign_save_then_ironsign_load_then_cosign_verify() {
         let kinds: BTreeSet<&str> =
             loaded["attachments"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
         assert!(kinds.contains("signature") && kinds.contains("attestation"), "{version:?}: {loaded}");
-        cosign_verify(version, &format!("{dst}:v9")).ok();
+        cosign_verify_with_chain(version, &format!("{dst}:v9")).ok();
         verify_with_root(&format!("{dst}:v9"), &[]).ok();
         // The same directory as a tar made by GNU tar (./-prefixed names, directory entries).
         let tar = dir.path().join("cosign.tar");
@@ -311,7 +300,7 @@ fn cosign_save_then_ironsign_load_then_cosign_verify() {
         run(Path::new("tar"), &["-C", layout_s, "-cf", tar_s, "."], &[]).ok();
         let from_tar = ironsign(&["load", "--output", "json", "--tar", tar_s, &format!("{dst}:from-tar")]).ok().json();
         assert_eq!(from_tar["digest"], digest_of(&by_digest).as_str());
-        cosign_verify(version, &format!("{dst}:from-tar")).ok();
+        cosign_verify_with_chain(version, &format!("{dst}:from-tar")).ok();
     }
 }
 
@@ -329,7 +318,7 @@ fn ironsign_save_then_cosign_load_then_cosign_verify() {
         let dst_repo = dst.rsplit_once(':').unwrap().0;
         assert!(exists(dst_repo, subject.as_str()), "{version:?}");
         assert!(exists(dst_repo, &subject.attachment_tag("att")), "{version:?}");
-        cosign_verify(version, &dst).ok();
+        cosign_verify_with_chain(version, &dst).ok();
     }
 }
 
