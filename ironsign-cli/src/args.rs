@@ -283,7 +283,7 @@ fn keychain(username: Option<&str>, password: Option<&str>) -> Result<Keychain, 
 #[derive(Debug, Args, Clone)]
 pub struct TrustArgs {
     /// Public key (PEM) the signatures must be made with, instead of certificate trust.
-    #[arg(long = "key", short = 'k', value_name = "FILE")]
+    #[arg(long = "key", value_name = "FILE")]
     pub key: Vec<PathBuf>,
     /// Chain file, cosign style: intermediates, then the root last (the only trust anchor).
     #[arg(long = "certificate-chain", value_name = "FILE", conflicts_with_all = ["ca_roots", "ca_intermediates"])]

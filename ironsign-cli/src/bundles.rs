@@ -55,6 +55,20 @@ pub fn written_to(image: &ironsign::ImageReference, tag: &str, referrer: Option<
 /// A verified signature as `cosign verify` prints it: the payload it verified, or for a bundle
 /// cosign's simple-signing view of the statement (`type` is the predicate type).
 pub fn printed_payload(signature: &VerifiedSignature, layer_payload: &[u8]) -> Option<serde_json::Value> {
+    let mut printed = printed_statement(signature, layer_payload)?;
+    // As cosign: a certificate's first SAN in Go's order (DNS names, emails, URIs) is shown as
+    // optional.Subject; it is not part of what was signed.
+    if let Some(c) = signature.certificate() {
+        let subject = c.dns_names.iter().chain(&c.emails).chain(&c.uris).next().cloned().unwrap_or_default();
+        if !printed["optional"].is_object() {
+            printed["optional"] = serde_json::json!({});
+        }
+        printed["optional"]["Subject"] = subject.into();
+    }
+    Some(printed)
+}
+
+fn printed_statement(signature: &VerifiedSignature, layer_payload: &[u8]) -> Option<serde_json::Value> {
     match signature.format {
         SignatureFormat::LegacyTag => serde_json::from_slice(layer_payload).ok(),
         SignatureFormat::SigstoreBundle => {
