@@ -99,6 +99,15 @@ pub struct Pkcs11Options {
     pub chain: Option<Bytes>,
 }
 
+/// Options of [`Signer::from_kms_uri`].
+#[napi(object, object_to_js = false)]
+pub struct KmsOptions {
+    /// The signing certificate (PEM or DER) for the KMS key. Without it, signatures are key-only.
+    pub certificate: Option<Bytes>,
+    /// Its issuing chain (PEM): intermediates, then the root last.
+    pub chain: Option<Bytes>,
+}
+
 /// A private key with its optional signing certificate and chain.
 #[napi]
 pub struct Signer {
@@ -158,6 +167,19 @@ impl Signer {
         })
     }
 
+    /// A key in a KMS by cosign's URI: `awskms://[ENDPOINT]/KEY_ID|alias/NAME|ARN` or
+    /// `hashivault://KEY`. The provider is configured from the process environment as cosign does
+    /// (AWS's standard configuration and credential chain, `AWS_CA_BUNDLE`; `VAULT_ADDR`,
+    /// `VAULT_TOKEN`, …: see docs/kms.md); the private key never leaves the KMS.
+    #[napi(factory)]
+    pub fn from_kms_uri(env: &Env, uri: String, options: Option<KmsOptions>) -> Result<Signer> {
+        sync(env, || {
+            let options = options.unwrap_or(KmsOptions { certificate: None, chain: None });
+            let signer = ironsign::KmsSigner::open_with_process_environment(&uri)?;
+            Signer::with_material(Arc::new(signer), options.certificate.as_ref(), options.chain.as_ref())
+        })
+    }
+
     /// This signer, timestamping every signature at the RFC 3161 timestamp authority `url`.
     #[napi]
     pub fn with_timestamp_server(&self, env: &Env, url: String) -> Result<Signer> {
@@ -185,15 +207,24 @@ impl Signer {
         let options = options.unwrap_or(SignerOptions { certificate: None, chain: None, password: None });
         let password = options.password.as_ref().map(|p| Zeroizing::new(bytes(p)));
         let signer = KeyPairSigner::from_pem(key, password.as_ref().map(|p| p.as_slice()), what)?;
-        let mut material = SigningMaterial::new(Arc::new(signer));
-        if let Some(cert) = &options.certificate {
+        Signer::with_material(Arc::new(signer), options.certificate.as_ref(), options.chain.as_ref())
+    }
+
+    /// Signing material from a signer, its optional certificate and chain.
+    fn with_material(
+        signer: Arc<dyn ironsign::Signer>,
+        certificate: Option<&Bytes>,
+        chain: Option<&Bytes>,
+    ) -> std::result::Result<Signer, ironsign::Error> {
+        let mut material = SigningMaterial::new(signer);
+        if let Some(cert) = certificate {
             let cert = Certificate::from_pem_or_der(&bytes(cert), "certificate")?;
-            let chain = match &options.chain {
+            let chain = match chain {
                 Some(c) => Certificate::from_pem_many(&bytes(c), "chain", ironsign::pki::DEFAULT_MAX_CHAIN)?,
                 None => Vec::new(),
             };
             material = material.with_certificate(cert, chain, std::time::SystemTime::now())?;
-        } else if options.chain.is_some() {
+        } else if chain.is_some() {
             return Err(invalid_argument("chain", "a chain needs a certificate"));
         }
         Ok(Signer { material })

@@ -288,6 +288,13 @@ class Signer:
         certificate: _Path | None = None,
         chain: _Path | None = None,
     ) -> Signer: ...
+    @staticmethod
+    def from_kms_uri(
+        uri: str,
+        *,
+        certificate: _Path | None = None,
+        chain: _Path | None = None,
+    ) -> Signer: ...
     def with_timestamp_server(self, url: str) -> Signer: ...
     @property
     def public_key_pem(self) -> str: ...
