@@ -32,7 +32,7 @@ const PROVIDER_VARIABLES: [&str; 14] = [
 /// does) with exactly the provider configuration `env` gives.
 fn run_in(dir: &Path, program: &Path, args: &[&str], env: &[(String, String)]) -> Run {
     let mut command = std::process::Command::new(program);
-    command.args(args).current_dir(dir).env_remove("COSIGN_PASSWORD").env("HOME", dir);
+    command.args(args).current_dir(dir).env_remove("COSIGN_PASSWORD");
     for name in PROVIDER_VARIABLES {
         command.env_remove(name);
     }
