@@ -519,7 +519,6 @@ fn generate_key_pair(c: GenerateKeyPairCmd) -> anyhow::Result<()> {
 
 /// `cosign public-key`: the PEM on standard output, or in --outfile.
 fn public_key(c: PublicKeyCmd) -> anyhow::Result<()> {
-    use ironsign::Signer as _;
     let (signer, _) = args::open_signer(&c.key)?;
     let pem = signer.public_key().to_pem();
     match &c.outfile {
