@@ -471,7 +471,7 @@ pub fn eku_check(strict: bool) -> ironsign::EkuCheck {
     if strict { ironsign::EkuCheck::Strict } else { ironsign::EkuCheck::Warn }
 }
 
-/// Signing material from a key (file or PKCS#11 URI), its certificate and chain (its usage checked
+/// Signing material from a key (file, PKCS#11 URI or KMS URI), its certificate and chain (its usage checked
 /// as `eku` says), and a timestamp authority, warnings printed. `flags` names the certificate and chain flags in errors.
 pub fn signing_material(
     key: &Path,

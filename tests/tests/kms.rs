@@ -3,7 +3,9 @@
 //! (`scripts/vault-server`). Keys are created through each API. What ironsign signs, the real
 //! cosign v2/v3 verifies by the public key `ironsign public-key` prints; what cosign signs with the
 //! same KMS key, ironsign verifies. A missing key, denied access, a disabled key, throttling and an
-//! unreachable endpoint are typed errors that push nothing.
+//! unreachable endpoint are typed errors that push nothing. The endpoint comes from AWS's standard
+//! settings or the URI; a KMS key signs with a DoD-shaped certificate (no codeSigning) as the
+//! program's pipeline does.
 
 use ironsign::{ImageReference, PublicKey};
 use ironsign_e2e::*;
@@ -204,6 +206,49 @@ fn an_endpoint_in_the_uri_is_https_trusted_through_aws_ca_bundle() {
 }
 
 #[test]
+fn the_endpoint_comes_from_aws_standard_settings_unless_the_uri_names_one() {
+    let kms = KmsServer::start();
+    kms.create_key("ECC_NIST_P256", "alias/endpoints");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = format!("http://{closed}");
+    let without = |names: &[&str]| -> Vec<(String, String)> {
+        kms.env().into_iter().filter(|(k, _)| !names.contains(&k.as_str())).collect()
+    };
+    let with = |mut env: Vec<(String, String)>, extra: &[(&str, &str)]| {
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env
+    };
+    let public_key = |env: &[(String, String)], uri: &str| ironsign_in(env, &["public-key", "--key", uri]);
+    let expected = public_key(&kms.env(), "awskms:///alias/endpoints").ok().stdout;
+    // AWS_ENDPOINT_URL_KMS before AWS_ENDPOINT_URL; AWS_ENDPOINT_URL alone.
+    let both = with(kms.env(), &[("AWS_ENDPOINT_URL", &closed)]);
+    assert_eq!(public_key(&both, "awskms:///alias/endpoints").ok().stdout, expected);
+    let general = with(without(&["AWS_ENDPOINT_URL_KMS"]), &[("AWS_ENDPOINT_URL", &kms.http)]);
+    assert_eq!(public_key(&general, "awskms:///alias/endpoints").ok().stdout, expected);
+    // The endpoint_url of the profile AWS_PROFILE names in the shared config file.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(&config, format!("[profile ci]\nregion = us-east-1\nendpoint_url = {}\n", kms.http)).unwrap();
+    let config = config.to_str().unwrap();
+    let profile = with(
+        without(&["AWS_ENDPOINT_URL_KMS", "AWS_CONFIG_FILE"]),
+        &[("AWS_CONFIG_FILE", config), ("AWS_PROFILE", "ci")],
+    );
+    assert_eq!(public_key(&profile, "awskms:///alias/endpoints").ok().stdout, expected);
+    // An endpoint in the URI wins over the settings (HTTPS, trusted through AWS_CA_BUNDLE).
+    let uri = format!("awskms://{}/alias/endpoints", kms.https_host);
+    let overridden = with(
+        without(&["AWS_ENDPOINT_URL_KMS"]),
+        &[("AWS_ENDPOINT_URL_KMS", &closed), ("AWS_CA_BUNDLE", &pki_file("tls-ca.pem"))],
+    );
+    assert_eq!(public_key(&overridden, &uri).ok().stdout, expected);
+    // With every setting pointing nowhere, it is unreachable, typed.
+    let nowhere = with(without(&["AWS_ENDPOINT_URL_KMS"]), &[("AWS_ENDPOINT_URL_KMS", &closed)]);
+    let run = public_key(&nowhere, "awskms:///alias/endpoints").code(3);
+    assert!(run.stderr.contains("[KMS_UNREACHABLE]"), "{}", run.stderr);
+}
+
+#[test]
 fn generate_key_pair_kms_creates_the_key_once_as_cosign_does() {
     let kms = KmsServer::start();
     let env = kms.env();
@@ -277,6 +322,67 @@ fn csr_and_attest_with_an_awskms_key() {
         args.extend(version.legacy_flags(false));
         args.push(&by_digest);
         cosign_in(version, &[], &args).ok();
+    }
+}
+
+/// The program's setup (issue 15): the key in AWS KMS, a DoD-shaped certificate for it (EKU
+/// serverAuth/clientAuth, no codeSigning) issued from a CSR the KMS signed. Signing warns and
+/// verifies by the public key in ironsign and cosign; chain verification refuses naming the
+/// missing codeSigning; `--strict-eku` and a certificate of another key push nothing.
+#[test]
+fn an_awskms_key_signs_with_a_certificate_without_code_signing() {
+    let kms = KmsServer::start();
+    let env = kms.env();
+    kms.create_key("ECC_NIST_P256", "alias/pipeline");
+    let uri = "awskms:///alias/pipeline";
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let (csr, extensions, cert) = (file("pipeline.csr"), file("extensions.cnf"), file("pipeline.pem"));
+    let san = "pipeline.example.mil";
+    ironsign_in(&env, &["csr", "--key", uri, "--common-name", san, "--san-dns", san, "--output-file", &csr]).ok();
+    std::fs::write(
+        &extensions,
+        format!(
+            "keyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth, clientAuth\n\
+             subjectAltName = DNS:{san}\n"
+        ),
+    )
+    .unwrap();
+    let (ca, ca_key) = (pki_file("dod-inter.pem"), pki_file("dod-inter.key"));
+    let issue = ["x509", "-req", "-in", &csr, "-CA", &ca, "-CAkey", &ca_key, "-days", "30", "-extfile", &extensions];
+    run(Path::new("openssl"), &[&issue[..], &["-out", &cert]].concat(), &[]).ok();
+    let chain = pki_file("dod-chain.pem");
+    let public = public_key_file(&env, uri, dir.path());
+
+    let (tagged, by_digest) = push_image(&unique_repo("kms-dod"));
+    let sign = |extra: &[&str], certificate: &str| {
+        let mut args = vec!["sign", "--key", uri, "--certificate", certificate, "--certificate-chain", &chain];
+        args.extend_from_slice(extra);
+        args.push(&tagged);
+        ironsign_in(&env, &args)
+    };
+    // --strict-eku refuses it; a certificate of another key is refused whatever the usage.
+    let strict = sign(&["--strict-eku"], &cert);
+    failed_with_nothing_pushed(&strict, "CERT_NO_CODE_SIGNING", &tagged);
+    failed_with_nothing_pushed(&sign(&[], &pki_file("dod-leaf.pem")), "CERT_KEY_MISMATCH", &tagged);
+
+    let signed = sign(&[], &cert).ok();
+    assert!(signed.stderr.contains("Warning [NO_CODE_SIGNING_EKU]"), "{}", signed.stderr);
+    ironsign(&["verify", "--key", &public, &by_digest]).ok();
+    for version in Cosign::ALL {
+        cosign_verifies(version, &by_digest, &public);
+    }
+    let by_chain = ["verify", "--certificate-chain", &chain, "--certificate-identity", san, "-o", "json", &by_digest];
+    let refused = ironsign(&by_chain).code(12);
+    assert_eq!(rejection_codes(&refused), ["CERT_NO_CODE_SIGNING"], "{}", refused.stdout);
+    for version in Cosign::ALL {
+        let mut args = vec!["verify", "--allow-http-registry", "--certificate-chain", &chain];
+        args.extend(["--certificate-identity", san, "--certificate-oidc-issuer-regexp", ".*"]);
+        args.extend(["--insecure-ignore-tlog", "--insecure-ignore-sct"]);
+        args.extend(version.legacy_flags(false));
+        args.push(&by_digest);
+        let run = cosign_in(version, &[], &args);
+        assert!(run.code != 0 && run.stderr.contains("key usage"), "{version:?}: {}", run.stderr);
     }
 }
 
@@ -369,12 +475,14 @@ fn vault_transit_signatures_verify_with_cosign_both_ways() {
                 cosign_verifies(version, &by_digest, &public);
             }
             // cosign signs with the transit key, ironsign verifies.
-            let (_, by_digest) = push_image(&unique_repo("vault-from-cosign"));
-            let mut args = vec!["sign", "--allow-http-registry", "--key", &uri, "-y"];
-            args.extend(Cosign::V2.legacy_flags(true));
-            args.push(&by_digest);
-            cosign_in(Cosign::V2, &env, &args).ok();
-            ironsign(&["verify", "--key", &public, &by_digest]).ok();
+            for version in Cosign::ALL {
+                let (_, by_digest) = push_image(&unique_repo("vault-from-cosign"));
+                let mut args = vec!["sign", "--allow-http-registry", "--key", &uri, "-y"];
+                args.extend(version.legacy_flags(true));
+                args.push(&by_digest);
+                cosign_in(version, &env, &args).ok();
+                ironsign(&["verify", "--key", &public, &by_digest]).ok();
+            }
         }
     }
     // generate-key-pair --kms creates a transit key as cosign does.
