@@ -644,6 +644,8 @@ export interface KmsOptions {
   certificate?: Bytes
   /** Its issuing chain (PEM): intermediates, then the root last. */
   chain?: Bytes
+  /** As [`SignerOptions::strict_eku`]. */
+  strictEku?: boolean
 }
 
 /** Where `save` writes and `load` reads: a layout directory or one tar file. */

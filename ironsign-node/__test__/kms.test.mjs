@@ -3,12 +3,12 @@
 // provider configuration comes from the process environment, as in the CLI.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { Policy, RegistryClient, Signer, TrustRoot } from '../index.js'
-import { COSIGN, makeImage, rejectsWith, script, startRegistry, tempDir } from './helpers.mjs'
+import { COSIGN, ironsignBin, makeImage, makePki, rejectsWith, script, startRegistry, tempDir } from './helpers.mjs'
 
 const PROVIDER_VARIABLES = [
   'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_KMS', 'AWS_CA_BUNDLE', 'AWS_PROFILE', 'AWS_REGION', 'AWS_DEFAULT_REGION',
@@ -97,6 +97,32 @@ describe('KMS signers', () => {
     await rejectsWith(() => Signer.fromKmsUri('awskms:///alias/node-disabled'), 'KMS_KEY_DISABLED', assert)
     providerEnv(aws(`http://127.0.0.1:${await closedPort()}`))
     await rejectsWith(() => Signer.fromKmsUri('awskms:///alias/node-disabled'), 'KMS_UNREACHABLE', assert)
+  })
+
+  test('an awskms key with a certificate without codeSigning: a finding, refused with strictEku', async () => {
+    // The program's setup: a DoD-shaped certificate (serverAuth/clientAuth) issued from a CSR the KMS signed.
+    const pki = makePki()
+    script('kms-server', ['create-key', kmsUrl, 'ECC_NIST_P256', 'alias/node-dod'])
+    providerEnv(aws(kmsUrl))
+    const uri = 'awskms:///alias/node-dod'
+    const [csr, extensions, cert] = ['kms.csr', 'extensions.cnf', 'kms.pem'].map((name) => join(scratch.dir, name))
+    execFileSync(ironsignBin(), ['csr', '--key', uri, '--common-name', 'pipeline.example.mil', '--output-file', csr])
+    writeFileSync(
+      extensions,
+      'keyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth, clientAuth\n' +
+        'subjectAltName = DNS:pipeline.example.mil\n',
+    )
+    execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', pki.path('dod-inter.pem'), '-CAkey',
+      pki.path('dod-inter.key'), '-days', '30', '-extfile', extensions, '-out', cert], { stdio: 'pipe' })
+    const material = { certificate: readFileSync(cert), chain: pki.read('dod-chain.pem') }
+    const signer = Signer.fromKmsUri(uri, material)
+    assert.deepEqual(signer.findings.map((f) => f.code), ['NO_CODE_SIGNING_EKU'])
+    await rejectsWith(() => Signer.fromKmsUri(uri, { ...material, strictEku: true }), 'CERT_NO_CODE_SIGNING', assert)
+    await rejectsWith(
+      () => Signer.fromKmsUri(uri, { ...material, certificate: pki.read('dod-leaf.pem') }),
+      'CERT_KEY_MISMATCH',
+      assert,
+    )
   })
 
   test('a Vault transit key signs; cosign verifies by its public key', async () => {

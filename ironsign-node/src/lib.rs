@@ -264,7 +264,7 @@ impl Signer {
 
 /// The `certificate` option (PEM or DER), parsed.
 fn certificate_option(certificate: Option<&Bytes>) -> std::result::Result<Option<Certificate>, ironsign::Error> {
-    certificate.map(|c| Certificate::from_pem_or_der(&bytes(c), "certificate")).transpose()
+    certificate.map(|c| Certificate::from_pem_or_der(&bytes(c), "certificate")).transpose().map_err(Into::into)
 }
 
 /// Input of [`TrustRoot::from_pem`].

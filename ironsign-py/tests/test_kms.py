@@ -96,7 +96,7 @@ def test_awskms_signature_verifies_with_cosign(
     image = new_image()
     client.sign(image.ref, signer, annotations={"via": "python-kms"})
     cosign_verify(image, signer.public_key_pem, tmp_path)
-    trust = ironsign.TrustRoot.from_public_key_pem(signer.public_key_pem)
+    trust = ironsign.TrustRoot.from_public_key_pem(signer.public_key_pem.encode())
     result = client.verify(image.ref, trust, ironsign.Policy(annotations={"via": "python-kms"}))
     assert result.signatures[0].payload.optional == {"via": "python-kms"}
 
@@ -147,3 +147,36 @@ def test_vault_transit_signature_verifies_with_cosign(
     with pytest.raises(ironsign.KeyMaterialError) as info:
         ironsign.Signer.from_kms_uri("hashivault://py-signer")
     assert info.value.code == "KMS_ACCESS_DENIED"
+
+
+def test_awskms_key_with_a_certificate_without_code_signing(
+    kms_url: str,
+    provider_env: Callable[[dict[str, str]], None],
+    pki: Path,
+    ironsign_bin: Path,
+    tmp_path: Path,
+) -> None:
+    """The program's setup: a KMS key and a DoD-shaped certificate (serverAuth/clientAuth) issued
+    from a CSR the KMS signed: accepted with a finding, refused with strict_eku; another key's
+    certificate is refused."""
+    alias = "alias/py-dod"
+    run(SCRIPTS / "kms-server", "create-key", kms_url, "ECC_NIST_P256", alias)
+    provider_env(aws(kms_url))
+    uri = f"awskms:///{alias}"
+    csr, extensions, cert = tmp_path / "kms.csr", tmp_path / "extensions.cnf", tmp_path / "kms.pem"
+    run(ironsign_bin, "csr", "--key", uri, "--common-name", "pipeline.example.mil", "--output-file", csr)
+    extensions.write_text(
+        "keyUsage = critical, digitalSignature, keyEncipherment\n"
+        "extendedKeyUsage = serverAuth, clientAuth\nsubjectAltName = DNS:pipeline.example.mil\n"
+    )
+    run("openssl", "x509", "-req", "-in", csr, "-CA", pki / "dod-inter.pem", "-CAkey", pki / "dod-inter.key",
+        "-days", "30", "-extfile", extensions, "-out", cert)  # fmt: skip
+    chain = pki / "dod-chain.pem"
+    signer = ironsign.Signer.from_kms_uri(uri, certificate=cert, chain=chain)
+    assert [f["code"] for f in signer.findings] == ["NO_CODE_SIGNING_EKU"]
+    with pytest.raises(ironsign.CertificateError) as info:
+        ironsign.Signer.from_kms_uri(uri, certificate=cert, chain=chain, strict_eku=True)
+    assert info.value.code == "CERT_NO_CODE_SIGNING"
+    with pytest.raises(ironsign.CertificateError) as info:
+        ironsign.Signer.from_kms_uri(uri, certificate=pki / "dod-leaf.pem", chain=chain)
+    assert info.value.code == "CERT_KEY_MISMATCH"

@@ -297,6 +297,7 @@ class Signer:
         *,
         certificate: _Path | None = None,
         chain: _Path | None = None,
+        strict_eku: bool = False,
     ) -> Signer: ...
     def with_timestamp_server(self, url: str) -> Signer: ...
     @property
