@@ -6,7 +6,6 @@
 
 use ironsign::{Credential, Digest, ImageReference, Keychain, Location, RegistryClient, RegistryOptions};
 use ironsign_e2e::*;
-use std::io::{Read as _, Write as _};
 use std::time::{Duration, Instant};
 
 /// An image pushed and signed on the real registry, addressed through a proxy by digest.
