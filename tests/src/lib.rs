@@ -569,7 +569,8 @@ impl FaultProxy {
         self.control("PUT", "/__faults__", &rules.to_string());
     }
 
-    /// The requests seen so far: `{"method", "path", "fault", "authorization"}`.
+    /// The requests seen so far: `{"method", "path", "fault", "authorization"}`, a manifest PUT
+    /// also `"content_type"` and `"body"`.
     pub fn log(&self) -> Vec<serde_json::Value> {
         let log: serde_json::Value = serde_json::from_str(&self.control("GET", "/__faults__/log", "")).expect("log");
         log.as_array().expect("list").clone()
