@@ -634,9 +634,11 @@ export declare function inspectCertificate(certificate: Bytes): InspectionReport
 /**
  * Generates verification instructions from `trustConfig`: the files, the main one first.
  * `format` is `cosign`, `kyverno`, `policy-controller`, `podman`, `markdown` or `html`; with
- * `image`, the instructions name it (it must be covered: `IMAGE_NOT_COVERED` otherwise).
+ * `image`, the instructions name it (it must be covered: `IMAGE_NOT_COVERED` otherwise). With
+ * `signingCertificate` (PEM or DER), it must be the configured signer's; when its extended key
+ * usage lacks codeSigning, every consumer verifies by its public key.
  */
-export declare function instructions(format: 'cosign' | 'kyverno' | 'policy-controller' | 'podman' | 'markdown' | 'html', trustConfig: TrustConfig, image?: string | undefined | null): Array<GeneratedFile>
+export declare function instructions(format: 'cosign' | 'kyverno' | 'policy-controller' | 'podman' | 'markdown' | 'html', trustConfig: TrustConfig, image?: string | undefined | null, signingCertificate?: Bytes | undefined | null): Array<GeneratedFile>
 
 /** Options of [`Signer::from_kms_uri`]. */
 export interface KmsOptions {

@@ -35,7 +35,52 @@ pub fn pflag_booleans(command: clap::Command) -> clap::Command {
 const UNSUPPORTED_BOOLEAN_VALUES: &[(&str, bool, &str)] = &[
     ("insecure-ignore-tlog", false, "ironsign has no transparency log to check signatures against"),
     ("tlog-upload", true, "ironsign uploads to no transparency log (use --tlog-upload=false or leave it out)"),
+    ("private-infrastructure", false, "ironsign has no transparency log: every verification is private infrastructure"),
 ];
+
+/// cosign's global flags, honoured the same way.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Log debug output (as IRONSIGN_LOG=debug; IRONSIGN_LOG wins when set).
+    #[arg(short = 'd', long = "verbose", global = true)]
+    pub verbose: bool,
+    /// Stop the whole command after this long, as a Go duration (90s, 3m0s, 1h30m). Without it
+    /// only each registry request is bounded (--registry-timeout).
+    #[arg(short = 't', long = "timeout", global = true, value_name = "DURATION", value_parser = parse_go_duration)]
+    pub command_timeout: Option<std::time::Duration>,
+}
+
+/// A duration as Go's `time.ParseDuration` reads it: a sequence of decimal numbers each with a
+/// unit (ns, us, µs, ms, s, m, h), e.g. `1h30m`, `2.5s`; `0` alone is zero.
+pub fn parse_go_duration(text: &str) -> Result<std::time::Duration, String> {
+    let invalid = || format!("{text:?} is not a duration (e.g. 90s, 3m0s, 1h30m)");
+    if text == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    if text.is_empty() {
+        return Err(invalid());
+    }
+    let mut rest = text;
+    let mut seconds = 0f64;
+    while !rest.is_empty() {
+        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
+        let number: f64 = rest[..number_end].parse().map_err(|_| invalid())?;
+        rest = &rest[number_end..];
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(invalid()),
+        };
+        seconds += number * scale;
+        rest = &rest[unit_end..];
+    }
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|_| invalid())
+}
 
 fn pflag_boolean(arg: Arg) -> Arg {
     let refused = UNSUPPORTED_BOOLEAN_VALUES.iter().find(|(long, ..)| arg.get_long() == Some(*long)).copied();
@@ -113,10 +158,67 @@ fn parse_allow_http(value: &str) -> Result<AllowHttp, String> {
     Ok(AllowHttp::Registry(value.to_owned()))
 }
 
+/// The cosign environment variables about registries: `COSIGN_MAX_ATTACHMENT_SIZE` is honoured
+/// up to ironsign's own bound; `COSIGN_REPOSITORY` and `COSIGN_DOCKER_MEDIA_TYPES=true` ask for
+/// storage ironsign does not write or read, so they are refused rather than ignored.
+fn cosign_registry_environment(options: &mut RegistryOptions) -> Result<(), Error> {
+    let refused = |name: &str, reason: &str| -> Error {
+        InputError::InvalidArgument { name: name.into(), reason: reason.into() }.into()
+    };
+    if std::env::var_os("COSIGN_REPOSITORY").is_some_and(|v| !v.is_empty()) {
+        return Err(refused(
+            "COSIGN_REPOSITORY",
+            "ironsign stores and reads attachments beside the image only; unset it (signatures in another repository are not supported)",
+        ));
+    }
+    if let Ok(value) = std::env::var("COSIGN_DOCKER_MEDIA_TYPES")
+        && parse_pflag_bool(&value).map_err(|e| refused("COSIGN_DOCKER_MEDIA_TYPES", &e))?
+    {
+        return Err(refused("COSIGN_DOCKER_MEDIA_TYPES", "ironsign writes OCI media types only"));
+    }
+    if let Ok(value) = std::env::var("COSIGN_MAX_ATTACHMENT_SIZE") {
+        let bytes = parse_byte_size(&value).map_err(|e| refused("COSIGN_MAX_ATTACHMENT_SIZE", &e))?;
+        let bound = options.limits.max_blob_size;
+        if bytes > bound {
+            return Err(refused(
+                "COSIGN_MAX_ATTACHMENT_SIZE",
+                &format!("{bytes} bytes is above ironsign's bound of {bound} bytes for one attachment"),
+            ));
+        }
+        options.limits.max_blob_size = bytes;
+    }
+    Ok(())
+}
+
+/// A size as cosign reads `COSIGN_MAX_ATTACHMENT_SIZE` (go-humanize's `ParseBytes`): a number
+/// with an optional unit, decimal (kB, MB, GB) or binary (KiB, MiB, GiB), case-insensitive.
+pub fn parse_byte_size(text: &str) -> Result<u64, String> {
+    let invalid = || format!("{text:?} is not a size (e.g. 134217728, 128MiB, 100MB)");
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(trimmed.len());
+    let number: f64 = trimmed[..split].parse().map_err(|_| invalid())?;
+    let scale: u64 = match trimmed[split..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "ki" | "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mi" | "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gi" | "gib" => 1 << 30,
+        _ => return Err(invalid()),
+    };
+    let bytes = number * scale as f64;
+    if !bytes.is_finite() || bytes < 1.0 || bytes > u64::MAX as f64 {
+        return Err(invalid());
+    }
+    Ok(bytes as u64)
+}
+
 impl RegistryArgs {
     /// The client these flags describe, for the registries `references` name.
     pub fn client(&self, references: &[&ironsign::ImageReference]) -> Result<RegistryClient, Error> {
         let mut options = RegistryOptions::default();
+        cosign_registry_environment(&mut options)?;
         // As pflag: a later `--allow-http-registry[=BOOL]` overrides an earlier one.
         let all_named = self.allow_http.iter().rev().find_map(|a| match a {
             AllowHttp::Named(b) => Some(*b),
@@ -181,7 +283,7 @@ fn keychain(username: Option<&str>, password: Option<&str>) -> Result<Keychain, 
 #[derive(Debug, Args, Clone)]
 pub struct TrustArgs {
     /// Public key (PEM) the signatures must be made with, instead of certificate trust.
-    #[arg(long = "key", value_name = "FILE")]
+    #[arg(long = "key", short = 'k', value_name = "FILE")]
     pub key: Vec<PathBuf>,
     /// Chain file, cosign style: intermediates, then the root last (the only trust anchor).
     #[arg(long = "certificate-chain", value_name = "FILE", conflicts_with_all = ["ca_roots", "ca_intermediates"])]
@@ -196,6 +298,10 @@ pub struct TrustArgs {
     /// RFC 3161 timestamps on signatures are verified and certificates checked at their time.
     #[arg(long = "timestamp-certificate-chain", value_name = "FILE")]
     pub timestamp_certificate_chain: Vec<PathBuf>,
+    /// cosign's switch for the timestamps above: with ironsign they are verified whenever
+    /// --timestamp-certificate-chain is given, so true needs that flag and false is refused with it.
+    #[arg(long = "use-signed-timestamps")]
+    pub use_signed_timestamps: Option<bool>,
     /// Certificate revocation list (PEM or DER) of a CA on the signing path; several allowed. A
     /// certificate listed is rejected (CERT_REVOKED); a CRL past its nextUpdate fails.
     #[arg(long = "crl", value_name = "FILE")]
@@ -237,6 +343,23 @@ impl TrustArgs {
                 reason: "give either --key or certificate trust (--ca-roots, --certificate-chain), not both: an identity is required with certificate trust and a key-only signature carries none".into(),
             }
             .into());
+        }
+        match (self.use_signed_timestamps, self.timestamp_certificate_chain.is_empty()) {
+            (Some(true), true) => {
+                return Err(InputError::InvalidArgument {
+                    name: "--use-signed-timestamps".into(),
+                    reason: "needs --timestamp-certificate-chain (the TSA's certificates): there is no public TSA to fall back on".into(),
+                }
+                .into());
+            }
+            (Some(false), false) => {
+                return Err(InputError::InvalidArgument {
+                    name: "--use-signed-timestamps=false".into(),
+                    reason: "--timestamp-certificate-chain is given, and its timestamps are always verified".into(),
+                }
+                .into());
+            }
+            _ => {}
         }
         if !self.ca_intermediates.is_empty() && self.ca_roots.is_empty() {
             return Err(InputError::InvalidArgument {
@@ -316,6 +439,9 @@ pub struct PolicyArgs {
     /// Accepted for cosign v3 compatibility: ironsign reads the legacy format.
     #[arg(long = "new-bundle-format", hide = true)]
     pub new_bundle_format: Option<bool>,
+    /// Accepted for cosign compatibility: there is no transparency log (=false is refused).
+    #[arg(long = "private-infrastructure", hide = true)]
+    pub private_infrastructure: Option<bool>,
 }
 
 impl PolicyArgs {
@@ -430,9 +556,9 @@ pub fn read_chain(path: &Path) -> Result<Vec<Certificate>, Error> {
 #[derive(Args)]
 pub struct SigningArgs {
     /// Private key file (PKCS#8, SEC1, PKCS#1, encrypted PKCS#8, or cosign's encrypted format),
-    /// a key in a PKCS#11 token: pkcs11:token=…;object=…;id=…?module-path=…&pin-value=…,
+    /// or a key in a PKCS#11 token: pkcs11:token=…;object=…;id=…?module-path=…&pin-value=…,
     /// or a KMS key: awskms://[ENDPOINT]/KEY_ID|alias/NAME|ARN, hashivault://KEY
-    #[arg(long)]
+    #[arg(long, short = 'k')]
     key: PathBuf,
     /// Signing certificate (PEM or DER) for the key.
     #[arg(long, alias = "cert")]

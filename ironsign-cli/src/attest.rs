@@ -4,7 +4,7 @@ use crate::args::{self, CosignSignCompat, PolicyArgs, RegistryArgs, SigningArgs,
 use crate::{Output, parse_ref};
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
-use ironsign::attach::AttestOptions;
+use ironsign::attach::{AttestOptions, SignatureToAttach};
 use ironsign::cosign::AttachmentKind;
 use ironsign::intoto::StatementVersion;
 use ironsign::predicates::{PredicateKind, PredicateOptions, VulnOptions};
@@ -140,6 +140,10 @@ pub struct VerifyAttestationCmd {
     /// -a add to it; other trust and identity flags are refused).
     #[arg(long = "trust-config", value_name = "FILE")]
     trust_config: Option<PathBuf>,
+    /// Print each verified in-toto statement decoded, instead of its DSSE envelope as cosign
+    /// prints it (`| jq -r .payload | base64 -d` gives the same statement).
+    #[arg(long)]
+    statements: bool,
     #[command(flatten)]
     registry: RegistryArgs,
     #[arg(long, short = 'o', value_enum, default_value_t)]
@@ -147,6 +151,13 @@ pub struct VerifyAttestationCmd {
 }
 
 pub async fn verify_attestation(c: VerifyAttestationCmd) -> anyhow::Result<()> {
+    if c.statements && c.output == Output::Json {
+        return Err(Error::from(InputError::InvalidArgument {
+            name: "--statements".into(),
+            reason: "the JSON result already holds each decoded statement; give one or the other".into(),
+        })
+        .into());
+    }
     let image = parse_ref(&c.image)?;
     let kind = PredicateKind::parse(&c.predicate_type).map_err(Error::from)?;
     let mut policies = Vec::new();
@@ -191,7 +202,13 @@ pub async fn verify_attestation(c: VerifyAttestationCmd) -> anyhow::Result<()> {
                 eprintln!("  - Every verified statement of the type satisfies the Rego policies");
             }
             for a in &result.attestations {
-                outln!("{}", serde_json::to_string(&a.statement)?);
+                if c.statements {
+                    outln!("{}", serde_json::to_string(&a.statement)?);
+                    continue;
+                }
+                let envelope =
+                    attached.signatures[a.index].dsse_envelope().context("a verified attestation has no envelope")?;
+                out!("{}\n", String::from_utf8_lossy(&envelope));
             }
         }
     }
@@ -203,6 +220,54 @@ pub enum AttachCmd {
     /// Attach an SBOM to the image's .sbom tag (replacing any previous one); the format is
     /// detected from the content and must agree with --type/--input-format when given.
     Sbom(AttachSbomCmd),
+    /// Store a signature made elsewhere (sign --upload=false, an offline signer) on the image's
+    /// .sig tag; the payload must name the image, and the signature must verify with the
+    /// certificate when one is given.
+    Signature(AttachSignatureCmd),
+    /// Store DSSE attestation envelopes made elsewhere (attest --no-upload) on the image's .att
+    /// tag; each must be an in-toto statement about the image.
+    Attestation(AttachAttestationCmd),
+}
+
+#[derive(Args)]
+pub struct AttachSignatureCmd {
+    /// The image.
+    image: String,
+    /// The signature file (base64, as sign --output-signature writes it), or - for stdin.
+    #[arg(long, value_name = "FILE")]
+    signature: PathBuf,
+    /// The signed payload (default: the payload `generate` prints for the image).
+    #[arg(long, value_name = "FILE")]
+    payload: Option<PathBuf>,
+    /// The signing certificate (PEM), stored with the signature.
+    #[arg(long, value_name = "FILE")]
+    certificate: Option<PathBuf>,
+    /// Its chain (PEM: intermediates, then the root), stored with it.
+    #[arg(long = "certificate-chain", value_name = "FILE")]
+    certificate_chain: Option<PathBuf>,
+    /// cosign's transparency-log response: refused, ironsign has no log.
+    #[arg(long = "rekor-response", value_name = "FILE")]
+    rekor_response: Option<PathBuf>,
+    /// cosign's timestamp response file: refused (sign with --timestamp-server-url instead).
+    #[arg(long = "tsr", value_name = "FILE")]
+    tsr: Option<PathBuf>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: Output,
+}
+
+#[derive(Args)]
+pub struct AttachAttestationCmd {
+    /// The image.
+    image: String,
+    /// A DSSE envelope file (repeat for several).
+    #[arg(long, value_name = "FILE", required = true)]
+    attestation: Vec<PathBuf>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: Output,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -239,7 +304,68 @@ pub struct AttachSbomCmd {
 }
 
 pub async fn attach(c: AttachCmd) -> anyhow::Result<()> {
-    let AttachCmd::Sbom(c) = c;
+    match c {
+        AttachCmd::Sbom(c) => attach_sbom(c).await,
+        AttachCmd::Signature(c) => attach_signature(c).await,
+        AttachCmd::Attestation(c) => attach_attestation(c).await,
+    }
+}
+
+fn read_input(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    let read = if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map(|_| bytes)
+    } else {
+        std::fs::read(path)
+    };
+    Ok(read.map_err(|e| InputError::Io { path: path.display().to_string(), reason: e.to_string() })?)
+}
+
+async fn attach_signature(c: AttachSignatureCmd) -> anyhow::Result<()> {
+    if c.rekor_response.is_some() {
+        anyhow::bail!("--rekor-response: ironsign has no transparency log to attach a response from");
+    }
+    if c.tsr.is_some() {
+        anyhow::bail!("--tsr is not supported: sign with --timestamp-server-url to timestamp the signature");
+    }
+    let image = parse_ref(&c.image)?;
+    let signature =
+        SignatureToAttach::decode_signature_file(&read_input(&c.signature)?, &c.signature.display().to_string())?;
+    let attached = SignatureToAttach {
+        payload: c.payload.as_deref().map(read_input).transpose()?,
+        signature,
+        certificate: c.certificate.as_deref().map(args::read_certificate).transpose()?,
+        chain: c.certificate_chain.as_deref().map(args::read_chain).transpose()?.unwrap_or_default(),
+    };
+    let client = c.registry.client(&[&image])?;
+    let entry = ironsign::attach::attach_signature(&client, &image, &attached).await?;
+    match c.output {
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&entry)?),
+        Output::Text => {
+            let what = if entry.added { "Pushed signature to" } else { "Signature already present in" };
+            eprintln!("{what} {}", image.with_tag(&entry.tag));
+        }
+    }
+    Ok(())
+}
+
+async fn attach_attestation(c: AttachAttestationCmd) -> anyhow::Result<()> {
+    let image = parse_ref(&c.image)?;
+    let envelopes = c.attestation.iter().map(|p| read_input(p)).collect::<Result<Vec<_>, _>>()?;
+    let client = c.registry.client(&[&image])?;
+    let reports = ironsign::attach::attach_attestations(&client, &image, &envelopes).await?;
+    for report in &reports {
+        match c.output {
+            Output::Json => outln!("{}", serde_json::to_string(report)?),
+            Output::Text => {
+                eprintln!("Pushed {} attestation to {}", report.predicate_type, image.with_tag(&report.tag))
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn attach_sbom(c: AttachSbomCmd) -> anyhow::Result<()> {
     let image = parse_ref(&c.image)?;
     let what = c.sbom.display().to_string();
     let path = c.sbom.clone();

@@ -153,6 +153,7 @@ fn what_ironsign_cannot_do_is_refused_by_name() {
         ("sign", "--tlog-upload"),
         ("sign", "--tlog-upload=true"),
         ("attest", "--tlog-upload=T"),
+        ("verify", "--private-infrastructure=false"),
     ] {
         let err = command()
             .try_get_matches_from(["ironsign", path, flag, "registry.example/app"])
@@ -160,11 +161,54 @@ fn what_ironsign_cannot_do_is_refused_by_name() {
         let text = err.to_string();
         assert!(text.contains(flag.split('=').next().unwrap()) && text.contains("ironsign"), "{path} {flag}: {text}");
     }
-    for (path, flag) in
-        [("verify", "--insecure-ignore-tlog"), ("verify", "--insecure-ignore-sct=1"), ("sign", "--tlog-upload=false")]
-    {
+    for (path, flag) in [
+        ("verify", "--insecure-ignore-tlog"),
+        ("verify", "--insecure-ignore-sct=1"),
+        ("sign", "--tlog-upload=false"),
+        ("verify", "--private-infrastructure"),
+        ("verify", "--use-signed-timestamps"),
+        ("verify", "-d"),
+        ("sign", "--verbose"),
+    ] {
         let m = parse_leniently(&[path.to_owned()], &[flag, "registry.example/app"]);
         let raw: Vec<_> = m.get_raw("images").into_iter().flatten().collect();
         assert_eq!(raw, ["registry.example/app"], "{path} {flag}");
+    }
+}
+
+#[test]
+fn cosigns_global_flags_go_anywhere_and_timeout_reads_go_durations() {
+    for argv in [
+        ["ironsign", "-d", "verify", "--key", "k.pub", "registry.example/app"].as_slice(),
+        &["ironsign", "verify", "--key", "k.pub", "-t", "90s", "registry.example/app"],
+        &["ironsign", "verify", "--timeout=1h30m", "--key", "k.pub", "--verbose", "registry.example/app"],
+    ] {
+        command().try_get_matches_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+    }
+    use std::time::Duration;
+    for (text, expected) in [
+        ("90s", Duration::from_secs(90)),
+        ("3m0s", Duration::from_secs(180)),
+        ("1h30m", Duration::from_secs(5400)),
+        ("2.5s", Duration::from_millis(2500)),
+        ("250ms", Duration::from_millis(250)),
+        ("0", Duration::ZERO),
+    ] {
+        assert_eq!(args::parse_go_duration(text), Ok(expected), "{text}");
+    }
+    for bad in ["", "90", "s", "1d", "-5s", "1h-5m", "5 s", "1.2.3s"] {
+        assert!(args::parse_go_duration(bad).is_err(), "{bad:?} accepted");
+    }
+}
+
+#[test]
+fn attachment_sizes_read_as_cosign_reads_them() {
+    for (text, expected) in
+        [("134217728", 134_217_728), ("128MiB", 128 << 20), ("100MB", 100_000_000), ("1.5 KiB", 1536)]
+    {
+        assert_eq!(args::parse_byte_size(text), Ok(expected), "{text}");
+    }
+    for bad in ["", "MiB", "-5", "0", "12 parsecs", "1e3"] {
+        assert!(args::parse_byte_size(bad).is_err(), "{bad:?} accepted");
     }
 }

@@ -51,6 +51,11 @@ pub struct InstructionsCmd {
     /// podman: the directory policy.json names for the PEM files.
     #[arg(long = "podman-certificate-dir", value_name = "DIR")]
     podman_certificate_dir: Option<String>,
+    /// The signing certificate (as given to `sign --certificate`), checked against the
+    /// configuration. When its extended key usage lacks codeSigning, every consumer verifies by its
+    /// public key instead of its chain, and the instructions say why.
+    #[arg(long = "certificate", value_name = "FILE")]
+    certificate: Option<PathBuf>,
 }
 
 /// Reads a trust configuration, and the PEM files it names relative to its directory.
@@ -61,8 +66,14 @@ pub fn load_trust_config(path: &Path) -> Result<TrustConfig, Error> {
 pub fn instructions(c: InstructionsCmd) -> anyhow::Result<()> {
     let config = load_trust_config(&c.trust_config)?;
     let image = c.image.as_deref().map(parse_ref).transpose()?;
-    let options = InstructionsOptions { podman_certificate_dir: c.podman_certificate_dir };
+    let signing_certificate = c.certificate.as_deref().map(crate::args::read_certificate).transpose()?;
+    let options = InstructionsOptions { podman_certificate_dir: c.podman_certificate_dir, signing_certificate };
     let generated = ironsign::instructions::generate(c.format.into(), &config, image.as_ref(), &options)?;
+    if let ironsign::instructions::VerificationBasis::CertificateKey { subject, .. } = &generated.verification {
+        eprintln!(
+            "Note: certificate {subject:?} lacks codeSigning, which chain verification requires in every consumer: the instructions verify by its public key"
+        );
+    }
     let Some(dir) = c.output_dir else {
         out!("{}", generated.to_text());
         return Ok(());

@@ -38,6 +38,8 @@ mod exit {
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    global: args::GlobalArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -58,6 +60,11 @@ enum Command {
     GenerateKeyPair(GenerateKeyPairCmd),
     /// Print the public key of a key file, a PKCS#11 key or a KMS key (PEM).
     PublicKey(PublicKeyCmd),
+    /// Encrypt an existing PEM private key (RSA or EC, as openssl writes it) into a cosign key pair
+    /// (import-cosign.key, import-cosign.pub).
+    ImportKeyPair(ImportKeyPairCmd),
+    /// Print ironsign's version (cosign's layout; --json for its JSON keys).
+    Version(VersionCmd),
     /// Print where an image's attachment is stored.
     Triangulate(TriangulateCmd),
     /// Print the simple signing payload that signing the image would sign.
@@ -97,6 +104,10 @@ enum Command {
     /// PKCS#11 token helpers.
     #[command(subcommand, alias = "pkcs11-tool")]
     Pkcs11(pkcs11::Pkcs11Cmd),
+    /// Print every command and flag as JSON, hidden ones included (scripts/cosign-compat builds
+    /// docs/cosign-compat.md from it).
+    #[command(name = "cli-definition", hide = true)]
+    CliDefinition,
 }
 
 #[derive(clap::Args)]
@@ -113,7 +124,7 @@ struct SignCmd {
     #[arg(short = 'a', long = "annotations")]
     annotations: Vec<String>,
     /// Also sign every platform manifest of a multi-platform image.
-    #[arg(long)]
+    #[arg(long, short = 'r')]
     recursive: bool,
     /// The docker-reference to write instead of the image's repository.
     #[arg(long = "sign-container-identity")]
@@ -124,6 +135,19 @@ struct SignCmd {
     attachment: Option<SignedAttachment>,
     #[command(flatten)]
     format: bundles::FormatArgs,
+    /// Store the signature (the default); with --upload=false sign only and write the
+    /// --output-* files (later stored with `attach signature`).
+    #[arg(long)]
+    upload: Option<bool>,
+    /// Write the signature (base64) to this file.
+    #[arg(long = "output-signature", value_name = "FILE")]
+    output_signature: Option<PathBuf>,
+    /// Write the signed payload to this file.
+    #[arg(long = "output-payload", value_name = "FILE")]
+    output_payload: Option<PathBuf>,
+    /// Write the signing certificate (PEM) to this file.
+    #[arg(long = "output-certificate", value_name = "FILE")]
+    output_certificate: Option<PathBuf>,
     #[command(flatten)]
     _compat: args::CosignSignCompat,
     #[command(flatten)]
@@ -161,7 +185,7 @@ struct VerifyCmd {
 #[derive(clap::Args)]
 struct GenerateKeyPairCmd {
     /// Write <PREFIX>.key and <PREFIX>.pub.
-    #[arg(long = "output-key-prefix", default_value = "cosign")]
+    #[arg(long = "output-key-prefix", short = 'o', default_value = "cosign")]
     prefix: String,
     /// Overwrite existing files.
     #[arg(long, short = 'f')]
@@ -175,11 +199,31 @@ struct GenerateKeyPairCmd {
 #[derive(clap::Args)]
 struct PublicKeyCmd {
     /// The private key: a key file, a pkcs11: URI, or a KMS URI (awskms://…, hashivault://…).
-    #[arg(long)]
+    #[arg(long, short = 'k')]
     key: PathBuf,
     /// Write the PEM to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     outfile: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct ImportKeyPairCmd {
+    /// The unencrypted PEM private key to import (PKCS#8, SEC1 EC or PKCS#1 RSA).
+    #[arg(long, short = 'k', value_name = "FILE")]
+    key: PathBuf,
+    /// Write <PREFIX>.key and <PREFIX>.pub.
+    #[arg(long = "output-key-prefix", short = 'o', default_value = "import-cosign")]
+    prefix: String,
+    /// Overwrite existing output files (cosign asks; ironsign refuses without this flag).
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+#[derive(clap::Args)]
+struct VersionCmd {
+    /// Print JSON (cosign's keys: gitVersion, gitCommit, ...).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -218,11 +262,14 @@ struct GenerateCmd {
 }
 
 fn main() -> ExitCode {
+    let cli = parse_command_line();
+    let default_level = if cli.global.verbose { "debug" } else { "warn" };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("IRONSIGN_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IRONSIGN_LOG").unwrap_or_else(|_| default_level.into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let cli = parse_command_line();
     let output = match &cli.command {
         Command::Sign(c) => c.output,
         Command::Verify(c) => c.output,
@@ -244,7 +291,18 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::GENERIC);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let timeout = cli.global.command_timeout;
+    let outcome = runtime.block_on(async move {
+        match timeout {
+            Some(limit) => tokio::time::timeout(limit, run(cli))
+                .await
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("timed out after {limit:?} (--timeout)"))),
+            None => run(cli).await,
+        }
+    });
+    // A timed-out command may leave blocking work (a file read, a token) running: do not wait.
+    runtime.shutdown_background();
+    match outcome {
         Ok(code) => code,
         Err(e) => report(e, output),
     }
@@ -298,6 +356,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(c) => done(verify(c).await),
         Command::GenerateKeyPair(c) => done(generate_key_pair(c)),
         Command::PublicKey(c) => done(public_key(c)),
+        Command::ImportKeyPair(c) => done(import_key_pair(c)),
+        Command::CliDefinition => done(cli_definition()),
+        Command::Version(c) => done(version(c)),
         Command::Csr(c) => done(certs::csr(c)),
         Command::Cert(c) => certs::cert(c),
         Command::Tree(c) => done(lifecycle::tree(c).await),
@@ -351,9 +412,34 @@ async fn sign(c: SignCmd) -> anyhow::Result<()> {
         attachment: c.attachment.map(|SignedAttachment::Sbom| ironsign::cosign::AttachmentKind::Sbom),
         format: c.format.format()?,
     };
+    let outputs = SignatureOutputs {
+        signature: c.output_signature,
+        payload: c.output_payload,
+        certificate: c.output_certificate,
+    };
+    if outputs.certificate.is_some() && material.certificate().is_none() {
+        anyhow::bail!("--output-certificate: the signing key has no certificate (give --certificate)");
+    }
+    if outputs.any() && (images.len() > 1 || c.recursive) {
+        anyhow::bail!("--output-* files hold one signature: give one image and no --recursive");
+    }
+    if c.upload == Some(false) {
+        anyhow::ensure!(
+            outputs.signature.is_some(),
+            "--upload=false stores nothing: give --output-signature (and --output-payload) to keep the signature"
+        );
+        let detached = ironsign::sign::sign_detached(&client, &images[0], &material, &options).await?;
+        return outputs.write(&detached[0], &material);
+    }
     let results =
         for_each_image(&images, c.max_workers, |image| ironsign::sign::sign_image(&client, image, &material, &options))
             .await;
+    if let Some(Ok(report)) = results.first().filter(|_| outputs.any()) {
+        match report.signatures.first().and_then(|s| s.detached.as_ref()) {
+            Some(detached) => outputs.write(detached, &material)?,
+            None => anyhow::bail!("--output-* files are written for the legacy format only (a bundle is stored whole)"),
+        }
+    }
     let mut first_error = None;
     for (image, result) in images.iter().zip(results) {
         match result {
@@ -375,6 +461,41 @@ async fn sign(c: SignCmd) -> anyhow::Result<()> {
         }
     }
     first_error.map_or(Ok(()), |e| Err(e.into()))
+}
+
+/// `sign --output-signature/--output-payload/--output-certificate`, as cosign writes them.
+struct SignatureOutputs {
+    signature: Option<PathBuf>,
+    payload: Option<PathBuf>,
+    certificate: Option<PathBuf>,
+}
+
+impl SignatureOutputs {
+    fn any(&self) -> bool {
+        self.signature.is_some() || self.payload.is_some() || self.certificate.is_some()
+    }
+
+    fn write(
+        &self,
+        detached: &ironsign::DetachedSignature,
+        material: &ironsign::SigningMaterial,
+    ) -> anyhow::Result<()> {
+        let write = |path: &PathBuf, bytes: &[u8]| {
+            std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+        };
+        if let Some(path) = &self.signature {
+            write(path, detached.signature_base64().as_bytes())?;
+        }
+        if let Some(path) = &self.payload {
+            write(path, &detached.payload)?;
+        }
+        if let Some(path) = &self.certificate {
+            let certificate =
+                material.certificate().context("--output-certificate: the signing key has no certificate")?;
+            write(path, certificate.to_pem().as_bytes())?;
+        }
+        Ok(())
+    }
 }
 
 /// Runs `op` over every image with at most `workers` at once, keeping the order.
@@ -490,10 +611,9 @@ fn error_json(err: &Error) -> serde_json::Value {
 }
 
 fn generate_key_pair(c: GenerateKeyPairCmd) -> anyhow::Result<()> {
-    let key_path = PathBuf::from(format!("{}.key", c.prefix));
-    let pub_path = PathBuf::from(format!("{}.pub", c.prefix));
     if let Some(uri) = &c.kms {
         use ironsign::Signer as _;
+        let pub_path = PathBuf::from(format!("{}.pub", c.prefix));
         anyhow::ensure!(c.force || !pub_path.exists(), "{} exists; use --force to overwrite", pub_path.display());
         let uri = ironsign::KmsUri::parse(uri).map_err(Error::from)?;
         let config = ironsign::KmsConfig::from_process_environment(&uri).map_err(Error::from)?;
@@ -504,12 +624,37 @@ fn generate_key_pair(c: GenerateKeyPairCmd) -> anyhow::Result<()> {
         eprintln!("Public key written to {}", pub_path.display());
         return Ok(());
     }
+    write_key_pair(&c.prefix, c.force, "--force", |password| {
+        ironsign::keys::generate_cosign_key_pair(password).map_err(Error::from)
+    })
+}
+
+fn import_key_pair(c: ImportKeyPairCmd) -> anyhow::Result<()> {
+    let pem = zeroize::Zeroizing::new(
+        std::fs::read(&c.key)
+            .map_err(|e| ironsign::InputError::Io { path: c.key.display().to_string(), reason: e.to_string() })?,
+    );
+    let what = c.key.display().to_string();
+    write_key_pair(&c.prefix, c.yes, "-y", |password| {
+        ironsign::keys::import_cosign_key_pair(&pem, password, &what).map_err(Error::from)
+    })
+}
+
+/// Writes `<prefix>.key` (mode 0600) and `<prefix>.pub` from `make(password)`, refusing to
+/// overwrite either unless `overwrite`; prints what cosign prints.
+fn write_key_pair(
+    prefix: &str,
+    overwrite: bool,
+    overwrite_flag: &str,
+    make: impl FnOnce(&[u8]) -> Result<(zeroize::Zeroizing<String>, String), Error>,
+) -> anyhow::Result<()> {
+    let key_path = PathBuf::from(format!("{prefix}.key"));
+    let pub_path = PathBuf::from(format!("{prefix}.pub"));
     for p in [&key_path, &pub_path] {
-        anyhow::ensure!(c.force || !p.exists(), "{} exists; use --force to overwrite", p.display());
+        anyhow::ensure!(overwrite || !p.exists(), "{} exists; use {overwrite_flag} to overwrite", p.display());
     }
     let password = args::key_password(true)?.unwrap_or_default();
-    let (private_pem, public_pem) =
-        ironsign::keys::generate_cosign_key_pair(password.as_bytes()).map_err(Error::from)?;
+    let (private_pem, public_pem) = make(password.as_bytes())?;
     write_private(&key_path, private_pem.as_bytes())?;
     std::fs::write(&pub_path, public_pem).with_context(|| format!("writing {}", pub_path.display()))?;
     eprintln!("Private key written to {}", key_path.display());
@@ -530,6 +675,96 @@ fn public_key(c: PublicKeyCmd) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The command tree as parsed (pflag booleans, global flags propagated), as JSON lines:
+/// `{"command": "attach signature", "flags": [{"long", "short", "hidden", "help"}]}`.
+fn cli_definition() -> anyhow::Result<()> {
+    fn walk(command: &clap::Command, path: &str, out: &mut Vec<serde_json::Value>) {
+        let flags: Vec<serde_json::Value> = command
+            .get_arguments()
+            .filter(|a| !a.is_positional())
+            .filter_map(|a| {
+                let long = a.get_long()?;
+                let help = a.get_help().map(ToString::to_string).unwrap_or_default();
+                Some(serde_json::json!({"long": long, "short": a.get_short().map(String::from),
+                    "hidden": a.is_hide_set(), "help": help}))
+            })
+            .collect();
+        out.push(serde_json::json!({"command": path, "hidden": command.is_hide_set(), "flags": flags}));
+        for sub in command.get_subcommands() {
+            let name = sub.get_name();
+            let sub_path = if path.is_empty() { name.to_owned() } else { format!("{path} {name}") };
+            walk(sub, &sub_path, out);
+        }
+    }
+    let mut command = args::pflag_booleans(Cli::command());
+    command.build();
+    let mut out = Vec::new();
+    walk(&command, "", &mut out);
+    for line in out {
+        outln!("{line}");
+    }
+    Ok(())
+}
+
+/// `cosign version`'s layout and JSON keys, so scripts that read `gitVersion` keep working.
+fn version(c: VersionCmd) -> anyhow::Result<()> {
+    let info = [
+        ("gitVersion", concat!("v", env!("CARGO_PKG_VERSION"))),
+        ("gitCommit", option_env!("IRONSIGN_GIT_COMMIT").unwrap_or("unknown")),
+        ("gitTreeState", option_env!("IRONSIGN_GIT_TREE_STATE").unwrap_or("unknown")),
+        ("buildDate", option_env!("IRONSIGN_BUILD_DATE").unwrap_or("unknown")),
+        ("rustVersion", env!("IRONSIGN_RUSTC_VERSION")),
+        ("compiler", "rustc"),
+        ("platform", PLATFORM),
+    ];
+    if c.json {
+        // In cosign's key order (a JSON map would sort them).
+        let fields: Vec<String> =
+            info.iter().map(|(k, v)| format!("  \"{k}\": {}", serde_json::Value::from(*v))).collect();
+        outln!("{{\n{}\n}}", fields.join(",\n"));
+        return Ok(());
+    }
+    outln!("ironsign: sign and verify OCI images in cosign's formats with your own X.509 PKI.\n");
+    for (key, value) in info {
+        let mut label = key.to_owned();
+        label[..1].make_ascii_uppercase();
+        outln!("{:<15}{value}", format!("{label}:"));
+    }
+    Ok(())
+}
+
+/// GOOS/GOARCH spelling of the build target, as cosign prints `Platform`.
+const PLATFORM: &str = {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    {
+        "linux/amd64"
+    }
+    #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+    {
+        "linux/arm64"
+    }
+    #[cfg(all(target_os = "macos", target_arch = "aarch64"))]
+    {
+        "darwin/arm64"
+    }
+    #[cfg(all(target_os = "macos", target_arch = "x86_64"))]
+    {
+        "darwin/amd64"
+    }
+    #[cfg(all(target_os = "windows", target_arch = "x86_64"))]
+    {
+        "windows/amd64"
+    }
+    #[cfg(not(any(
+        all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")),
+        all(target_os = "macos", any(target_arch = "x86_64", target_arch = "aarch64")),
+        all(target_os = "windows", target_arch = "x86_64")
+    )))]
+    {
+        "unknown"
+    }
+};
 
 /// Writes a private key file with mode 0600 from the start.
 pub(crate) fn write_private(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {

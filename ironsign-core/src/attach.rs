@@ -6,19 +6,25 @@
 //!   `dev.cosignproject.cosign/signature`, and the certificate and chain annotations. Appending
 //!   is race-safe like signing (see [`crate::sign`]); `replace` drops the attestations of the
 //!   same predicate type in the same write, as cosign's `--replace` (ReplaceOp) does.
+//! * A signature or envelope made elsewhere is stored by [`attach_signature`] and
+//!   [`attach_attestations`] (cosign's `attach signature` / `attach attestation`), checked first
+//!   against the image it is attached to.
 //! * An SBOM is the single layer of the `sha256-<hex>.sbom` manifest, with cosign's media type
 //!   for its format (cosign.md §3). Like cosign, attaching overwrites any previous SBOM. The file
 //!   is streamed to the registry, never held in memory.
 
 use crate::cosign::{self, AttachmentKind, LayerSpec};
 use crate::dsse::{self, Envelope};
-use crate::error::Error;
+use crate::error::{Error, InputError};
 use crate::intoto::{Statement, StatementVersion};
+use crate::pki::Certificate;
 use crate::reference::{Digest, ImageReference};
 use crate::registry::RegistryClient;
 use crate::sbom::SbomFormat;
-use crate::sign::{SigningMaterial, append_layer};
+use crate::sign::{DetachedSignature, SignedEntry, SigningMaterial, append_layer};
+use base64::Engine as _;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Options of [`attest_image`].
@@ -145,6 +151,168 @@ pub fn predicate_type_of(envelope: &[u8]) -> Option<String> {
         predicate_type: String,
     }
     serde_json::from_slice::<Head>(&payload).ok().map(|h| h.predicate_type)
+}
+
+/// A signature made elsewhere (`sign --upload=false`, an offline signing service, `openssl
+/// dgst`), to store as `cosign attach signature` does.
+#[derive(Debug, Clone, Default)]
+pub struct SignatureToAttach {
+    /// The signed simple signing payload; `None` stands for the payload `generate` prints for the
+    /// image (no annotations), as cosign assumes.
+    pub payload: Option<Vec<u8>>,
+    /// The raw signature (ASN.1 DER for ECDSA, PKCS#1 v1.5 for RSA).
+    pub signature: Vec<u8>,
+    /// The signing certificate, stored beside the signature.
+    pub certificate: Option<Certificate>,
+    /// Its chain (intermediates, then the root), stored with it.
+    pub chain: Vec<Certificate>,
+}
+
+impl SignatureToAttach {
+    /// The raw signature from a signature file's contents: base64 (standard alphabet, surrounding
+    /// whitespace ignored), as `sign --output-signature` and `openssl dgst | base64` write it.
+    /// `what` names the file in the error.
+    pub fn decode_signature_file(contents: &[u8], what: &str) -> Result<Vec<u8>, InputError> {
+        let invalid = |reason: String| InputError::InvalidArgument { name: "signature".into(), reason };
+        let text = std::str::from_utf8(contents).map_err(|_| invalid(format!("{what} is not base64 text")))?;
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| invalid(format!("{what} is not base64 ({e})")))?;
+        if signature.is_empty() {
+            return Err(invalid(format!("{what} is empty")));
+        }
+        Ok(signature)
+    }
+}
+
+/// Stores a signature made elsewhere on the image's `.sig` manifest, race-safely as signing does;
+/// an identical signature already there is not added twice.
+///
+/// Stricter than cosign, which stores whatever it is given and leaves the mistake to be found at
+/// verification: the payload must name this image's digest, and with a certificate the signature
+/// must verify over the payload with the certificate's key.
+pub async fn attach_signature(
+    client: &RegistryClient,
+    reference: &ImageReference,
+    attached: &SignatureToAttach,
+) -> Result<SignedEntry, Error> {
+    let invalid = |name: &str, reason: String| InputError::InvalidArgument { name: name.into(), reason };
+    if attached.signature.is_empty() {
+        return Err(invalid("signature", "empty".into()).into());
+    }
+    if attached.certificate.is_none() && !attached.chain.is_empty() {
+        return Err(invalid("certificate chain", "a chain needs the certificate it belongs to".into()).into());
+    }
+    let digest = client.digest_of(reference).await?;
+    let payload = match &attached.payload {
+        None => cosign::simple_signing_payload(&reference.docker_reference(), &digest, &Default::default()),
+        Some(payload) => {
+            let claims = cosign::parse_simple_signing(payload).map_err(|e| invalid("payload", e.to_string()))?;
+            if !claims.docker_manifest_digest.eq_ignore_ascii_case(digest.as_str()) {
+                let reason = format!("it names {}, not the image's digest {digest}", claims.docker_manifest_digest);
+                return Err(invalid("payload", reason).into());
+            }
+            payload.clone()
+        }
+    };
+    let mut annotations = BTreeMap::from([(
+        cosign::SIGNATURE_ANNOTATION.to_owned(),
+        base64::engine::general_purpose::STANDARD.encode(&attached.signature),
+    )]);
+    if let Some(certificate) = &attached.certificate {
+        if !certificate.public_key()?.verify(&payload, &attached.signature) {
+            let reason =
+                format!("it does not verify over the payload with the key of certificate {}", certificate.subject());
+            return Err(invalid("signature", reason).into());
+        }
+        annotations.insert(cosign::CERTIFICATE_ANNOTATION.to_owned(), certificate.to_pem());
+        // cosign sets the chain key whenever it sets a certificate, even to "".
+        annotations
+            .insert(cosign::CHAIN_ANNOTATION.to_owned(), attached.chain.iter().map(Certificate::to_pem).collect());
+    }
+    let layer = LayerSpec {
+        media_type: cosign::SIMPLE_SIGNING_MEDIA_TYPE.into(),
+        digest: Digest::sha256(&payload),
+        size: payload.len() as u64,
+        annotations,
+    };
+    let identical = |existing: &LayerSpec, new: &LayerSpec, _: &[u8]| {
+        existing.digest == new.digest && existing.annotations == new.annotations
+    };
+    let added = append_layer(
+        client,
+        &reference.location,
+        &digest,
+        AttachmentKind::Signature,
+        &layer,
+        &payload,
+        &identical,
+        None,
+    )
+    .await?;
+    Ok(SignedEntry {
+        tag: digest.attachment_tag(AttachmentKind::Signature.suffix()),
+        layer_digest: layer.digest,
+        added,
+        format: cosign::SignatureFormat::LegacyTag,
+        referrer: None,
+        detached: Some(DetachedSignature { digest: digest.clone(), payload, signature: attached.signature.clone() }),
+        digest,
+    })
+}
+
+/// Stores DSSE envelopes made elsewhere (`attest --no-upload`) on the image's `.att` manifest, as
+/// `cosign attach attestation` does, with the `predicateType` annotation `attest` writes.
+/// Stricter than cosign: each must be an in-toto statement naming this image's digest.
+pub async fn attach_attestations(
+    client: &RegistryClient,
+    reference: &ImageReference,
+    envelopes: &[Vec<u8>],
+) -> Result<Vec<AttestReport>, Error> {
+    let invalid = |reason: String| InputError::InvalidArgument { name: "attestation".into(), reason };
+    let digest = client.digest_of(reference).await?;
+    // Check every envelope before storing any, so a bad one stores nothing.
+    let mut checked = Vec::with_capacity(envelopes.len());
+    for (i, blob) in envelopes.iter().enumerate() {
+        let envelope = Envelope::parse(blob).map_err(|e| invalid(format!("envelope {}: {e}", i + 1)))?;
+        if envelope.payload_type != dsse::INTOTO_PAYLOAD_TYPE {
+            let reason = format!("envelope {}: payload type {:?} is not in-toto", i + 1, envelope.payload_type);
+            return Err(invalid(reason).into());
+        }
+        let statement = envelope
+            .payload_bytes()
+            .and_then(|p| Statement::parse(&p))
+            .map_err(|e| invalid(format!("envelope {}: {e}", i + 1)))?;
+        statement.subject_for(&digest).map_err(|e| invalid(format!("envelope {}: {e}", i + 1)))?;
+        checked.push((blob, statement.predicate_type));
+    }
+    let mut reports = Vec::with_capacity(checked.len());
+    for (blob, predicate_type) in checked {
+        let annotations = BTreeMap::from([
+            (cosign::SIGNATURE_ANNOTATION.to_owned(), String::new()),
+            (cosign::PREDICATE_TYPE_ANNOTATION.to_owned(), predicate_type.clone()),
+        ]);
+        let layer = LayerSpec {
+            media_type: cosign::DSSE_MEDIA_TYPE.into(),
+            digest: Digest::sha256(blob),
+            size: blob.len() as u64,
+            annotations,
+        };
+        let identical = |existing: &LayerSpec, new: &LayerSpec, _: &[u8]| existing.digest == new.digest;
+        let kind = AttachmentKind::Attestation;
+        append_layer(client, &reference.location, &digest, kind, &layer, blob, &identical, None).await?;
+        reports.push(AttestReport {
+            reference: reference.to_string(),
+            digest: digest.clone(),
+            tag: digest.attachment_tag(kind.suffix()),
+            layer_digest: layer.digest,
+            format: cosign::SignatureFormat::LegacyTag,
+            referrer: None,
+            predicate_type,
+            warnings: Vec::new(),
+        });
+    }
+    Ok(reports)
 }
 
 /// What [`attach_sbom`] did.

@@ -496,6 +496,22 @@ impl SignatureLayer {
     pub fn chain_pem(&self) -> Option<&str> {
         self.annotation(CHAIN_ANNOTATION).filter(|s| !s.trim().is_empty())
     }
+
+    /// The DSSE envelope this layer holds, as `cosign verify-attestation` prints it: a `.att`
+    /// layer's blob byte for byte, or the envelope inside a Sigstore bundle as compact JSON.
+    /// `None` when the layer holds no envelope. (Unverified: print it only for a layer that
+    /// verification accepted.)
+    pub fn dsse_envelope(&self) -> Option<Vec<u8>> {
+        match self.format() {
+            SignatureFormat::LegacyTag => (self.media_type == DSSE_MEDIA_TYPE).then(|| self.payload.clone()),
+            SignatureFormat::SigstoreBundle => {
+                match crate::bundle::Bundle::parse(&self.payload, Limits::default().max_chain).ok()?.content {
+                    crate::bundle::BundleContent::Dsse(envelope) => Some(envelope.to_json()),
+                    _ => None,
+                }
+            }
+        }
+    }
 }
 
 /// An image and the signatures found for it: the entity a [`Verifier`](crate::verify::Verifier) checks.

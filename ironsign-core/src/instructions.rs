@@ -11,6 +11,12 @@
 //! | [`Podman`](InstructionsFormat::Podman) | `policy.json` (`sigstoreSigned` with `pki`, containers/image ≥ 5.35), `policy-keypath.json` (`keyPath`, older releases, when signing keys are configured), `registries.d/<name>.yaml`, the PEM files |
 //! | [`Markdown`](InstructionsFormat::Markdown), [`Html`](InstructionsFormat::Html) | a page for people: the image, the signer, the root CA fingerprint, the commands |
 //!
+//! Verification by key ([`VerificationBasis`]): a configuration anchored on `keys`, or given the
+//! signing certificate when its extended key usage lacks codeSigning (which every consumer's
+//! chain verification requires, [`CODE_SIGNING_REQUIRED_BY`]), gets key-based output in every
+//! format: `cosign verify --key`, Kyverno `keys.publicKeys`/`cosign.key`, a policy-controller
+//! `key` authority, podman `keyPath`; each file says why.
+//!
 //! The traps each consumer sets for a private CA without Fulcio or Rekor are handled here: cosign
 //! needs `--insecure-ignore-tlog --insecure-ignore-sct` and an issuer regexp of `.*` (a private
 //! certificate has no OIDC issuer extension), and v3 `--new-bundle-format=false`; Kyverno needs a
@@ -139,6 +145,75 @@ pub struct InstructionsOptions {
     /// The directory podman's `policy.json` names for the PEM files
     /// ([`DEFAULT_PODMAN_CERTIFICATE_DIR`] when `None`).
     pub podman_certificate_dir: Option<String>,
+    /// The certificate the signer signs with (what `cosign sign --certificate` attaches). It must
+    /// be the configured signer's ([`TrustConfig::check_signing_certificate`]); when its extended
+    /// key usage lacks codeSigning, every consumer verifies by its public key instead of its chain
+    /// ([`verification_basis`]).
+    pub signing_certificate: Option<Certificate>,
+}
+
+/// How the generated instructions verify signatures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum VerificationBasis {
+    /// The certificate chain to the configured roots, and the configured identity.
+    Chain,
+    /// The key the configuration anchors on (`keys`).
+    ConfiguredKey,
+    /// The public key of the signing certificate given, whose extended key usage lacks
+    /// codeSigning: every consumer's chain verification would refuse it.
+    CertificateKey {
+        /// The certificate's subject.
+        subject: String,
+        /// Its extended key usages (without codeSigning).
+        extended_key_usage: Vec<String>,
+        /// The SHA-256 of its SubjectPublicKeyInfo, hex.
+        key_fingerprint: String,
+    },
+}
+
+/// Where each consumer refuses a certificate chain without codeSigning: the consumer and the
+/// source that says so. Checked in the consumers' sources: all of them verify with Go's
+/// `x509.Certificate.Verify` and `KeyUsages: [ExtKeyUsageCodeSigning]`, so a leaf whose EKU lists
+/// only serverAuth/clientAuth fails in each; a bare key is verified without any certificate usage.
+pub const CODE_SIGNING_REQUIRED_BY: [(&str, &str); 4] = [
+    // cosign v2.6.5 and v3.1.3, pkg/cosign/verify.go: ValidateAndUnpackCert calls TrustedCert,
+    // whose VerifyOptions carry KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}.
+    ("cosign (--ca-roots, --certificate-chain)", "pkg/cosign/verify.go, TrustedCert"),
+    // Kyverno v1.19.1, pkg/image/verifiers/cpol/cosign/cosign.go: the roots become
+    // cosignOpts.RootCerts and cosign v3.1.2's TrustedCert verifies the chain.
+    (
+        "Kyverno (keyless roots, certificates.certChain)",
+        "pkg/image/verifiers/cpol/cosign/cosign.go, through cosign's TrustedCert",
+    ),
+    // policy-controller v0.13.1, pkg/webhook/validator.go: the TrustRoot's certificate
+    // authorities become RootCerts/IntermediateCerts for cosign v2.5.0's TrustedCert.
+    ("Sigstore policy-controller (keyless with a TrustRoot)", "pkg/webhook/validator.go, through cosign's TrustedCert"),
+    // containers/image v5.42.0, signature/pki_cert.go: verifyPKI verifies the leaf with
+    // KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}.
+    ("podman, skopeo and cri-o (containers/image sigstoreSigned pki)", "signature/pki_cert.go, verifyPKI"),
+];
+
+/// Decides how the instructions verify: by key when the configuration anchors on keys, or when
+/// the signing certificate given lacks codeSigning (every consumer listed in
+/// [`CODE_SIGNING_REQUIRED_BY`] would refuse its chain); by chain otherwise, including for a
+/// certificate with codeSigning or with no extended key usage at all (which Go's x509 accepts).
+/// The certificate must be the configured signer's.
+pub fn verification_basis(
+    config: &TrustConfig,
+    signing_certificate: Option<&Certificate>,
+) -> Result<VerificationBasis, Error> {
+    let configured = if config.keys().is_empty() { VerificationBasis::Chain } else { VerificationBasis::ConfiguredKey };
+    let Some(certificate) = signing_certificate else { return Ok(configured) };
+    config.check_signing_certificate(certificate)?;
+    match (&configured, certificate.code_signing_eku_gap(), &certificate.summary().extended_key_usage) {
+        (VerificationBasis::Chain, Some(_), Some(eku)) => Ok(VerificationBasis::CertificateKey {
+            subject: certificate.subject().to_owned(),
+            extended_key_usage: eku.clone(),
+            key_fingerprint: certificate.public_key()?.fingerprint(),
+        }),
+        _ => Ok(configured),
+    }
 }
 
 /// One generated file.
@@ -159,6 +234,8 @@ pub struct Instructions {
     pub format: InstructionsFormat,
     /// The files, the main one first.
     pub files: Vec<GeneratedFile>,
+    /// How they verify signatures.
+    pub verification: VerificationBasis,
 }
 
 impl Instructions {
@@ -205,40 +282,73 @@ pub fn generate(
     if let Some(image) = image {
         config.check_covers(image)?;
     }
-    check_key_anchor(format, config)?;
+    let basis = verification_basis(config, options.signing_certificate.as_ref())?;
+    let keyed;
+    let (config, chain) = match (&basis, &options.signing_certificate) {
+        (VerificationBasis::CertificateKey { .. }, Some(certificate)) => {
+            keyed = config.anchored_on_key(certificate.public_key()?);
+            (&keyed, Some(SignerChain { config, certificate }))
+        }
+        _ => (config, None),
+    };
+    check_key_anchor(config)?;
+    let why = key_reason(&basis, chain.as_ref());
+    let why = why.as_deref();
     let files = match format {
         InstructionsFormat::Cosign => {
-            vec![cosign_script(config, image, false), cosign_script(config, image, true)]
+            vec![cosign_script(config, image, false, why), cosign_script(config, image, true, why)]
         }
-        InstructionsFormat::Kyverno => vec![kyverno_cluster_policy(config)?, kyverno_image_validating_policy(config)?],
-        InstructionsFormat::PolicyController => policy_controller(config)?,
+        InstructionsFormat::Kyverno => {
+            vec![kyverno_cluster_policy(config, why)?, kyverno_image_validating_policy(config, why)?]
+        }
+        InstructionsFormat::PolicyController => policy_controller(config, why)?,
         InstructionsFormat::Podman => podman(config, options)?,
-        InstructionsFormat::Markdown => vec![page(config, image, PageKind::Markdown)],
-        InstructionsFormat::Html => vec![page(config, image, PageKind::Html)],
+        InstructionsFormat::Markdown => vec![page(config, image, PageKind::Markdown, why, chain.as_ref())],
+        InstructionsFormat::Html => vec![page(config, image, PageKind::Html, why, chain.as_ref())],
     };
-    Ok(Instructions { format, files })
+    Ok(Instructions { format, files, verification: basis })
 }
 
-/// A configuration anchored on keys (see [`TrustConfig::keys`]) gets key-based verification:
-/// cosign's `--key … --insecure-ignore-tlog` in the scripts and pages. cosign takes one `--key`, so
-/// exactly one key; the admission policies are not generated for keys.
-fn check_key_anchor(format: InstructionsFormat, config: &TrustConfig) -> Result<(), InputError> {
-    let reason = match (config.keys().len(), format) {
-        (0, _) => return Ok(()),
-        (_, InstructionsFormat::Kyverno | InstructionsFormat::PolicyController | InstructionsFormat::Podman) => {
-            format!(
-                "{}: policies for a configuration anchored on keys are not generated; generate cosign, markdown or html",
-                format.name()
-            )
-        }
-        (1, _) => return Ok(()),
-        (n, _) => format!("cosign verifies with one --key and the configuration anchors on {n}: list one key"),
-    };
-    Err(InputError::InvalidArgument { name: "keys".into(), reason })
+/// The configured chain of a signer verified by its certificate's key: what still identifies the
+/// signer for people.
+struct SignerChain<'a> {
+    config: &'a TrustConfig,
+    certificate: &'a Certificate,
+}
+
+/// Verification by key names one key: cosign takes one `--key`, and each policy names the key
+/// its signatures must verify with.
+fn check_key_anchor(config: &TrustConfig) -> Result<(), InputError> {
+    match config.keys().len() {
+        0 | 1 => Ok(()),
+        n => Err(InputError::InvalidArgument {
+            name: "keys".into(),
+            reason: format!("cosign verifies with one --key and the configuration anchors on {n}: list one key"),
+        }),
+    }
 }
 
 /// Why verification is by key, for the generated pages and scripts.
 pub const KEY_ANCHOR_REASON: &str = "The signer publishes its public key as the trust anchor. Its certificate's extended key usage lacks codeSigning (serverAuth/clientAuth, the shape of a DoD PKI certificate), which chain verification refuses in cosign (--ca-roots, --certificate-chain), Kyverno and policy-controller; verification by the public key (--key with --insecure-ignore-tlog, there being no transparency log) accepts the signatures.";
+
+/// Why the instructions verify by key, in words (`None` for chain verification).
+fn key_reason(basis: &VerificationBasis, chain: Option<&SignerChain<'_>>) -> Option<String> {
+    match (basis, chain) {
+        (VerificationBasis::Chain, _) => None,
+        (VerificationBasis::CertificateKey { subject, extended_key_usage, key_fingerprint }, Some(chain)) => {
+            let consumers: Vec<String> =
+                CODE_SIGNING_REQUIRED_BY.iter().map(|(consumer, source)| format!("{consumer} [{source}]")).collect();
+            Some(format!(
+                "The signing certificate {subject:?} has extended key usage [{}], without codeSigning. Chain verification requires codeSigning in every consumer: {}. So these instructions verify by the certificate's public key (SHA-256 of its SubjectPublicKeyInfo: {key_fingerprint}), with the transparency log ignored as there is none. The certificate chain still identifies the signer for people: it is issued under {} to {}.",
+                extended_key_usage.join(", "),
+                consumers.join("; "),
+                root_subjects(chain.config),
+                chain.config.identity().map(identity_text).unwrap_or_default(),
+            ))
+        }
+        _ => Some(KEY_ANCHOR_REASON.to_owned()),
+    }
+}
 
 /// The identity of a configuration anchored on roots (key anchors are refused before the
 /// generators that need one).
@@ -413,20 +523,20 @@ fn fetch_certificates(entries: &[CertificateEntry], target: &str, what: &str) ->
     format!("# {what}:\n{}\n{out}", fingerprints.join("\n"))
 }
 
-fn cosign_script(config: &TrustConfig, image: Option<&ImageReference>, v3: bool) -> GeneratedFile {
+fn cosign_script(config: &TrustConfig, image: Option<&ImageReference>, v3: bool, why: Option<&str>) -> GeneratedFile {
     let (roots, intermediates, tsa) = file_names(config);
     let (label, file) =
         if v3 { ("cosign v3.x", "verify-cosign-v3.sh") } else { ("cosign v2.x", "verify-cosign-v2.sh") };
     let mut s = String::from("#!/bin/sh\n");
-    let under = if config.keys().is_empty() { format!(" under {}", root_subjects(config)) } else { String::new() };
+    let under = under_roots(config);
     s.push_str(&format!(
         "# Verify an image of {} with {label}: signed by {}{under} (ironsign trust configuration {:?}).\n",
         config.images().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "),
         signer_text(config),
         config.name()
     ));
-    if !config.keys().is_empty() {
-        s.push_str(&format!("#\n# {}\n", KEY_ANCHOR_REASON));
+    if let Some(why) = why {
+        s.push_str(&format!("#\n# {why}\n"));
     }
     s.push_str(
         "# Generated by `ironsign instructions cosign`. Give the image by digest (REPO@sha256:...).\nset -eu\n\n",
@@ -482,6 +592,11 @@ fn identity_text(identity: &SignerIdentity) -> String {
     }
 }
 
+/// ` under "ROOT"` for a configuration anchored on roots, nothing for one anchored on keys.
+fn under_roots(config: &TrustConfig) -> String {
+    if config.roots().is_empty() { String::new() } else { format!(" under {}", root_subjects(config)) }
+}
+
 fn root_subjects(config: &TrustConfig) -> String {
     all_certificates(config.roots()).iter().map(|c| format!("{:?}", c.subject())).collect::<Vec<_>>().join(", ")
 }
@@ -503,6 +618,61 @@ fn kyverno_references(config: &TrustConfig) -> Vec<String> {
             out.push(format!("{p}@*"));
         }
     }
+    out
+}
+
+/// The ClusterPolicy attestors: the signing key, or the roots and identity (`keyless`).
+fn kyverno_attestors(config: &TrustConfig) -> Result<Value, Error> {
+    let [key] = config.keys() else { return kyverno_keyless(config) };
+    let mut keys = json!({
+        "publicKeys": key.to_pem(),
+        // Without a rekor block Kyverno asks the public Rekor for the signature's log entry.
+        "rekor": {"url": REKOR_URL_PLACEHOLDER, "ignoreTlog": true},
+        "ctlog": {"ignoreSCT": true},
+    });
+    if let Some(tsa) = config.tsa_chain() {
+        keys["ctlog"]["tsaCertChain"] = json!(pem_bundle(&tsa.certificates));
+    }
+    Ok(json!([{"count": 1, "entries": [{"keys": keys}]}]))
+}
+
+/// What the top of a Kyverno policy says: why by key, or what Kyverno requires of a private PKI.
+fn kyverno_header(why: Option<&str>) -> String {
+    match why {
+        None => KYVERNO_HEADER.to_owned(),
+        Some(why) => format!(
+            "# Generated by ironsign. Signatures are verified by the signing public key, in cosign's legacy\n# format (`.sig`/`.att` tags), offline (no transparency log, no SCT). Why by key:\n{}",
+            comment_lines(why)
+        ),
+    }
+}
+
+/// Kyverno v1.19.1's ImageValidatingPolicy refuses every attestation verified without a
+/// transparency log: `VerifyAttestationSignature` (pkg/image/verifiers/ivpol/cosign/verifier.go)
+/// fails on cosign's `verified == false` ("cosign bundle verification failed") where
+/// `VerifyImageSignature` exempts `insecureIgnoreTlog`. Proven by tests/tests/instructions_by_key.rs.
+const KYVERNO_IVP_ATTESTATION_NOTE: &str = "\
+# - Kyverno (checked against v1.19.1) refuses every attestation in this ImageValidatingPolicy:
+#   verifyAttestationSignatures fails without a transparency log entry, even with
+#   insecureIgnoreTlog (which it honours for image signatures only). Use the ClusterPolicy to
+#   require attestations.
+";
+
+/// `text` as `# ` comment lines of at most about 100 characters.
+fn comment_lines(text: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::from("#");
+    for word in text.split_whitespace() {
+        if line.len() + word.len() > 98 {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from("#");
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
     out
 }
 
@@ -531,8 +701,8 @@ fn to_yaml(value: &Value, what: &str) -> Result<String, Error> {
     })
 }
 
-fn kyverno_cluster_policy(config: &TrustConfig) -> Result<GeneratedFile, Error> {
-    let attestors = kyverno_keyless(config)?;
+fn kyverno_cluster_policy(config: &TrustConfig, why: Option<&str>) -> Result<GeneratedFile, Error> {
+    let attestors = kyverno_attestors(config)?;
     let attestations: Vec<Value> = config
         .required_predicate_types()
         .iter()
@@ -580,10 +750,10 @@ fn kyverno_cluster_policy(config: &TrustConfig) -> Result<GeneratedFile, Error> 
             "annotations": {
                 "policies.kyverno.io/title": format!("Verify images signed under the {} PKI", config.name()),
                 "policies.kyverno.io/description": format!(
-                    "Generated by ironsign: images of {} must be signed by {} under {}.",
+                    "Generated by ironsign: images of {} must be signed by {}{}.",
                     config.images().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "),
                     signer_text(config),
-                    root_subjects(config)
+                    under_roots(config)
                 ),
             },
         },
@@ -600,26 +770,29 @@ fn kyverno_cluster_policy(config: &TrustConfig) -> Result<GeneratedFile, Error> 
     Ok(GeneratedFile {
         path: "kyverno-clusterpolicy.yaml".into(),
         media_type: YAML,
-        content: format!("{KYVERNO_HEADER}{}", to_yaml(&policy, "kyverno")?),
+        content: format!("{}{}", kyverno_header(why), to_yaml(&policy, "kyverno")?),
     })
 }
 
-fn kyverno_image_validating_policy(config: &TrustConfig) -> Result<GeneratedFile, Error> {
-    let identity = match cert_identity(config)? {
-        SignerIdentity::San(s) => json!({"issuerRegExp": ".*", "subject": s}),
-        SignerIdentity::SanRegex(r) => json!({"issuerRegExp": ".*", "subjectRegExp": r}),
-    };
+fn kyverno_image_validating_policy(config: &TrustConfig, why: Option<&str>) -> Result<GeneratedFile, Error> {
     let mut ctlog = json!({"insecureIgnoreTlog": true, "insecureIgnoreSCT": true});
     if let Some(tsa) = config.tsa_chain() {
         ctlog["tsaCertChain"] = json!(pem_bundle(&tsa.certificates));
     }
-    let attestor = json!({
-        "name": "ironsign",
-        "cosign": {
-            "keyless": {"identities": [identity], "roots": pem_bundle(all_certificates(config.roots()))},
-            "ctlog": ctlog,
-        },
-    });
+    // A key attestor with insecureIgnoreTlog is the one kind that skips TUF
+    // (pkg/image/verifiers/ivpol/cosign/opts.go, checkOptions): this policy works offline.
+    let mut cosign = match config.keys() {
+        [key] => json!({"key": {"data": key.to_pem()}}),
+        _ => {
+            let identity = match cert_identity(config)? {
+                SignerIdentity::San(s) => json!({"issuerRegExp": ".*", "subject": s}),
+                SignerIdentity::SanRegex(r) => json!({"issuerRegExp": ".*", "subjectRegExp": r}),
+            };
+            json!({"keyless": {"identities": [identity], "roots": pem_bundle(all_certificates(config.roots()))}})
+        }
+    };
+    cosign["ctlog"] = ctlog;
+    let attestor = json!({"name": "ironsign", "cosign": cosign});
     let mut validations = vec![json!({
         "expression": "images.containers.map(image, verifyImageSignatures(image, [attestors.ironsign])).all(e, e > 0)",
         "message": format!("the image is not signed by {}", signer_text(config)),
@@ -650,6 +823,10 @@ fn kyverno_image_validating_policy(config: &TrustConfig) -> Result<GeneratedFile
     if !attestations.is_empty() {
         spec["attestations"] = json!(attestations);
     }
+    let ivp_note = match (why, config.required_predicate_types()) {
+        (Some(_), [_, ..]) => KYVERNO_IVP_ATTESTATION_NOTE,
+        _ => "",
+    };
     let policy = json!({
         "apiVersion": "policies.kyverno.io/v1",
         "kind": "ImageValidatingPolicy",
@@ -659,7 +836,7 @@ fn kyverno_image_validating_policy(config: &TrustConfig) -> Result<GeneratedFile
     Ok(GeneratedFile {
         path: "kyverno-imagevalidatingpolicy.yaml".into(),
         media_type: YAML,
-        content: format!("{KYVERNO_HEADER}{}", to_yaml(&policy, "kyverno")?),
+        content: format!("{}{ivp_note}{}", kyverno_header(why), to_yaml(&policy, "kyverno")?),
     })
 }
 
@@ -688,7 +865,68 @@ fn subject_of(cert: &Certificate) -> Value {
     json!({"organization": attr(ORGANIZATION_NAME), "commonName": attr(COMMON_NAME)})
 }
 
-fn policy_controller(config: &TrustConfig) -> Result<Vec<GeneratedFile>, Error> {
+/// The attestations a policy-controller authority requires.
+fn policy_controller_attestations(config: &TrustConfig) -> Vec<Value> {
+    config
+        .required_predicate_types()
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            json!({
+                "name": format!("attestation{i}"),
+                // The full URI: a shortcut like `vuln` makes cosign re-encode the statement.
+                "predicateType": t,
+                "policy": {"type": "cue", "data": format!("predicateType: {}\n", serde_json::to_string(t).unwrap_or_default())},
+            })
+        })
+        .collect()
+}
+
+fn policy_controller_image_policy(
+    config: &TrustConfig,
+    mut authority: Value,
+    header: &str,
+) -> Result<GeneratedFile, Error> {
+    let attestations = policy_controller_attestations(config);
+    if !attestations.is_empty() {
+        authority["attestations"] = json!(attestations);
+    }
+    let policy = json!({
+        "apiVersion": "policy.sigstore.dev/v1beta1",
+        "kind": "ClusterImagePolicy",
+        "metadata": {"name": config.name()},
+        "spec": {"images": policy_controller_globs(config).into_iter().map(|g| json!({"glob": g})).collect::<Vec<_>>(),
+                 "authorities": [authority]},
+    });
+    Ok(GeneratedFile {
+        path: "policy-controller-clusterimagepolicy.yaml".into(),
+        media_type: YAML,
+        content: format!("{header}{}", to_yaml(&policy, "policy-controller")?),
+    })
+}
+
+fn policy_controller(config: &TrustConfig, why: Option<&str>) -> Result<Vec<GeneratedFile>, Error> {
+    if let [key] = config.keys() {
+        // A key authority needs no TrustRoot; an RFC 3161 requirement would need one holding
+        // only timestamp authorities, which is not generated (refused rather than dropped).
+        if config.tsa_chain().is_some() {
+            return Err(InputError::InvalidArgument {
+                name: "tsa".into(),
+                reason: "policy-controller: a key authority with a required RFC 3161 timestamp is not generated; remove tsa or verify by chain".into(),
+            }
+            .into());
+        }
+        let authority = json!({
+            "name": config.name(),
+            // No ctlog block: policy-controller then checks no transparency log entry.
+            "key": {"data": key.to_pem(), "hashAlgorithm": "sha256"},
+        });
+        let header = format!(
+            "# Generated by ironsign. Signatures are verified by the signing public key. Why by key:\n{}",
+            comment_lines(why.unwrap_or(KEY_ANCHOR_REASON))
+        );
+        return Ok(vec![policy_controller_image_policy(config, authority, &header)?]);
+    }
     let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
     let roots = all_certificates(config.roots());
     // Intermediates first, roots last; policy-controller tells them apart by self-signature.
@@ -730,35 +968,8 @@ fn policy_controller(config: &TrustConfig) -> Result<Vec<GeneratedFile>, Error> 
     if config.tsa_chain().is_some() {
         authority["rfc3161timestamp"] = json!({"trustRootRef": config.name()});
     }
-    let attestations: Vec<Value> = config
-        .required_predicate_types()
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            json!({
-                "name": format!("attestation{i}"),
-                // The full URI: a shortcut like `vuln` makes cosign re-encode the statement.
-                "predicateType": t,
-                "policy": {"type": "cue", "data": format!("predicateType: {}\n", serde_json::to_string(t).unwrap_or_default())},
-            })
-        })
-        .collect();
-    if !attestations.is_empty() {
-        authority["attestations"] = json!(attestations);
-    }
-    let policy = json!({
-        "apiVersion": "policy.sigstore.dev/v1beta1",
-        "kind": "ClusterImagePolicy",
-        "metadata": {"name": config.name()},
-        "spec": {"images": policy_controller_globs(config).into_iter().map(|g| json!({"glob": g})).collect::<Vec<_>>(),
-                 "authorities": [authority]},
-    });
     Ok(vec![
-        GeneratedFile {
-            path: "policy-controller-clusterimagepolicy.yaml".into(),
-            media_type: YAML,
-            content: to_yaml(&policy, "policy-controller")?,
-        },
+        policy_controller_image_policy(config, authority, "")?,
         GeneratedFile {
             path: "policy-controller-trustroot.yaml".into(),
             media_type: YAML,
@@ -780,6 +991,38 @@ fn podman_scopes(config: &TrustConfig) -> Vec<String> {
 
 fn podman(config: &TrustConfig, options: &InstructionsOptions) -> Result<Vec<GeneratedFile>, Error> {
     let dir = options.podman_certificate_dir.as_deref().unwrap_or(DEFAULT_PODMAN_CERTIFICATE_DIR).trim_end_matches('/');
+    let policy_for = |requirement: Value| {
+        let mut docker = serde_json::Map::new();
+        for scope in podman_scopes(config) {
+            let mut r = requirement.clone();
+            // cosign signatures name the repository only, so only matchRepository fits.
+            r["signedIdentity"] = json!({"type": "matchRepository"});
+            docker.insert(scope, json!([r]));
+        }
+        let policy = json!({"default": [{"type": "reject"}], "transports": {"docker": docker}});
+        serde_json::to_string_pretty(&policy).map(|s| s + "\n").unwrap_or_default()
+    };
+    let mut registries = String::from(
+        "# containers/image reads cosign signatures from the sha256-<digest>.sig tag only with this.\ndocker:\n",
+    );
+    for scope in podman_scopes(config) {
+        registries.push_str(&format!("  {scope}:\n    use-sigstore-attachments: true\n"));
+    }
+    let registries =
+        GeneratedFile { path: format!("registries.d/{}.yaml", config.name()), media_type: YAML, content: registries };
+    if let [key] = config.keys() {
+        // keyPath: every containers/image release with sigstoreSigned reads it.
+        let key_file = key_file_name(config);
+        return Ok(vec![
+            GeneratedFile {
+                path: "policy.json".into(),
+                media_type: JSON,
+                content: policy_for(json!({"type": "sigstoreSigned", "keyPath": format!("{dir}/{key_file}")})),
+            },
+            registries,
+            GeneratedFile { path: key_file, media_type: PEM, content: key.to_pem() },
+        ]);
+    }
     let (roots, intermediates, _) = file_names(config);
     let mut pki = json!({"caRootsPath": format!("{dir}/{roots}")});
     if !config.intermediates().is_empty() {
@@ -799,17 +1042,6 @@ fn podman(config: &TrustConfig, options: &InstructionsOptions) -> Result<Vec<Gen
             .into());
         }
     }
-    let policy_for = |requirement: Value| {
-        let mut docker = serde_json::Map::new();
-        for scope in podman_scopes(config) {
-            let mut r = requirement.clone();
-            // cosign signatures name the repository only, so only matchRepository fits.
-            r["signedIdentity"] = json!({"type": "matchRepository"});
-            docker.insert(scope, json!([r]));
-        }
-        let policy = json!({"default": [{"type": "reject"}], "transports": {"docker": docker}});
-        serde_json::to_string_pretty(&policy).map(|s| s + "\n").unwrap_or_default()
-    };
     let mut files = vec![GeneratedFile {
         path: "policy.json".into(),
         media_type: JSON,
@@ -823,17 +1055,7 @@ fn podman(config: &TrustConfig, options: &InstructionsOptions) -> Result<Vec<Gen
             content: policy_for(json!({"type": "sigstoreSigned", "keyPath": format!("{dir}/{public_key}")})),
         });
     }
-    let mut registries = String::from(
-        "# containers/image reads cosign signatures from the sha256-<digest>.sig tag only with this.\ndocker:\n",
-    );
-    for scope in podman_scopes(config) {
-        registries.push_str(&format!("  {scope}:\n    use-sigstore-attachments: true\n"));
-    }
-    files.push(GeneratedFile {
-        path: format!("registries.d/{}.yaml", config.name()),
-        media_type: YAML,
-        content: registries,
-    });
+    files.push(registries);
     files.push(GeneratedFile { path: roots, media_type: PEM, content: pem_bundle(all_certificates(config.roots())) });
     if !config.intermediates().is_empty() {
         files.push(GeneratedFile {
@@ -862,16 +1084,12 @@ fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-fn page(config: &TrustConfig, image: Option<&ImageReference>, kind: PageKind) -> GeneratedFile {
-    let image_text = image.map(|i| i.to_string());
-    let subject =
-        image_text.clone().unwrap_or_else(|| config.images().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "));
-    let target = image_text.clone().unwrap_or_else(|| "IMAGE@sha256:DIGEST".into());
-    let (roots_file, _, _) = file_names(config);
-    let mut root_rows = Vec::new();
+/// Each root CA: subject, colon fingerprint, end of validity, download URL.
+fn root_rows(config: &TrustConfig) -> Vec<(String, String, String, Option<String>)> {
+    let mut rows = Vec::new();
     for e in config.roots() {
         for c in &e.certificates {
-            root_rows.push((
+            rows.push((
                 c.subject().to_owned(),
                 colon_fingerprint(&c.summary().sha256_fingerprint),
                 c.summary().not_after.clone(),
@@ -879,6 +1097,22 @@ fn page(config: &TrustConfig, image: Option<&ImageReference>, kind: PageKind) ->
             ));
         }
     }
+    rows
+}
+
+fn page(
+    config: &TrustConfig,
+    image: Option<&ImageReference>,
+    kind: PageKind,
+    why: Option<&str>,
+    chain: Option<&SignerChain<'_>>,
+) -> GeneratedFile {
+    let image_text = image.map(|i| i.to_string());
+    let subject =
+        image_text.clone().unwrap_or_else(|| config.images().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "));
+    let target = image_text.clone().unwrap_or_else(|| "IMAGE@sha256:DIGEST".into());
+    let (roots_file, _, _) = file_names(config);
+    let root_rows = root_rows(config);
     let download = |e: &CertificateEntry| e.url.clone();
     let v2 = cosign_commands(config, false);
     let v3 = cosign_commands(config, true);
@@ -899,8 +1133,8 @@ fn page(config: &TrustConfig, image: Option<&ImageReference>, kind: PageKind) ->
     let attestations = config.required_predicate_types();
     let signer = signer_text(config);
     let roots_pem = pem_bundle(all_certificates(config.roots()));
-    if !config.keys().is_empty() {
-        return key_page(config, kind, &subject, &render(&v2), &render(&v3));
+    if let Some(why) = why {
+        return key_page(config, kind, &subject, &render(&v2), &render(&v3), why, chain);
     }
     match kind {
         PageKind::Markdown => {
@@ -975,9 +1209,20 @@ fn page(config: &TrustConfig, image: Option<&ImageReference>, kind: PageKind) ->
     }
 }
 
+/// Where the admission policies of a key-based page come from.
+const POLICIES_BY_KEY: &str = "Admission policies verifying by the same key, for Kyverno, Sigstore policy-controller and podman: ironsign instructions kyverno|policy-controller|podman, with the same trust configuration (and signing certificate).";
+
 /// The page of a configuration anchored on keys: why verification is by key, the key and its
 /// fingerprint, the cosign commands.
-fn key_page(config: &TrustConfig, kind: PageKind, subject: &str, v2: &str, v3: &str) -> GeneratedFile {
+fn key_page(
+    config: &TrustConfig,
+    kind: PageKind,
+    subject: &str,
+    v2: &str,
+    v3: &str,
+    why: &str,
+    chain: Option<&SignerChain<'_>>,
+) -> GeneratedFile {
     let key_file = key_file_name(config);
     let pems: String = config.keys().iter().map(|k| k.to_pem()).collect();
     let fingerprints: Vec<String> = config.keys().iter().map(|k| k.fingerprint()).collect();
@@ -994,7 +1239,18 @@ fn key_page(config: &TrustConfig, kind: PageKind, subject: &str, v2: &str, v3: &
                 "Signed with the key whose SHA-256 (of its SubjectPublicKeyInfo) is `{}`.\n\n",
                 fingerprints.join("`, `")
             ));
-            s.push_str(&format!("**Why by key:** {KEY_ANCHOR_REASON}\n"));
+            s.push_str(&format!("**Why by key:** {why}\n"));
+            if let Some(chain) = chain {
+                s.push_str(&format!(
+                    "\nThe signer, for people: the certificate `{}` names {} and is issued under this root CA:\n\n| root CA | SHA-256 fingerprint | valid until |\n|---|---|---|\n",
+                    chain.certificate.subject(),
+                    chain.config.identity().map(identity_text).unwrap_or_default()
+                ));
+                for (subj, fp, until, _) in root_rows(chain.config) {
+                    s.push_str(&format!("| {subj} | `{fp}` | {until} |\n"));
+                }
+                s.push_str(&format!("\n```\n{}```\n", chain.certificate.to_pem()));
+            }
             if !attestations.is_empty() {
                 s.push_str(&format!(
                     "\nEvery image also carries signed attestations of type {}.\n",
@@ -1004,6 +1260,7 @@ fn key_page(config: &TrustConfig, kind: PageKind, subject: &str, v2: &str, v3: &
             s.push_str(&format!("\n## 1. Get the public key\n\n```sh\n{check}\n```\n\nThe fingerprint must read as above.\n\n```\n{pems}```\n"));
             s.push_str(&format!("\n## 2. Verify with cosign v2\n\n```sh\n{v2}\n```\n"));
             s.push_str(&format!("\n## 3. Verify with cosign v3\n\n```sh\n{v3}\n```\n"));
+            s.push_str(&format!("\n{POLICIES_BY_KEY}\n"));
             GeneratedFile { path: "verify.md".into(), media_type: "text/markdown", content: s }
         }
         PageKind::Html => {
@@ -1015,7 +1272,23 @@ fn key_page(config: &TrustConfig, kind: PageKind, subject: &str, v2: &str, v3: &
                 "<p>Signed with the key whose SHA-256 (of its SubjectPublicKeyInfo) is <code>{}</code>.</p>\n",
                 e(&fingerprints.join(", "))
             ));
-            s.push_str(&format!("<p><strong>Why by key:</strong> {}</p>\n", e(KEY_ANCHOR_REASON)));
+            s.push_str(&format!("<p><strong>Why by key:</strong> {}</p>\n", e(why)));
+            if let Some(chain) = chain {
+                s.push_str(&format!(
+                    "<p>The signer, for people: the certificate <code>{}</code> names {} and is issued under this root CA:</p>\n<table>\n<tr><th>root CA</th><th>SHA-256 fingerprint</th><th>valid until</th></tr>\n",
+                    e(chain.certificate.subject()),
+                    e(&chain.config.identity().map(identity_text).unwrap_or_default())
+                ));
+                for (subj, fp, until, _) in root_rows(chain.config) {
+                    s.push_str(&format!(
+                        "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>\n",
+                        e(&subj),
+                        e(&fp),
+                        e(&until)
+                    ));
+                }
+                s.push_str(&format!("</table>\n<pre><code>{}</code></pre>\n", e(&chain.certificate.to_pem())));
+            }
             if !attestations.is_empty() {
                 s.push_str(&format!(
                     "<p>Every image also carries signed attestations of type {}.</p>\n",
@@ -1029,8 +1302,9 @@ fn key_page(config: &TrustConfig, kind: PageKind, subject: &str, v2: &str, v3: &
             ));
             s.push_str(&format!("<h2>2. Verify with cosign v2</h2>\n<pre><code>{}</code></pre>\n", e(v2)));
             s.push_str(&format!(
-                "<h2>3. Verify with cosign v3</h2>\n<pre><code>{}</code></pre>\n</body>\n</html>\n",
-                e(v3)
+                "<h2>3. Verify with cosign v3</h2>\n<pre><code>{}</code></pre>\n<p>{}</p>\n</body>\n</html>\n",
+                e(v3),
+                e(POLICIES_BY_KEY)
             ));
             GeneratedFile { path: "verify.html".into(), media_type: "text/html", content: s }
         }

@@ -118,7 +118,7 @@ pub use list::{ArtifactTree, ListOptions, list_artifacts};
 pub use pki::{Certificate, CertificateSummary, EkuRule, TrustRoot};
 pub use reference::{Digest, ImageReference, Location};
 pub use registry::{Credential, Keychain, RegistryClient, RegistryOptions};
-pub use sign::{EkuCheck, MaterialFinding, SignOptions, SignReport, SigningMaterial};
+pub use sign::{DetachedSignature, EkuCheck, MaterialFinding, SignOptions, SignReport, SignedEntry, SigningMaterial};
 pub use transfer::{Selection, TransferOptions, TransferReport};
 pub use trust_config::TrustConfig;
 pub use tsa::{TimestampAuthorities, TimestampClient, VerifiedTimestamp};

@@ -254,6 +254,10 @@ pub struct SignedEntry {
     /// The referrer manifest digest, for a bundle.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub referrer: Option<Digest>,
+    /// The payload and signature, for the legacy format (cosign's `--output-payload` and
+    /// `--output-signature` write them).
+    #[serde(skip)]
+    pub detached: Option<DetachedSignature>,
 }
 
 /// What [`sign_image`] did.
@@ -278,14 +282,68 @@ pub async fn generate_payload(
     Ok(cosign::simple_signing_payload(&identity, &digest, &options.annotations))
 }
 
-/// Signs an image: resolves the reference to a digest once, signs that digest (and, with
-/// `recursive`, every child manifest), and appends each signature to its `.sig` manifest.
-pub async fn sign_image(
+/// A signature made and not stored: what `cosign sign --upload=false` writes to
+/// `--output-payload` and `--output-signature`, and what [`crate::attach::attach_signature`]
+/// stores later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetachedSignature {
+    /// The signed manifest digest.
+    pub digest: Digest,
+    /// The simple signing payload.
+    pub payload: Vec<u8>,
+    /// The raw signature over `payload` (ASN.1 DER for ECDSA, PKCS#1 v1.5 for RSA).
+    pub signature: Vec<u8>,
+}
+
+impl DetachedSignature {
+    /// The signature in base64, as cosign's files and annotations hold it.
+    pub fn signature_base64(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(&self.signature)
+    }
+}
+
+/// Signs an image's simple signing payloads without storing anything (cosign's `sign
+/// --upload=false`): the same digests [`sign_image`] would sign. Only the legacy format has a
+/// detached form; a Sigstore bundle is refused here.
+pub async fn sign_detached(
     client: &RegistryClient,
     reference: &ImageReference,
     material: &SigningMaterial,
     options: &SignOptions,
-) -> Result<SignReport, Error> {
+) -> Result<Vec<DetachedSignature>, Error> {
+    if options.format == cosign::SignatureFormat::SigstoreBundle {
+        return Err(crate::error::InputError::InvalidArgument {
+            name: "format".into(),
+            reason: "a Sigstore bundle is not stored detached; sign without uploading in the legacy format".into(),
+        }
+        .into());
+    }
+    let identity = options.identity.clone().unwrap_or_else(|| reference.docker_reference());
+    let mut out = Vec::new();
+    for digest in digests_to_sign(client, reference, options).await? {
+        out.push(sign_payload(material, &identity, digest, options)?);
+    }
+    Ok(out)
+}
+
+fn sign_payload(
+    material: &SigningMaterial,
+    identity: &str,
+    digest: Digest,
+    options: &SignOptions,
+) -> Result<DetachedSignature, Error> {
+    let payload = cosign::simple_signing_payload(identity, &digest, &options.annotations);
+    let signature = material.signer.sign(&payload)?;
+    Ok(DetachedSignature { digest, payload, signature })
+}
+
+/// The manifests signing `reference` signs: its digest (or its attachment's, with
+/// `options.attachment`), and with `recursive` every child of an index.
+async fn digests_to_sign(
+    client: &RegistryClient,
+    reference: &ImageReference,
+    options: &SignOptions,
+) -> Result<Vec<Digest>, Error> {
     let mut resolved = client.resolve(reference).await?;
     if let Some(kind) = options.attachment {
         let tag = resolved.digest.attachment_tag(kind.suffix());
@@ -308,17 +366,28 @@ pub async fn sign_image(
         let parsed = cosign::Manifest::parse(&index.bytes, "image index")?;
         digests.extend(parsed.manifests.into_iter().map(|d| d.digest));
     }
+    Ok(digests)
+}
+
+/// Signs an image: resolves the reference to a digest once, signs that digest (and, with
+/// `recursive`, every child manifest), and appends each signature to its `.sig` manifest.
+pub async fn sign_image(
+    client: &RegistryClient,
+    reference: &ImageReference,
+    material: &SigningMaterial,
+    options: &SignOptions,
+) -> Result<SignReport, Error> {
     let identity = options.identity.clone().unwrap_or_else(|| reference.docker_reference());
     let mut signatures = Vec::new();
-    for digest in digests {
+    for digest in digests_to_sign(client, reference, options).await? {
         if options.format == cosign::SignatureFormat::SigstoreBundle {
             signatures.push(sign_as_bundle(client, &reference.location, &digest, material, options).await?);
             continue;
         }
-        let payload = cosign::simple_signing_payload(&identity, &digest, &options.annotations);
-        let signature = material.signer.sign(&payload)?;
-        let mut annotations = material.annotations(base64::engine::general_purpose::STANDARD.encode(&signature));
-        material.add_timestamp(&mut annotations, &signature).await?;
+        let detached = sign_payload(material, &identity, digest, options)?;
+        let mut annotations = material.annotations(detached.signature_base64());
+        material.add_timestamp(&mut annotations, &detached.signature).await?;
+        let DetachedSignature { digest, payload, signature } = detached;
         let layer = LayerSpec {
             media_type: cosign::SIMPLE_SIGNING_MEDIA_TYPE.into(),
             digest: Digest::sha256(&payload),
@@ -343,10 +412,11 @@ pub async fn sign_image(
         signatures.push(SignedEntry {
             tag: digest.attachment_tag("sig"),
             layer_digest: layer.digest,
-            digest,
             added,
             format: cosign::SignatureFormat::LegacyTag,
             referrer: None,
+            detached: Some(DetachedSignature { digest: digest.clone(), payload, signature }),
+            digest,
         });
     }
     Ok(SignReport { reference: reference.to_string(), signatures, warnings: material.warnings() })
@@ -383,6 +453,7 @@ async fn sign_as_bundle(
         added: true,
         format: cosign::SignatureFormat::SigstoreBundle,
         referrer: Some(pushed.manifest),
+        detached: None,
     })
 }
 

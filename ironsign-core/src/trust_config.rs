@@ -562,6 +562,63 @@ impl TrustConfig {
         Ok(self)
     }
 
+    /// Checks that `certificate` is this configuration's signer's, before instructions rely on
+    /// it: its public key is one of [`keys`](Self::keys), or it chains to the roots and carries
+    /// the identity. The chain is judged at the certificate's own start of validity (as cosign's
+    /// `TrustedCert` does) and for any extended key usage: the question is who signs, not whether
+    /// consumers will accept the usage. Otherwise a certificate from elsewhere would have its key
+    /// pinned in every generated policy.
+    pub fn check_signing_certificate(&self, certificate: &Certificate) -> Result<(), Error> {
+        let mismatch = |reason: String| -> Error {
+            InputError::InvalidArgument { name: "signing_certificate".into(), reason }.into()
+        };
+        if !self.keys.is_empty() {
+            let key = certificate.public_key()?;
+            if self.keys.contains(&key) {
+                return Ok(());
+            }
+            return Err(mismatch(format!(
+                "certificate {:?} holds the key sha256:{}, which is not the configuration's key ({})",
+                certificate.subject(),
+                key.fingerprint(),
+                self.keys.iter().map(|k| format!("sha256:{}", k.fingerprint())).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let (not_before, _) = certificate.validity();
+        let at = SystemTime::UNIX_EPOCH + not_before + std::time::Duration::from_secs(1);
+        self.trust_root.verify_code_signing(certificate, &[], at, at, crate::pki::EkuRule::Any, false)?;
+        self.policy()
+            .match_identity(certificate.summary())
+            .map_err(|e| mismatch(format!("certificate {:?}: {e}", certificate.subject())))?;
+        Ok(())
+    }
+
+    /// This configuration anchored on `key` instead (its images, attestations, TSA and name
+    /// kept): what consumers that cannot verify the signer's certificate chain check instead.
+    pub fn anchored_on_key(&self, key: PublicKey) -> TrustConfig {
+        let mut document = self.document.clone();
+        document.roots.clear();
+        document.intermediates.clear();
+        document.identity = None;
+        document.crls.clear();
+        document.signing_keys.clear();
+        document.keys = vec![KeySource { file: None, pem: Some(key.to_pem()) }];
+        let trust_root = TrustRoot::from_public_keys(vec![key.clone()])
+            .with_timestamp_authorities(self.trust_root.timestamp_authorities().clone());
+        TrustConfig {
+            document,
+            roots: Vec::new(),
+            intermediates: Vec::new(),
+            identity: None,
+            policy_identity: None,
+            keys: vec![key],
+            signing_keys: Vec::new(),
+            trust_root,
+            require_code_signing_eku: false,
+            ..self.clone()
+        }
+    }
+
     /// Whether a pattern covers `image` (a registry image; an OCI layout is never covered).
     pub fn covers(&self, image: &ImageReference) -> bool {
         match &image.location {

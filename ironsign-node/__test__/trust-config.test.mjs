@@ -105,3 +105,28 @@ test('a certificate without codeSigning signs with a finding; a key-anchored con
     (e) => e.code === 'INVALID_TRUST_CONFIG' && /identity/.test(e.message),
   )
 })
+
+test('instructions by the key of a certificate without codeSigning', () => {
+  const path = join(dir.dir, 'dod.yaml')
+  writeFileSync(path, [
+    'version: 1',
+    'name: dod',
+    'images: ["registry.example/dod/*"]',
+    `roots: [{file: ${pki.path('dod-root.pem')}}]`,
+    `intermediates: [{file: ${pki.path('dod-inter.pem')}}]`,
+    'identity: {san: pipeline.example.mil}',
+    '',
+  ].join('\n'))
+  const dod = TrustConfig.fromFile(path)
+  const clusterPolicy = (files) => files.find((f) => f.path === 'kyverno-clusterpolicy.yaml').content
+  // Without the certificate: by chain. With it (PEM text or a Buffer): by its key, saying why.
+  assert.ok(clusterPolicy(instructions('kyverno', dod)).includes('keyless'))
+  for (const certificate of [pki.read('dod-leaf.pem'), readFileSync(pki.path('dod-leaf.pem'))]) {
+    const text = clusterPolicy(instructions('kyverno', dod, undefined, certificate))
+    assert.ok(text.includes('publicKeys') && !text.includes('keyless:') && text.includes('without codeSigning'), text)
+  }
+  const page = instructions('markdown', dod, undefined, pki.read('dod-leaf.pem'))[0].content
+  assert.ok(page.includes('Why by key') && page.includes('--key dod-signing-key.pub'), page)
+  // Another PKI's certificate: its key is not pinned.
+  assert.throws(() => instructions('kyverno', dod, undefined, pki.read('leaf.pem')), (e) => e.code === 'CERT_UNTRUSTED_CHAIN')
+})

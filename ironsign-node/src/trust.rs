@@ -1,6 +1,6 @@
 //! Trust configurations and the verification instructions generated from them (issue 8).
 
-use crate::convert::to_js;
+use crate::convert::{Bytes, bytes, to_js};
 use crate::errors::sync;
 use crate::{Policy, TrustRoot};
 use ironsign::instructions::{InstructionsFormat, InstructionsOptions};
@@ -105,23 +105,26 @@ pub struct GeneratedFile {
 
 /// Generates verification instructions from `trustConfig`: the files, the main one first.
 /// `format` is `cosign`, `kyverno`, `policy-controller`, `podman`, `markdown` or `html`; with
-/// `image`, the instructions name it (it must be covered: `IMAGE_NOT_COVERED` otherwise).
+/// `image`, the instructions name it (it must be covered: `IMAGE_NOT_COVERED` otherwise). With
+/// `signingCertificate` (PEM or DER), it must be the configured signer's; when its extended key
+/// usage lacks codeSigning, every consumer verifies by its public key.
 #[napi]
 pub fn instructions(
     env: &Env,
     #[napi(ts_arg_type = "'cosign' | 'kyverno' | 'policy-controller' | 'podman' | 'markdown' | 'html'")] format: String,
     trust_config: &TrustConfig,
     image: Option<String>,
+    signing_certificate: Option<Bytes>,
 ) -> Result<Vec<GeneratedFile>> {
     sync(env, || {
         let format = InstructionsFormat::parse(&format)?;
         let image = image.as_deref().map(ImageReference::parse).transpose()?;
-        let generated = ironsign::instructions::generate(
-            format,
-            &trust_config.config,
-            image.as_ref(),
-            &InstructionsOptions::default(),
-        )?;
+        let signing_certificate = signing_certificate
+            .as_ref()
+            .map(|c| ironsign::Certificate::from_pem_or_der(&bytes(c), "signing certificate"))
+            .transpose()?;
+        let options = InstructionsOptions { signing_certificate, ..Default::default() };
+        let generated = ironsign::instructions::generate(format, &trust_config.config, image.as_ref(), &options)?;
         Ok(generated
             .files
             .into_iter()

@@ -101,19 +101,27 @@ impl PyTrustConfig {
 
 /// Generates verification instructions from `trust_config`: `format` is `cosign`, `kyverno`,
 /// `policy-controller`, `podman`, `markdown` or `html`. Returns `{relative path: content}`, the
-/// main file first. With `image`, the instructions name it (it must be covered).
+/// main file first. With `image`, the instructions name it (it must be covered). With
+/// `signing_certificate` (bytes, PEM text or a path), it must be the configured signer's; when
+/// its extended key usage lacks codeSigning, every consumer verifies by its public key.
 #[pyfunction]
-#[pyo3(signature = (format, trust_config, image = None))]
+#[pyo3(signature = (format, trust_config, image = None, signing_certificate = None))]
 pub fn instructions<'py>(
     py: Python<'py>,
     format: &str,
     trust_config: &PyTrustConfig,
     image: Option<&str>,
+    signing_certificate: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let signing_certificate = match signing_certificate {
+        Some(obj) => Some(crate::certs::load_certificate(obj)?.py_err(py)?),
+        None => None,
+    };
     let generate = || -> Result<_, Error> {
         let format = InstructionsFormat::parse(format)?;
         let image = image.map(ImageReference::parse).transpose()?;
-        ironsign::instructions::generate(format, &trust_config.config, image.as_ref(), &InstructionsOptions::default())
+        let options = InstructionsOptions { signing_certificate, ..Default::default() };
+        ironsign::instructions::generate(format, &trust_config.config, image.as_ref(), &options)
     };
     let generated = generate().py_err(py)?;
     let files = PyDict::new(py);

@@ -128,3 +128,28 @@ def test_a_certificate_without_code_signing_and_a_key_anchored_config(
             "version: 1\nimages: [r.example/a/*]\nkeys: [{file: dod-leaf.pub}]\nidentity: {san: a@b}\n", base_dir=pki
         )
     assert bad.value.code == "INVALID_TRUST_CONFIG" and "identity" in str(bad.value)
+
+
+def test_instructions_by_the_key_of_a_certificate_without_code_signing(tmp_path: Path, pki: Path) -> None:
+    config_path = tmp_path / "dod.yaml"
+    config_path.write_text(
+        'version: 1\nname: dod\nimages: ["registry.example/dod/*"]\n'
+        f"roots: [{{file: {pki / 'dod-root.pem'}}}]\nintermediates: [{{file: {pki / 'dod-inter.pem'}}}]\n"
+        "identity: {san: pipeline.example.mil}\n"
+    )
+    config = ironsign.TrustConfig.from_file(config_path)
+    # Without the certificate: by chain. With it (a path, bytes or PEM text): by its key, saying why.
+    assert "keyless" in ironsign.instructions("kyverno", config)["kyverno-clusterpolicy.yaml"]
+    certificates: list[bytes | str | Path] = [
+        pki / "dod-leaf.pem", (pki / "dod-leaf.pem").read_bytes(), (pki / "dod-leaf.pem").read_text()
+    ]
+    for certificate in certificates:
+        kyverno = ironsign.instructions("kyverno", config, signing_certificate=certificate)["kyverno-clusterpolicy.yaml"]
+        assert "publicKeys" in kyverno and "keyless:" not in kyverno
+        assert "without codeSigning" in kyverno
+    page = ironsign.instructions("markdown", config, signing_certificate=pki / "dod-leaf.pem")["verify.md"]
+    assert "Why by key" in page and "--key dod-signing-key.pub" in page
+    # Another PKI's certificate: its key is not pinned.
+    with pytest.raises(ironsign.CertificateError) as info:
+        ironsign.instructions("kyverno", config, signing_certificate=pki / "leaf.pem")
+    assert info.value.code == "CERT_UNTRUSTED_CHAIN"

@@ -776,3 +776,83 @@ pub fn verify_with_root(image: &str, extra: &[&str]) -> Run {
     args.push(image);
     ironsign(&args)
 }
+
+/// The Kyverno CLI release the tests run (scripts/install-deps builds it).
+pub const KYVERNO_VERSION: &str = "v1.19.1";
+
+/// A Pod running `image`, as Kyverno's CLI reads resources, written under `dir`.
+pub fn kyverno_pod(dir: &Path, image: &str) -> PathBuf {
+    let path = dir.join(format!("pod-{}.yaml", unique_repo("p").replace('/', "-")));
+    std::fs::write(
+        &path,
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: default\nspec:\n  containers:\n    - name: app\n      image: {image}\n"),
+    )
+    .unwrap();
+    path
+}
+
+/// `kyverno apply POLICY --resource POD --registry` with the registry CA trusted, Sigstore's
+/// public infrastructure unreachable (an air gap: Go does not proxy loopback, so only the
+/// registry is reachable) and a fresh home under `dir` (no TUF cache from elsewhere).
+pub fn kyverno_apply(dir: &Path, policy: &Path, image: &str, extra: &[&str]) -> Run {
+    let home = dir.join(format!("home-{}", unique_repo("h").replace('/', "-")));
+    std::fs::create_dir_all(&home).unwrap();
+    let (ca, home) = (tls_ca(), home.display().to_string());
+    let resource = kyverno_pod(dir, image);
+    let mut args = vec!["apply", policy.to_str().unwrap(), "--resource", resource.to_str().unwrap(), "--registry"];
+    args.extend_from_slice(extra);
+    let env = [
+        ("SSL_CERT_FILE", ca.as_str()),
+        ("HOME", home.as_str()),
+        ("HTTPS_PROXY", "http://127.0.0.1:9"),
+        ("HTTP_PROXY", "http://127.0.0.1:9"),
+        ("NO_PROXY", ""),
+        ("KUBECONFIG", "/dev/null"),
+    ];
+    run(&tool("kyverno", KYVERNO_VERSION), &args, &env)
+}
+
+/// Kyverno's result counts, from its summary line `pass: N, fail: N, warn: N, error: N, skip: N`.
+pub fn kyverno_counts(run: &Run) -> (u32, u32, u32) {
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("pass:"))
+        .unwrap_or_else(|| panic!("no result line: {run:?}"));
+    let value = |name: &str| -> u32 {
+        line.split(',')
+            .find_map(|part| part.trim().strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {line}"))
+    };
+    (value("pass:"), value("fail:"), value("error:"))
+}
+
+/// Kyverno counts the verifyImages rule and the image check it generates: at least one pass and
+/// no failure, or no pass and at least one failure.
+pub fn assert_kyverno_verdict(run: &Run, passes: bool, what: &str) {
+    let (pass, fail, error) = kyverno_counts(run);
+    if passes {
+        assert!(run.code == 0 && pass > 0 && fail == 0 && error == 0, "{what}: {run:?}");
+    } else {
+        assert!(run.code != 0 && pass == 0 && fail > 0, "{what}: {run:?}");
+    }
+}
+
+/// Runs the generated cosign script `script` on `image` with `cosign` (its release first on
+/// PATH) in a fresh directory: the script's output and whether it passed.
+pub fn run_cosign_script(version: Cosign, script: &Path, image: &str) -> (bool, String) {
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(version.bin(), bin.path().join("cosign")).unwrap();
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    let work = tempfile::tempdir().unwrap();
+    let out = Command::new("sh")
+        .arg(script)
+        .arg(image)
+        .current_dir(work.path())
+        .env("PATH", &path)
+        .env("SSL_CERT_FILE", tls_ca())
+        .output()
+        .expect("sh");
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), log)
+}

@@ -499,15 +499,24 @@ fn generated_kyverno_policies_follow_the_kyverno_crd_schemas() {
         "{BASE}tsa:\n  chain: {{file: chain.pem}}\nattestations: [{{type: vuln}}, {{type: spdxjson}}]\nintermediates: [{{file: inter.pem}}]\n"
     );
     let regex = BASE.replace("{san: signer@example.com}", "{san_regex: '^.*@example\\.com$'}");
-    for text in [BASE.to_owned(), tsa, regex] {
+    // Verification by key: a key anchor (with a TSA), and roots given a certificate without
+    // codeSigning (tests/tests/instructions_by_key.rs runs them in Kyverno).
+    let key = "version: 1\nimages: [\"registry.example/team/*\"]\nkeys: [{file: dod-leaf.pub}]\ntsa:\n  chain: {file: chain.pem}\nattestations: [{type: vuln}]\n";
+    let dod = "version: 1\nimages: [\"registry.example/team/*\"]\nroots: [{file: dod-root.pem}]\nintermediates: [{file: dod-inter.pem}]\nidentity: {san: pipeline.example.mil}\n";
+    let dod_leaf =
+        ironsign::Certificate::from_pem_or_der(&std::fs::read(pki_file("dod-leaf.pem")).unwrap(), "dod").unwrap();
+    let by_certificate = ironsign::InstructionsOptions { signing_certificate: Some(dod_leaf), ..Default::default() };
+    let cases = [
+        (BASE.to_owned(), ironsign::InstructionsOptions::default()),
+        (tsa, Default::default()),
+        (regex, Default::default()),
+        (key.to_owned(), Default::default()),
+        (dod.to_owned(), by_certificate),
+    ];
+    for (text, options) in cases {
         let config = parse_config(&text, pki()).unwrap();
-        let generated = ironsign::instructions::generate(
-            ironsign::InstructionsFormat::Kyverno,
-            &config,
-            None,
-            &ironsign::InstructionsOptions::default(),
-        )
-        .unwrap();
+        let generated =
+            ironsign::instructions::generate(ironsign::InstructionsFormat::Kyverno, &config, None, &options).unwrap();
         for (file, schema) in
             [("kyverno-clusterpolicy.yaml", &cluster_policy), ("kyverno-imagevalidatingpolicy.yaml", &image_validating)]
         {

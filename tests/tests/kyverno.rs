@@ -21,8 +21,6 @@ use ironsign_e2e::*;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-const KYVERNO_VERSION: &str = "v1.19.1";
-
 /// The images and the trust configuration that covers them.
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -102,62 +100,8 @@ fn generated() -> PathBuf {
     out
 }
 
-/// A Pod running `image`, as Kyverno's CLI reads resources.
-fn pod(image: &str) -> PathBuf {
-    let path = fixture().dir.join(format!("pod-{}.yaml", unique_repo("p").replace('/', "-")));
-    std::fs::write(
-        &path,
-        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: default\nspec:\n  containers:\n    - name: app\n      image: {image}\n"),
-    )
-    .unwrap();
-    path
-}
-
-/// `kyverno apply POLICY --resource POD --registry` with the registry CA trusted, Sigstore's
-/// public infrastructure unreachable (an air gap: Go does not proxy loopback, so only the
-/// registry is reachable) and a fresh home (no TUF cache from elsewhere).
 fn kyverno_apply(policy: &Path, image: &str, extra: &[&str]) -> Run {
-    let home = fixture().dir.join(format!("home-{}", unique_repo("h").replace('/', "-")));
-    std::fs::create_dir_all(&home).unwrap();
-    let (ca, home) = (tls_ca(), home.display().to_string());
-    let resource = pod(image);
-    let mut args = vec!["apply", policy.to_str().unwrap(), "--resource", resource.to_str().unwrap(), "--registry"];
-    args.extend_from_slice(extra);
-    let env = [
-        ("SSL_CERT_FILE", ca.as_str()),
-        ("HOME", home.as_str()),
-        ("HTTPS_PROXY", "http://127.0.0.1:9"),
-        ("HTTP_PROXY", "http://127.0.0.1:9"),
-        ("NO_PROXY", ""),
-        ("KUBECONFIG", "/dev/null"),
-    ];
-    run(&tool("kyverno", KYVERNO_VERSION), &args, &env)
-}
-
-/// Kyverno's result counts, from its summary line `pass: N, fail: N, warn: N, error: N, skip: N`.
-fn counts(run: &Run) -> (u32, u32, u32) {
-    let line = run
-        .stdout
-        .lines()
-        .find(|l| l.trim_start().starts_with("pass:"))
-        .unwrap_or_else(|| panic!("no result line: {run:?}"));
-    let value = |name: &str| -> u32 {
-        line.split(',')
-            .find_map(|part| part.trim().strip_prefix(name)?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {line}"))
-    };
-    (value("pass:"), value("fail:"), value("error:"))
-}
-
-/// Kyverno counts the verifyImages rule and the image check it generates: at least one pass and
-/// no failure, or no pass and at least one failure.
-fn assert_verdict(run: &Run, passes: bool, what: &str) {
-    let (pass, fail, error) = counts(run);
-    if passes {
-        assert!(run.code == 0 && pass > 0 && fail == 0 && error == 0, "{what}: {run:?}");
-    } else {
-        assert!(run.code != 0 && pass == 0 && fail > 0, "{what}: {run:?}");
-    }
+    ironsign_e2e::kyverno_apply(&fixture().dir, policy, image, extra)
 }
 
 #[test]
@@ -171,7 +115,7 @@ fn kyverno_cluster_policy_passes_the_signed_image_and_refuses_the_others() {
     ];
     for (what, image, passes, reason) in cases {
         let run = kyverno_apply(&policy, image, &[]);
-        assert_verdict(&run, passes, what);
+        assert_kyverno_verdict(&run, passes, what);
         assert!(run.stdout.contains(reason), "{what}: expected {reason:?}: {run:?}");
     }
 }
@@ -181,7 +125,7 @@ fn kyverno_vuln_attestation_condition_refuses_a_report_without_scan_time() {
     let f = fixture();
     let policy = generated().join("kyverno-clusterpolicy.yaml");
     let run = kyverno_apply(&policy, &f.unscanned, &[]);
-    assert_verdict(&run, false, "no scan time");
+    assert_kyverno_verdict(&run, false, "no scan time");
     assert!(
         run.stdout.contains("metadata.scanFinishedOn is the zero time"),
         "refused by the scan-time condition: {run:?}"
@@ -194,7 +138,7 @@ fn kyverno_image_validating_policy_needs_sigstore_tuf_even_for_a_private_pki() {
     let policy = generated().join("kyverno-imagevalidatingpolicy.yaml");
     // The CLI prints only the policy's message; its log (-v 6) says why.
     let run = kyverno_apply(&policy, &f.signed, &["-v", "6"]);
-    assert_verdict(&run, false, "an air-gapped keyless ImageValidatingPolicy");
+    assert_kyverno_verdict(&run, false, "an air-gapped keyless ImageValidatingPolicy");
     let all = format!("{}{}", run.stdout, run.stderr);
     assert!(
         all.contains(r#"failed to initialize TUF client (mirror=\"https://tuf-repo-cdn.sigstore.dev\")"#),

@@ -129,6 +129,8 @@ fn cosign_timestamps_verify_in_ironsign() {
             IDENTITY,
             "--timestamp-certificate-chain",
             &tsa_chain,
+            // cosign's switch for the same thing: honoured, the timestamp is checked.
+            "--use-signed-timestamps",
             "-o",
             "json",
             &image,

@@ -261,22 +261,12 @@ impl KeyPairSigner {
     /// input in errors (usually the file name).
     pub fn from_pem(pem_text: &[u8], password: Option<&[u8]>, what: &str) -> Result<Self, KeyError> {
         let parse = |reason: String| KeyError::Parse { what: what.into(), reason };
-        let blocks = pem::parse_many(pem_text).map_err(|e| parse(e.to_string()))?;
-        // Take the key's bytes out of the PEM structure so they are zeroized when dropped; the
-        // other blocks (certificates) are public.
-        let (tag, contents) = blocks
-            .into_iter()
-            .find(|b| b.tag().contains("PRIVATE KEY"))
-            .map(|b| (b.tag().to_owned(), Zeroizing::new(b.into_contents())))
-            .ok_or_else(|| parse("no PRIVATE KEY PEM block found".into()))?;
+        let (tag, contents) = private_key_block(pem_text, what)?;
         let need_password = || password.ok_or_else(|| KeyError::PasswordRequired { what: what.into() });
+        if let Some(der) = unencrypted_pkcs8(&tag, &contents, what) {
+            return Self::from_pkcs8_der(&der?, what);
+        }
         match tag.as_str() {
-            "PRIVATE KEY" => Self::from_pkcs8_der(&contents, what),
-            "EC PRIVATE KEY" => Self::from_sec1_der(&contents, what),
-            "RSA PRIVATE KEY" => {
-                let key = RsaKeyPair::from_der(&contents).map_err(|e| parse(format!("PKCS#1 RSA key: {e}")))?;
-                Self::from_rsa(key, what)
-            }
             "ENCRYPTED PRIVATE KEY" => {
                 let password = need_password()?;
                 let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(contents.as_slice())
@@ -341,19 +331,6 @@ impl KeyPairSigner {
         Self::from_ecdsa(key, what)
     }
 
-    fn from_sec1_der(der: &[u8], what: &str) -> Result<Self, KeyError> {
-        // SEC1 names its curve inside; try the two we support.
-        for alg in [&sig::ECDSA_P256_SHA256_ASN1_SIGNING, &sig::ECDSA_P384_SHA384_ASN1_SIGNING] {
-            if let Ok(key) = EcdsaKeyPair::from_private_key_der(alg, der) {
-                return Self::from_ecdsa(key, what);
-            }
-        }
-        Err(KeyError::Unsupported {
-            what: what.into(),
-            algorithm: "SEC1 EC key on a curve other than P-256/P-384, or malformed".into(),
-        })
-    }
-
     fn from_ecdsa(key: EcdsaKeyPair, what: &str) -> Result<Self, KeyError> {
         let spki = key
             .public_key()
@@ -400,6 +377,68 @@ impl KeyPairSigner {
     }
 }
 
+/// The first private key PEM block's type and contents. The contents are taken out of the PEM
+/// structure so they are zeroized when dropped; the other blocks (certificates) are public.
+fn private_key_block(pem_text: &[u8], what: &str) -> Result<(String, Zeroizing<Vec<u8>>), KeyError> {
+    let parse = |reason: String| KeyError::Parse { what: what.into(), reason };
+    pem::parse_many(pem_text)
+        .map_err(|e| parse(e.to_string()))?
+        .into_iter()
+        .find(|b| b.tag().contains("PRIVATE KEY"))
+        .map(|b| (b.tag().to_owned(), Zeroizing::new(b.into_contents())))
+        .ok_or_else(|| parse("no PRIVATE KEY PEM block found".into()))
+}
+
+/// The PKCS#8 DER of an unencrypted private key PEM block (`PRIVATE KEY`, SEC1
+/// `EC PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY`); `None` for any other block type.
+fn unencrypted_pkcs8(tag: &str, contents: &[u8], what: &str) -> Option<Result<Zeroizing<Vec<u8>>, KeyError>> {
+    let parse = |reason: String| KeyError::Parse { what: what.into(), reason };
+    let encoding_failed = |_| parse("re-encoding the key as PKCS#8 failed".into());
+    Some(match tag {
+        "PRIVATE KEY" => Ok(Zeroizing::new(contents.to_vec())),
+        "EC PRIVATE KEY" => {
+            // SEC1 names its curve inside; try the two we support.
+            [&sig::ECDSA_P256_SHA256_ASN1_SIGNING, &sig::ECDSA_P384_SHA384_ASN1_SIGNING]
+                .into_iter()
+                .find_map(|alg| EcdsaKeyPair::from_private_key_der(alg, contents).ok())
+                .ok_or_else(|| KeyError::Unsupported {
+                    what: what.into(),
+                    algorithm: "SEC1 EC key on a curve other than P-256/P-384, or malformed".into(),
+                })
+                .and_then(|key| Ok(Zeroizing::new(key.to_pkcs8v1().map_err(encoding_failed)?.as_ref().to_vec())))
+        }
+        "RSA PRIVATE KEY" => {
+            RsaKeyPair::from_der(contents).map_err(|e| parse(format!("PKCS#1 RSA key: {e}"))).and_then(|key| {
+                let doc: aws_lc_rs::encoding::Pkcs8V1Der = key.as_der().map_err(encoding_failed)?;
+                Ok(Zeroizing::new(doc.as_ref().to_vec()))
+            })
+        }
+        _ => return None,
+    })
+}
+
+/// `cosign import-key-pair`: an unencrypted PEM private key (PKCS#8, SEC1 EC or PKCS#1 RSA, as
+/// openssl writes them) re-encrypted under `password` as cosign's key file, with its public key:
+/// `(private key PEM, public key PEM)`. Encrypted inputs are refused, as cosign refuses them; the
+/// key must be one ironsign signs with (ECDSA P-256/P-384, RSA 2048–4096).
+pub fn import_cosign_key_pair(
+    pem_text: &[u8],
+    password: &[u8],
+    what: &str,
+) -> Result<(Zeroizing<String>, String), KeyError> {
+    let (tag, contents) = private_key_block(pem_text, what)?;
+    let der = unencrypted_pkcs8(&tag, &contents, what).unwrap_or_else(|| {
+        Err(KeyError::Unsupported {
+            what: what.into(),
+            algorithm: format!(
+                "PEM block {tag} (import takes an unencrypted PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY)"
+            ),
+        })
+    })?;
+    let signer = KeyPairSigner::from_pkcs8_der(&der, what)?;
+    Ok((Zeroizing::new(cosign_file::encrypt(&der, password)?), signer.public_key().to_pem()))
+}
+
 /// A new cosign-compatible key pair: `(cosign.key PEM, cosign.pub PEM)`. The private key is
 /// ECDSA P-256 in an `ENCRYPTED SIGSTORE PRIVATE KEY` block, as `cosign generate-key-pair` writes.
 pub fn generate_cosign_key_pair(password: &[u8]) -> Result<(Zeroizing<String>, String), KeyError> {
@@ -420,6 +459,21 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn imported_key_decrypts_to_the_same_key_and_encrypted_inputs_are_refused() {
+        let (signer, der) = KeyPairSigner::generate(KeyKind::EcdsaP256).unwrap();
+        let pem_text = pem::encode(&pem::Pem::new("PRIVATE KEY", der.to_vec()));
+        let (private_pem, public_pem) = import_cosign_key_pair(pem_text.as_bytes(), b"pw", "k.pem").unwrap();
+        assert_eq!(public_pem, signer.public_key().to_pem());
+        let reread = KeyPairSigner::from_pem(private_pem.as_bytes(), Some(b"pw"), "import-cosign.key").unwrap();
+        assert_eq!(reread.public_key(), signer.public_key());
+        // Re-importing cosign's own encrypted file is refused: it is already a cosign key.
+        let err = import_cosign_key_pair(private_pem.as_bytes(), b"pw", "import-cosign.key").unwrap_err();
+        assert!(matches!(err, KeyError::Unsupported { .. }), "{err}");
+        let err = import_cosign_key_pair(public_pem.as_bytes(), b"pw", "k.pub").unwrap_err();
+        assert!(matches!(err, KeyError::Parse { .. }), "{err}");
+    }
 
     #[test]
     fn generated_keys_sign_and_verify() {

@@ -264,7 +264,7 @@ impl Certificate {
             .map_err(|e| CertificateError::Unsupported { subject: self.subject().into(), algorithm: e.to_string() })
     }
 
-    fn validity(&self) -> (Duration, Duration) {
+    pub(crate) fn validity(&self) -> (Duration, Duration) {
         let v = self.parsed.tbs_certificate().validity();
         (v.not_before.to_unix_duration(), v.not_after.to_unix_duration())
     }

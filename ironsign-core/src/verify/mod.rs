@@ -222,7 +222,7 @@ impl Policy {
         self.identities.iter().map(ToString::to_string).collect::<Vec<_>>().join(" or ")
     }
 
-    fn match_identity(&self, cert: &CertificateSummary) -> Result<Option<String>, RejectionReason> {
+    pub(crate) fn match_identity(&self, cert: &CertificateSummary) -> Result<Option<String>, RejectionReason> {
         if self.identities.is_empty() && self.any_identity {
             return Ok(None);
         }

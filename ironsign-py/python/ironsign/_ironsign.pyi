@@ -1040,4 +1040,5 @@ def instructions(
     format: Literal["cosign", "kyverno", "policy-controller", "podman", "markdown", "html"],
     trust_config: TrustConfig,
     image: str | None = None,
+    signing_certificate: bytes | str | os.PathLike[str] | None = None,
 ) -> dict[str, str]: ...
