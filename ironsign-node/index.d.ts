@@ -32,6 +32,12 @@ export type ErrorCode =
   | 'KEY_WRONG_PASSWORD'
   | 'KEY_UNSUPPORTED'
   | 'KEY_SIGNING_FAILED'
+  | 'KMS_KEY_NOT_FOUND'
+  | 'KMS_ACCESS_DENIED'
+  | 'KMS_KEY_DISABLED'
+  | 'KMS_THROTTLED'
+  | 'KMS_UNREACHABLE'
+  | 'KMS_FAILED'
   | 'CERT_PARSE'
   | 'CERT_EXPIRED'
   | 'CERT_NOT_YET_VALID'
@@ -496,6 +502,13 @@ export declare class Signer {
    * environment.
    */
   static fromPkcs11Uri(uri: string, options?: Pkcs11Options | undefined | null): Signer
+  /**
+   * A key in a KMS by cosign's URI: `awskms://[ENDPOINT]/KEY_ID|alias/NAME|ARN` or
+   * `hashivault://KEY`. The provider is configured from the process environment as cosign does
+   * (AWS's standard configuration and credential chain, `AWS_CA_BUNDLE`; `VAULT_ADDR`,
+   * `VAULT_TOKEN`, …: see docs/kms.md); the private key never leaves the KMS.
+   */
+  static fromKmsUri(uri: string, options?: KmsOptions | undefined | null): Signer
   /** This signer, timestamping every signature at the RFC 3161 timestamp authority `url`. */
   withTimestampServer(url: string): Signer
   /** The public key, PEM. */
@@ -626,6 +639,16 @@ export declare function inspectCertificate(certificate: Bytes): InspectionReport
  * usage lacks codeSigning, every consumer verifies by its public key.
  */
 export declare function instructions(format: 'cosign' | 'kyverno' | 'policy-controller' | 'podman' | 'markdown' | 'html', trustConfig: TrustConfig, image?: string | undefined | null, signingCertificate?: Bytes | undefined | null): Array<GeneratedFile>
+
+/** Options of [`Signer::from_kms_uri`]. */
+export interface KmsOptions {
+  /** The signing certificate (PEM or DER) for the KMS key. Without it, signatures are key-only. */
+  certificate?: Bytes
+  /** Its issuing chain (PEM): intermediates, then the root last. */
+  chain?: Bytes
+  /** As [`SignerOptions::strict_eku`]. */
+  strictEku?: boolean
+}
 
 /** Where `save` writes and `load` reads: a layout directory or one tar file. */
 export interface LayoutTarget {

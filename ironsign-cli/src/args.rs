@@ -570,7 +570,8 @@ pub fn read_chain(path: &Path) -> Result<Vec<Certificate>, Error> {
 #[derive(Args)]
 pub struct SigningArgs {
     /// Private key file (PKCS#8, SEC1, PKCS#1, encrypted PKCS#8, or cosign's encrypted format),
-    /// or a key in a PKCS#11 token: pkcs11:token=…;object=…;id=…?module-path=…&pin-value=…
+    /// or a key in a PKCS#11 token: pkcs11:token=…;object=…;id=…?module-path=…&pin-value=…,
+    /// or a KMS key: awskms://[ENDPOINT]/KEY_ID|alias/NAME|ARN, hashivault://KEY
     #[arg(long, short = 'k')]
     key: PathBuf,
     /// Signing certificate (PEM or DER) for the key.
@@ -610,7 +611,7 @@ pub fn eku_check(strict: bool) -> ironsign::EkuCheck {
     if strict { ironsign::EkuCheck::Strict } else { ironsign::EkuCheck::Warn }
 }
 
-/// Signing material from a key (file or PKCS#11 URI), its certificate and chain (its usage checked
+/// Signing material from a key (file, PKCS#11 URI or KMS URI), its certificate and chain (its usage checked
 /// as `eku` says), and a timestamp authority, warnings printed. `flags` names the certificate and chain flags in errors.
 pub fn signing_material(
     key: &Path,
@@ -686,9 +687,14 @@ pub fn pkcs11_uri(key: &Path) -> Result<Option<ironsign::Pkcs11Uri>, Error> {
     }
 }
 
-/// Opens a signing key: a key file, or a PKCS#11 URI (whose token certificate comes back too,
-/// unless `COSIGN_PKCS11_IGNORE_CERTIFICATE` is set, as in cosign).
+/// Opens a signing key: a key file, a KMS URI (configured from the environment, as cosign does),
+/// or a PKCS#11 URI (whose token certificate comes back too, unless
+/// `COSIGN_PKCS11_IGNORE_CERTIFICATE` is set, as in cosign).
 pub fn open_signer(key: &Path) -> anyhow::Result<(Arc<dyn ironsign::Signer>, Option<Certificate>)> {
+    if let Some(uri) = key.to_str().filter(|s| ironsign::KmsUri::is_kms(s)) {
+        let signer = ironsign::KmsSigner::open_with_process_environment(uri).map_err(Error::from)?;
+        return Ok((Arc::new(signer), None));
+    }
     match pkcs11_uri(key)? {
         Some(uri) => {
             let pin = pkcs11_pin();

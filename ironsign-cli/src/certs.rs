@@ -42,7 +42,8 @@ pub enum NewKeyType {
 /// `ironsign csr`.
 #[derive(Args)]
 pub struct CsrCmd {
-    /// Reuse this private key (so a re-issued certificate keeps the key): a file or a pkcs11: URI.
+    /// Reuse this private key (so a re-issued certificate keeps the key): a file, a pkcs11: URI or
+    /// a KMS URI (awskms://…, hashivault://…).
     #[arg(long, conflicts_with = "new_key")]
     key: Option<PathBuf>,
     /// Create a new key and write it here (cosign's encrypted format, mode 0600; password from

@@ -56,8 +56,11 @@ enum Command {
     Sign(SignCmd),
     /// Verify an image's signatures against root CAs and an identity, or a public key.
     Verify(VerifyCmd),
-    /// Write a cosign-compatible encrypted key pair (cosign.key, cosign.pub).
+    /// Write a cosign-compatible encrypted key pair (cosign.key, cosign.pub), or create a key in a
+    /// KMS (--kms) and write its public key.
     GenerateKeyPair(GenerateKeyPairCmd),
+    /// Print the public key of a key file, a PKCS#11 key or a KMS key (PEM).
+    PublicKey(PublicKeyCmd),
     /// Encrypt an existing PEM private key (RSA or EC, as openssl writes it) into a cosign key pair
     /// (import-cosign.key, import-cosign.pub).
     ImportKeyPair(ImportKeyPairCmd),
@@ -191,6 +194,20 @@ struct GenerateKeyPairCmd {
     /// Overwrite existing files.
     #[arg(long, short = 'f')]
     force: bool,
+    /// Create the key in a KMS instead (awskms://[ENDPOINT]/alias/NAME, hashivault://KEY; an
+    /// existing key of that name is kept) and write only <PREFIX>.pub.
+    #[arg(long, value_name = "URI")]
+    kms: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct PublicKeyCmd {
+    /// The private key: a key file, a pkcs11: URI, or a KMS URI (awskms://…, hashivault://…).
+    #[arg(long, short = 'k')]
+    key: PathBuf,
+    /// Write the PEM to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    outfile: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -342,6 +359,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sign(c) => done(sign(c).await),
         Command::Verify(c) => done(verify(c).await),
         Command::GenerateKeyPair(c) => done(generate_key_pair(c)),
+        Command::PublicKey(c) => done(public_key(c)),
         Command::ImportKeyPair(c) => done(import_key_pair(c)),
         Command::CliDefinition => done(cli_definition()),
         Command::TrustedRoot(c) => done(trusted_root::trusted_root(c)),
@@ -598,6 +616,19 @@ fn error_json(err: &Error) -> serde_json::Value {
 }
 
 fn generate_key_pair(c: GenerateKeyPairCmd) -> anyhow::Result<()> {
+    if let Some(uri) = &c.kms {
+        use ironsign::Signer as _;
+        let pub_path = PathBuf::from(format!("{}.pub", c.prefix));
+        anyhow::ensure!(c.force || !pub_path.exists(), "{} exists; use --force to overwrite", pub_path.display());
+        let uri = ironsign::KmsUri::parse(uri).map_err(Error::from)?;
+        let config = ironsign::KmsConfig::from_process_environment(&uri).map_err(Error::from)?;
+        // cosign's default algorithm for new KMS keys.
+        let signer = ironsign::KmsSigner::create(&uri, &config, ironsign::KeyKind::EcdsaP256).map_err(Error::from)?;
+        std::fs::write(&pub_path, signer.public_key().to_pem())
+            .with_context(|| format!("writing {}", pub_path.display()))?;
+        eprintln!("Public key written to {}", pub_path.display());
+        return Ok(());
+    }
     write_key_pair(&c.prefix, c.force, "--force", |password| {
         ironsign::keys::generate_cosign_key_pair(password).map_err(Error::from)
     })
@@ -633,6 +664,20 @@ fn write_key_pair(
     std::fs::write(&pub_path, public_pem).with_context(|| format!("writing {}", pub_path.display()))?;
     eprintln!("Private key written to {}", key_path.display());
     eprintln!("Public key written to {}", pub_path.display());
+    Ok(())
+}
+
+/// `cosign public-key`: the PEM on standard output, or in --outfile.
+fn public_key(c: PublicKeyCmd) -> anyhow::Result<()> {
+    let (signer, _) = args::open_signer(&c.key)?;
+    let pem = signer.public_key().to_pem();
+    match &c.outfile {
+        Some(path) => {
+            std::fs::write(path, &pem).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("Public key written to {}", path.display());
+        }
+        None => out!("{pem}"),
+    }
     Ok(())
 }
 

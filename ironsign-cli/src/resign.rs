@@ -54,7 +54,8 @@ pub struct ResignCmd {
 /// are checked against).
 #[derive(clap::Args)]
 struct NewSigningArgs {
-    /// The new private key: a file (as for sign --key) or a pkcs11: URI.
+    /// The new private key: a file (as for sign --key), a pkcs11: URI or a KMS URI (awskms://…,
+    /// hashivault://…).
     #[arg(long = "new-key", value_name = "FILE")]
     new_key: PathBuf,
     /// The new signing certificate (PEM or DER) for that key.

@@ -110,6 +110,12 @@ pub const ERROR_CODES: &[(ErrorFamily, &str)] = &[
     (ErrorFamily::Key, "KEY_WRONG_PASSWORD"),
     (ErrorFamily::Key, "KEY_UNSUPPORTED"),
     (ErrorFamily::Key, "KEY_SIGNING_FAILED"),
+    (ErrorFamily::Key, "KMS_KEY_NOT_FOUND"),
+    (ErrorFamily::Key, "KMS_ACCESS_DENIED"),
+    (ErrorFamily::Key, "KMS_KEY_DISABLED"),
+    (ErrorFamily::Key, "KMS_THROTTLED"),
+    (ErrorFamily::Key, "KMS_UNREACHABLE"),
+    (ErrorFamily::Key, "KMS_FAILED"),
     (ErrorFamily::Certificate, "CERT_PARSE"),
     (ErrorFamily::Certificate, "CERT_EXPIRED"),
     (ErrorFamily::Certificate, "CERT_NOT_YET_VALID"),
@@ -563,6 +569,54 @@ pub enum KeyError {
         /// Why.
         reason: String,
     },
+    /// The KMS has no such key (or alias).
+    #[error("KMS key {key} not found: {detail}")]
+    KmsKeyNotFound {
+        /// The key as named.
+        key: String,
+        /// The service's explanation.
+        detail: String,
+    },
+    /// The KMS refused the credentials or the operation on the key.
+    #[error("access to KMS key {key} denied: {detail}")]
+    KmsAccessDenied {
+        /// The key as named.
+        key: String,
+        /// The service's explanation.
+        detail: String,
+    },
+    /// The key exists but cannot be used now (disabled, pending deletion, …).
+    #[error("KMS key {key} is disabled or not usable: {detail}")]
+    KmsKeyDisabled {
+        /// The key as named.
+        key: String,
+        /// The service's explanation.
+        detail: String,
+    },
+    /// The KMS throttled the requests (still, after the retries).
+    #[error("KMS throttled the requests for key {key}: {detail}")]
+    KmsThrottled {
+        /// The key as named.
+        key: String,
+        /// The service's explanation.
+        detail: String,
+    },
+    /// The KMS endpoint could not be reached (connection, TLS, timeout).
+    #[error("KMS endpoint for key {key} unreachable: {detail}")]
+    KmsUnreachable {
+        /// The key as named.
+        key: String,
+        /// What failed.
+        detail: String,
+    },
+    /// Another KMS failure: configuration (region, token), or an unexpected answer.
+    #[error("KMS failure for key {key}: {detail}")]
+    KmsFailed {
+        /// The key as named (empty when no key was involved yet).
+        key: String,
+        /// What failed.
+        detail: String,
+    },
 }
 
 impl KeyError {
@@ -574,6 +628,12 @@ impl KeyError {
             KeyError::WrongPassword { .. } => "KEY_WRONG_PASSWORD",
             KeyError::Unsupported { .. } => "KEY_UNSUPPORTED",
             KeyError::SigningFailed { .. } => "KEY_SIGNING_FAILED",
+            KeyError::KmsKeyNotFound { .. } => "KMS_KEY_NOT_FOUND",
+            KeyError::KmsAccessDenied { .. } => "KMS_ACCESS_DENIED",
+            KeyError::KmsKeyDisabled { .. } => "KMS_KEY_DISABLED",
+            KeyError::KmsThrottled { .. } => "KMS_THROTTLED",
+            KeyError::KmsUnreachable { .. } => "KMS_UNREACHABLE",
+            KeyError::KmsFailed { .. } => "KMS_FAILED",
         }
     }
 }

@@ -109,6 +109,9 @@ pub use error::{
 };
 pub use gc::{CleanType, GcOptions, GcPlan, GcReport};
 pub use instructions::{Instructions, InstructionsFormat, InstructionsOptions};
+#[cfg(feature = "hashivault")]
+pub use keys::kms::VaultConfig;
+pub use keys::kms::{KmsConfig, KmsSigner, KmsUri};
 #[cfg(feature = "pkcs11")]
 pub use keys::pkcs11::{Pkcs11Signer, Pkcs11Uri};
 pub use keys::{KeyAlgorithm, KeyKind, KeyPairSigner, PublicKey, Signer};

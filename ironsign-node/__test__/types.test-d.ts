@@ -28,6 +28,9 @@ async function main(rootPem: string, keyPem: Buffer): Promise<void> {
   new Policy({ identityRegexp: ['^a$', '^b$'], requireCodeSigningEku: true })
   const signer = Signer.fromKeyPem(keyPem, { certificate: rootPem, chain: rootPem, password: 'pw' })
   const warnings: string[] = signer.warnings
+  const kmsSigner: Signer = Signer.fromKmsUri('awskms:///alias/signer', { certificate: rootPem, chain: rootPem, strictEku: true })
+  Signer.fromKmsUri('hashivault://signer')
+  const kmsCode: ErrorCode = 'KMS_THROTTLED'
 
   const res: VerificationResult = await reg.verify('host/repo:tag', trust, policy)
   const digest: string = res.digest

@@ -118,6 +118,17 @@ fn eku_check(strict: Option<bool>) -> ironsign::EkuCheck {
     if strict.unwrap_or(false) { ironsign::EkuCheck::Strict } else { ironsign::EkuCheck::Warn }
 }
 
+/// Options of [`Signer::from_kms_uri`].
+#[napi(object, object_to_js = false)]
+pub struct KmsOptions {
+    /// The signing certificate (PEM or DER) for the KMS key. Without it, signatures are key-only.
+    pub certificate: Option<Bytes>,
+    /// Its issuing chain (PEM): intermediates, then the root last.
+    pub chain: Option<Bytes>,
+    /// As [`SignerOptions::strict_eku`].
+    pub strict_eku: Option<bool>,
+}
+
 /// A private key with its optional signing certificate and chain.
 #[napi]
 pub struct Signer {
@@ -164,26 +175,24 @@ impl Signer {
             let pin = options.pin.as_ref().map(|p| Zeroizing::new(String::from_utf8_lossy(&bytes(p)).into_owned()));
             let module = options.module_path.as_deref().map(std::path::Path::new);
             let signer = ironsign::Pkcs11Signer::open(&parsed, module, pin.as_ref().map(|p| p.as_str()))?;
-            let certificate = match &options.certificate {
-                Some(c) => Some(Certificate::from_pem_or_der(&bytes(c), "certificate")?),
-                None => signer.certificate().cloned(),
-            };
-            let mut material = SigningMaterial::new(Arc::new(signer));
-            if let Some(cert) = certificate {
-                let chain = match &options.chain {
-                    Some(c) => Certificate::from_pem_many(&bytes(c), "chain", ironsign::pki::DEFAULT_MAX_CHAIN)?,
-                    None => Vec::new(),
-                };
-                material = material.with_certificate_checked(
-                    cert,
-                    chain,
-                    std::time::SystemTime::now(),
-                    eku_check(options.strict_eku),
-                )?;
-            } else if options.chain.is_some() {
-                return Err(invalid_argument("chain", "a chain needs a certificate"));
-            }
-            Ok(Signer { material })
+            // The token's own certificate unless one is given.
+            let certificate =
+                certificate_option(options.certificate.as_ref())?.or_else(|| signer.certificate().cloned());
+            Signer::with_material(Arc::new(signer), certificate, options.chain.as_ref(), options.strict_eku)
+        })
+    }
+
+    /// A key in a KMS by cosign's URI: `awskms://[ENDPOINT]/KEY_ID|alias/NAME|ARN` or
+    /// `hashivault://KEY`. The provider is configured from the process environment as cosign does
+    /// (AWS's standard configuration and credential chain, `AWS_CA_BUNDLE`; `VAULT_ADDR`,
+    /// `VAULT_TOKEN`, …: see docs/kms.md); the private key never leaves the KMS.
+    #[napi(factory)]
+    pub fn from_kms_uri(env: &Env, uri: String, options: Option<KmsOptions>) -> Result<Signer> {
+        sync(env, || {
+            let options = options.unwrap_or(KmsOptions { certificate: None, chain: None, strict_eku: None });
+            let signer = ironsign::KmsSigner::open_with_process_environment(&uri)?;
+            let certificate = certificate_option(options.certificate.as_ref())?;
+            Signer::with_material(Arc::new(signer), certificate, options.chain.as_ref(), options.strict_eku)
         })
     }
 
@@ -226,24 +235,36 @@ impl Signer {
             options.unwrap_or(SignerOptions { certificate: None, chain: None, password: None, strict_eku: None });
         let password = options.password.as_ref().map(|p| Zeroizing::new(bytes(p)));
         let signer = KeyPairSigner::from_pem(key, password.as_ref().map(|p| p.as_slice()), what)?;
-        let mut material = SigningMaterial::new(Arc::new(signer));
-        if let Some(cert) = &options.certificate {
-            let cert = Certificate::from_pem_or_der(&bytes(cert), "certificate")?;
-            let chain = match &options.chain {
+        let certificate = certificate_option(options.certificate.as_ref())?;
+        Signer::with_material(Arc::new(signer), certificate, options.chain.as_ref(), options.strict_eku)
+    }
+
+    /// Signing material from a signer, its optional certificate and chain, the certificate's
+    /// extended key usage checked as `strict_eku` asks.
+    fn with_material(
+        signer: Arc<dyn ironsign::Signer>,
+        certificate: Option<Certificate>,
+        chain: Option<&Bytes>,
+        strict_eku: Option<bool>,
+    ) -> std::result::Result<Signer, ironsign::Error> {
+        let mut material = SigningMaterial::new(signer);
+        if let Some(cert) = certificate {
+            let chain = match chain {
                 Some(c) => Certificate::from_pem_many(&bytes(c), "chain", ironsign::pki::DEFAULT_MAX_CHAIN)?,
                 None => Vec::new(),
             };
-            material = material.with_certificate_checked(
-                cert,
-                chain,
-                std::time::SystemTime::now(),
-                eku_check(options.strict_eku),
-            )?;
-        } else if options.chain.is_some() {
+            material =
+                material.with_certificate_checked(cert, chain, std::time::SystemTime::now(), eku_check(strict_eku))?;
+        } else if chain.is_some() {
             return Err(invalid_argument("chain", "a chain needs a certificate"));
         }
         Ok(Signer { material })
     }
+}
+
+/// The `certificate` option (PEM or DER), parsed.
+fn certificate_option(certificate: Option<&Bytes>) -> std::result::Result<Option<Certificate>, ironsign::Error> {
+    certificate.map(|c| Certificate::from_pem_or_der(&bytes(c), "certificate")).transpose().map_err(Into::into)
 }
 
 /// Input of [`TrustRoot::from_pem`].

@@ -43,7 +43,13 @@ fn class_name(err: &Error) -> &'static str {
             | KeyError::PasswordRequired { .. }
             | KeyError::WrongPassword { .. }
             | KeyError::Unsupported { .. }
-            | KeyError::SigningFailed { .. } => "KeyMaterialError",
+            | KeyError::SigningFailed { .. }
+            | KeyError::KmsKeyNotFound { .. }
+            | KeyError::KmsAccessDenied { .. }
+            | KeyError::KmsKeyDisabled { .. }
+            | KeyError::KmsThrottled { .. }
+            | KeyError::KmsUnreachable { .. }
+            | KeyError::KmsFailed { .. } => "KeyMaterialError",
             _ => "KeyMaterialError",
         },
         Error::Certificate(e) => match e {
@@ -113,6 +119,12 @@ fn every_variant() -> Vec<Error> {
         KeyError::WrongPassword { what: s() }.into(),
         KeyError::Unsupported { what: s(), algorithm: s() }.into(),
         KeyError::SigningFailed { reason: s() }.into(),
+        KeyError::KmsKeyNotFound { key: s(), detail: s() }.into(),
+        KeyError::KmsAccessDenied { key: s(), detail: s() }.into(),
+        KeyError::KmsKeyDisabled { key: s(), detail: s() }.into(),
+        KeyError::KmsThrottled { key: s(), detail: s() }.into(),
+        KeyError::KmsUnreachable { key: s(), detail: s() }.into(),
+        KeyError::KmsFailed { key: s(), detail: s() }.into(),
         CertificateError::Parse { what: s(), reason: s() }.into(),
         CertificateError::Expired { subject: s(), not_after: s(), time: s(), timestamp_needed: false }.into(),
         CertificateError::NotYetValid { subject: s(), not_before: s(), time: s() }.into(),

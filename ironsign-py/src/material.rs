@@ -26,12 +26,12 @@ fn eku_check(strict: bool) -> EkuCheck {
 }
 
 fn material(
-    signer: KeyPairSigner,
+    signer: Arc<dyn ironsign::Signer>,
     certificate: Option<(Vec<u8>, String)>,
     chain: Option<(Vec<u8>, String)>,
     eku: EkuCheck,
 ) -> Result<SigningMaterial, Error> {
-    let material = SigningMaterial::new(Arc::new(signer));
+    let material = SigningMaterial::new(signer);
     match (certificate, chain) {
         (None, Some(_)) => Err(invalid_argument("chain", "a chain needs the signing certificate (certificate=)")),
         (None, None) => Ok(material),
@@ -67,7 +67,7 @@ impl PySigner {
             let signer = KeyPairSigner::from_file(&path, password.as_ref().map(|p| p.0.as_slice()))?;
             let certificate = certificate.map(|p| Ok::<_, Error>((read_file(&p)?, path_name(&p)))).transpose()?;
             let chain = chain.map(|p| Ok::<_, Error>((read_file(&p)?, path_name(&p)))).transpose()?;
-            material(signer, certificate, chain, eku_check(strict_eku))
+            material(Arc::new(signer), certificate, chain, eku_check(strict_eku))
         };
         // Decrypting a cosign key runs scrypt: release the GIL.
         let material = py.detach(load).py_err(py)?;
@@ -89,7 +89,7 @@ impl PySigner {
         let load = || -> Result<SigningMaterial, Error> {
             let signer = KeyPairSigner::from_pem(&key, password.as_ref().map(|p| p.0.as_slice()), "private key")?;
             material(
-                signer,
+                Arc::new(signer),
                 certificate.map(|c| (c, "certificate".to_owned())),
                 chain.map(|c| (c, "certificate chain".to_owned())),
                 eku_check(strict_eku),
@@ -142,6 +142,31 @@ impl PySigner {
                 }
             }
         };
+        let material = py.detach(load).py_err(py)?;
+        Ok(PySigner { material: Arc::new(material) })
+    }
+
+    /// A key in a KMS, by cosign's URI: `awskms://[ENDPOINT]/KEY_ID|alias/NAME|ARN` or
+    /// `hashivault://KEY`. The provider is configured from the process environment as cosign
+    /// does (AWS's standard configuration and credential chain, `AWS_CA_BUNDLE`; `VAULT_ADDR`,
+    /// `VAULT_TOKEN`, …: see docs/kms.md); the private key never leaves the KMS. `strict_eku` as
+    /// in `from_key_file`.
+    #[staticmethod]
+    #[pyo3(signature = (uri, *, certificate = None, chain = None, strict_eku = false))]
+    fn from_kms_uri(
+        py: Python<'_>,
+        uri: String,
+        certificate: Option<PathBuf>,
+        chain: Option<PathBuf>,
+        strict_eku: bool,
+    ) -> PyResult<Self> {
+        let load = || -> Result<SigningMaterial, Error> {
+            let signer = ironsign::KmsSigner::open_with_process_environment(&uri)?;
+            let certificate = certificate.map(|p| Ok::<_, Error>((read_file(&p)?, path_name(&p)))).transpose()?;
+            let chain = chain.map(|p| Ok::<_, Error>((read_file(&p)?, path_name(&p)))).transpose()?;
+            material(Arc::new(signer), certificate, chain, eku_check(strict_eku))
+        };
+        // Network calls to the KMS: release the GIL.
         let material = py.detach(load).py_err(py)?;
         Ok(PySigner { material: Arc::new(material) })
     }

@@ -546,6 +546,210 @@ pub fn ironsign_at(offset: &str, args: &[&str]) -> Run {
     )
 }
 
+/// `scripts/fault-proxy` in front of a plain-HTTP server (a test registry, the KMS server),
+/// stopped (by PID) when dropped.
+pub struct FaultProxy {
+    child: std::process::Child,
+    /// `HOST:PORT` of the proxy.
+    pub addr: String,
+}
+
+impl FaultProxy {
+    /// A proxy in front of the plain test registry.
+    pub fn start() -> Self {
+        Self::start_for(&registry(RegistryKind::Plain))
+    }
+
+    /// A proxy in front of `upstream` (`HOST:PORT` of a plain-HTTP server).
+    pub fn start_for(upstream: &str) -> Self {
+        use std::io::BufRead as _;
+        let mut child = Command::new(repo_root().join("scripts/fault-proxy"))
+            .arg(upstream)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("scripts/fault-proxy");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("address");
+        FaultProxy { child, addr: line.trim().to_owned() }
+    }
+
+    fn control(&self, method: &str, path: &str, body: &str) -> String {
+        use std::io::{Read as _, Write as _};
+        let mut s = std::net::TcpStream::connect(&self.addr).expect("proxy");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .expect("control request");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("control answer");
+        out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
+    }
+
+    /// Replaces the fault rules (see the script's documentation).
+    pub fn set(&self, rules: serde_json::Value) {
+        self.control("PUT", "/__faults__", &rules.to_string());
+    }
+
+    /// The requests seen so far: `{"method", "path", "fault", "authorization"}`, a manifest PUT
+    /// also `"content_type"` and `"body"`.
+    pub fn log(&self) -> Vec<serde_json::Value> {
+        let log: serde_json::Value = serde_json::from_str(&self.control("GET", "/__faults__/log", "")).expect("log");
+        log.as_array().expect("list").clone()
+    }
+
+    /// How many requests a fault was applied to so far.
+    pub fn faulted(&self) -> usize {
+        self.log().iter().filter(|e| !e["fault"].is_null()).count()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A local AWS KMS API server (`scripts/kms-server`: moto with AWS's digest signing), on plain
+/// HTTP and on HTTPS with the test PKI's `localhost` certificate, started for one test and
+/// stopped (by PID) when dropped. Keys are created through the KMS API.
+pub struct KmsServer {
+    state: tempfile::TempDir,
+    /// `http://127.0.0.1:PORT`.
+    pub http: String,
+    /// `localhost:PORT` of the HTTPS listener (same keys).
+    pub https_host: String,
+}
+
+impl KmsServer {
+    /// Starts one.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts one that signs digests as moto 5.2.5 does (hashing them again): a KMS whose
+    /// signatures do not verify with its public key.
+    pub fn start_with_moto_digest_signing() -> Self {
+        Self::start_with(&["--moto-digest"])
+    }
+
+    fn start_with(options: &[&str]) -> Self {
+        let state = tempfile::tempdir().expect("temporary directory");
+        let (cert, key) = (pki_file("registry-tls.pem"), pki_file("registry-tls.key"));
+        let mut args = vec!["start", state.path().to_str().expect("utf-8 path"), "--tls", &cert, &key];
+        args.extend_from_slice(options);
+        let out = run_script("kms-server", &args);
+        let mut lines = out.lines();
+        let http = lines.next().expect("HTTP address").to_owned();
+        let https_host = lines.next().and_then(|l| l.strip_prefix("https://")).expect("HTTPS address").to_owned();
+        KmsServer { state, http, https_host }
+    }
+
+    /// The environment of a client of this server: endpoint from `AWS_ENDPOINT_URL_KMS`, a
+    /// region, static test credentials, no shared files or instance metadata.
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.env_for(&self.http)
+    }
+
+    /// [`KmsServer::env`] with another endpoint URL (a fault proxy in front of this server).
+    pub fn env_for(&self, endpoint_url: &str) -> Vec<(String, String)> {
+        let missing = self.state.path().join("no-such-file").to_str().expect("utf-8 path").to_owned();
+        [
+            ("AWS_ENDPOINT_URL_KMS", endpoint_url),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", &missing),
+            ("AWS_SHARED_CREDENTIALS_FILE", &missing),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// `scripts/kms-server COMMAND URL ARGS…`: a call of the KMS API through boto3.
+    fn api(&self, command: &str, args: &[&str]) -> String {
+        let mut all = vec![command, self.http.as_str()];
+        all.extend_from_slice(args);
+        run_script("kms-server", &all)
+    }
+
+    /// Creates a SIGN_VERIFY key of `spec` (`ECC_NIST_P256`, `ECC_NIST_P384`, `RSA_3072`, …) with
+    /// the alias `alias/NAME`; returns its key id.
+    pub fn create_key(&self, spec: &str, alias: &str) -> String {
+        self.api("create-key", &[spec, alias])
+    }
+
+    /// Disables a key.
+    pub fn disable_key(&self, key_id: &str) {
+        self.api("disable-key", &[key_id]);
+    }
+
+    /// Signs through the API: `message_type` `RAW` or `DIGEST`; `algorithm` a KMS SigningAlgorithm.
+    pub fn sign(&self, key_id: &str, message_type: &str, algorithm: &str, message: &[u8]) -> Vec<u8> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let out = self.api("sign", &[key_id, message_type, algorithm, &b64.encode(message)]);
+        b64.decode(out).expect("base64 signature")
+    }
+}
+
+impl Drop for KmsServer {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/kms-server"))
+            .args(["stop", self.state.path().to_str().expect("utf-8 path")])
+            .status();
+    }
+}
+
+/// A real OpenBao dev server with the transit engine (`scripts/vault-server`), started for one
+/// test and stopped (by PID) when dropped.
+pub struct VaultServer {
+    state: tempfile::TempDir,
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// The root token.
+    pub token: String,
+}
+
+impl VaultServer {
+    /// Starts one.
+    pub fn start() -> Self {
+        let state = tempfile::tempdir().expect("temporary directory");
+        let out = run_script("vault-server", &["start", state.path().to_str().expect("utf-8 path")]);
+        let (address, token) = out.split_once(' ').expect("ADDRESS TOKEN");
+        VaultServer { address: address.to_owned(), token: token.to_owned(), state }
+    }
+
+    /// The environment of a client (cosign or ironsign).
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![("VAULT_ADDR".into(), self.address.clone()), ("VAULT_TOKEN".into(), self.token.clone())]
+    }
+
+    /// Creates a transit key of `key_type` (`ecdsa-p256`, `ecdsa-p384`, `rsa-3072`, …) through the API.
+    pub fn create_key(&self, name: &str, key_type: &str) {
+        let out = Command::new("curl")
+            .args(["-sf", "-H", &format!("X-Vault-Token: {}", self.token), "-X", "POST", "-d"])
+            .arg(format!("{{\"type\":\"{key_type}\"}}"))
+            .arg(format!("{}/v1/transit/keys/{name}", self.address))
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "creating transit key {name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for VaultServer {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/vault-server"))
+            .args(["stop", self.state.path().to_str().expect("utf-8 path")])
+            .status();
+    }
+}
+
 /// Signs `image` with the test leaf, its certificate and chain (`extra`: more `sign` flags, e.g.
 /// `--bundle-format`).
 pub fn sign_with_chain(image: &str, extra: &[&str]) {

@@ -6,75 +6,18 @@
 
 use ironsign::{Credential, Digest, ImageReference, Keychain, Location, RegistryClient, RegistryOptions};
 use ironsign_e2e::*;
-use std::io::{Read as _, Write as _};
 use std::time::{Duration, Instant};
 
-/// `scripts/fault-proxy` in front of the plain test registry, stopped (by PID) when dropped.
-struct FaultProxy {
-    child: std::process::Child,
-    addr: String,
+/// An image pushed and signed on the real registry, addressed through a proxy by digest.
+trait SignedThroughProxy {
+    fn signed_image(&self, test: &str) -> String;
 }
 
-impl FaultProxy {
-    fn start() -> Self {
-        Self::start_for(&registry(RegistryKind::Plain))
-    }
-
-    /// A proxy in front of `upstream` (`HOST:PORT` of a plain-HTTP registry).
-    fn start_for(upstream: &str) -> Self {
-        use std::io::BufRead as _;
-        let mut child = std::process::Command::new(repo_root().join("scripts/fault-proxy"))
-            .arg(upstream)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("scripts/fault-proxy");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("address");
-        FaultProxy { child, addr: line.trim().to_owned() }
-    }
-
-    fn control(&self, method: &str, path: &str, body: &str) -> String {
-        let mut s = std::net::TcpStream::connect(&self.addr).expect("proxy");
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-            self.addr,
-            body.len()
-        )
-        .expect("control request");
-        let mut out = String::new();
-        s.read_to_string(&mut out).expect("control answer");
-        out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
-    }
-
-    /// Replaces the fault rules (see the script's documentation).
-    fn set(&self, rules: serde_json::Value) {
-        self.control("PUT", "/__faults__", &rules.to_string());
-    }
-
-    /// The requests seen so far: `{"method", "path", "fault", "authorization"}`.
-    fn log(&self) -> Vec<serde_json::Value> {
-        let log: serde_json::Value = serde_json::from_str(&self.control("GET", "/__faults__/log", "")).expect("log");
-        log.as_array().expect("list").clone()
-    }
-
-    /// How many requests a fault was applied to so far.
-    fn faulted(&self) -> usize {
-        self.log().iter().filter(|e| !e["fault"].is_null()).count()
-    }
-
-    /// An image pushed and signed on the real registry, addressed through the proxy by digest.
+impl SignedThroughProxy for FaultProxy {
     fn signed_image(&self, test: &str) -> String {
         let (_, by_digest) = push_image(&unique_repo(test));
         timed(&sign_args(&by_digest, &[])).0.ok();
         by_digest.replacen(&registry(RegistryKind::Plain), &self.addr, 1)
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

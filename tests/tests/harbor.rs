@@ -11,68 +11,25 @@
 use ironsign::harbor::{self, AccessoryType, HarborRelease, ManifestPush};
 use ironsign::{Digest, ImageReference};
 use ironsign_e2e::*;
-use serde_json::{Value, json};
-use std::io::{Read as _, Write as _};
+use serde_json::json;
 
-/// `scripts/fault-proxy` in front of a plain-HTTP test registry, stopped (by PID) when dropped.
-struct RecordingProxy {
-    child: std::process::Child,
-    addr: String,
-}
-
-impl RecordingProxy {
-    fn start(upstream: &str) -> Self {
-        use std::io::BufRead as _;
-        let mut child = std::process::Command::new(repo_root().join("scripts/fault-proxy"))
-            .arg(upstream)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("scripts/fault-proxy");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("address");
-        RecordingProxy { child, addr: line.trim().to_owned() }
-    }
-
-    fn control(&self, method: &str, path: &str, body: &str) -> String {
-        let mut s = std::net::TcpStream::connect(&self.addr).expect("proxy");
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-            self.addr,
-            body.len()
-        )
-        .expect("control request");
-        let mut out = String::new();
-        s.read_to_string(&mut out).expect("control answer");
-        out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
-    }
-
-    /// The manifest PUTs seen: (repository, reference, content type, body).
-    fn manifest_pushes(&self) -> Vec<(String, String, String, Vec<u8>)> {
-        let log: Value = serde_json::from_str(&self.control("GET", "/__faults__/log", "")).expect("log");
-        log.as_array()
-            .expect("list")
-            .iter()
-            .filter(|e| e["method"] == "PUT" && e["body"].is_string())
-            .map(|e| {
-                let path = e["path"].as_str().unwrap().strip_prefix("/v2/").unwrap();
-                let (repository, reference) = path.rsplit_once("/manifests/").unwrap();
-                (
-                    repository.to_owned(),
-                    reference.to_owned(),
-                    e["content_type"].as_str().unwrap_or_default().to_owned(),
-                    e["body"].as_str().unwrap().as_bytes().to_vec(),
-                )
-            })
-            .collect()
-    }
-}
-
-impl Drop for RecordingProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The manifest PUTs `proxy` saw: (repository, reference, content type, body).
+fn manifest_pushes(proxy: &FaultProxy) -> Vec<(String, String, String, Vec<u8>)> {
+    proxy
+        .log()
+        .iter()
+        .filter(|e| e["method"] == "PUT" && e["body"].is_string())
+        .map(|e| {
+            let path = e["path"].as_str().unwrap().strip_prefix("/v2/").unwrap();
+            let (repository, reference) = path.rsplit_once("/manifests/").unwrap();
+            (
+                repository.to_owned(),
+                reference.to_owned(),
+                e["content_type"].as_str().unwrap_or_default().to_owned(),
+                e["body"].as_str().unwrap().as_bytes().to_vec(),
+            )
+        })
+        .collect()
 }
 
 fn signing() -> Vec<String> {
@@ -105,7 +62,7 @@ fn judge(pushes: &[(String, String, String, Vec<u8>)], repository: &str, image: 
 /// 2.15 and later.
 #[test]
 fn every_manifest_ironsign_pushes_meets_harbors_rules() {
-    let proxy = RecordingProxy::start(&registry(RegistryKind::Referrers));
+    let proxy = FaultProxy::start_for(&registry(RegistryKind::Referrers));
     let repo = unique_repo("harbor");
     let tagged = format!("{}/{repo}:v1", proxy.addr);
     let image = push_unique_image(&client(), &tagged);
@@ -134,7 +91,7 @@ fn every_manifest_ironsign_pushes_meets_harbors_rules() {
     let bundles_only = push_unique_image(&client(), &format!("{}/{repo}-bundles:v1", proxy.addr));
     ironsign_with(&["sign", "--bundle-format", &bundles_only], &s);
 
-    let pushes = proxy.manifest_pushes();
+    let pushes = manifest_pushes(&proxy);
     let since_2_5: Vec<HarborRelease> = HarborRelease::all().collect();
     for repository in [&repo, &copied_repo, &loaded_repo] {
         let a = judge(&pushes, repository, &digest);
@@ -182,7 +139,7 @@ fn every_manifest_ironsign_pushes_meets_harbors_rules() {
 #[test]
 fn referrers_listed_without_a_subject_are_ignored() {
     let upstream = registry(RegistryKind::Referrers);
-    let proxy = RecordingProxy::start(&upstream);
+    let proxy = FaultProxy::start_for(&upstream);
     let repo = unique_repo("harbor-referrers");
     let image = push_unique_image(&client(), &format!("{}/{repo}:v1", proxy.addr));
     let digest = ImageReference::parse(&image).unwrap().digest.unwrap();
@@ -195,7 +152,7 @@ fn referrers_listed_without_a_subject_are_ignored() {
     let entry = json!({"mediaType": sig.media_type, "digest": sig.digest.to_string(), "size": 1});
     let rules = json!([{"method": "GET", "path": "/referrers/", "fault": "edit",
                         "append": {"field": "manifests", "items": [entry]}}]);
-    proxy.control("PUT", "/__faults__", &rules.to_string());
+    proxy.set(rules);
 
     let location = ImageReference::parse(&image).unwrap().location;
     let listed = block_on(async { client().get_referrers(&location, &digest, 100).await.unwrap() });

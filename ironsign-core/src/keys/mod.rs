@@ -10,6 +10,7 @@
 //! Private key material lives in aws-lc-rs key objects; intermediate DER buffers are zeroized.
 
 pub mod cosign_file;
+pub mod kms;
 #[cfg(feature = "pkcs11")]
 pub mod pkcs11;
 
@@ -195,7 +196,7 @@ pub(crate) fn rsa_modulus_bits(pkcs1: &[u8]) -> Option<usize> {
     Some(bytes.len() * 8 - first.leading_zeros() as usize)
 }
 
-/// Something that signs: a key file today, a PKCS#11 token or KMS key later.
+/// Something that signs: a key file, a PKCS#11 token ([`pkcs11`]), a KMS key ([`kms`]).
 pub trait Signer: Send + Sync + fmt::Debug {
     /// The public half.
     fn public_key(&self) -> &PublicKey;

@@ -291,6 +291,14 @@ class Signer:
         chain: _Path | None = None,
         strict_eku: bool = False,
     ) -> Signer: ...
+    @staticmethod
+    def from_kms_uri(
+        uri: str,
+        *,
+        certificate: _Path | None = None,
+        chain: _Path | None = None,
+        strict_eku: bool = False,
+    ) -> Signer: ...
     def with_timestamp_server(self, url: str) -> Signer: ...
     @property
     def public_key_pem(self) -> str: ...
