@@ -49,11 +49,12 @@ const CASES: &[Case] = &[
     Case { name: "import-key-pair", setup: &[], run: "import-key-pair --key {leaf.key} -o again", succeeds: true },
     Case { name: "sign by key", setup: &[], run: KEY_SIGN, succeeds: true },
     Case { name: "verify by key", setup: &[KEY_SIGN], run: "verify --key imp.pub {verify} {image}", succeeds: true },
+    // cosign's help lists -k for verify, but its parser refuses it; so does ironsign's.
     Case {
         name: "verify -k short form",
         setup: &[KEY_SIGN],
         run: "verify -k imp.pub {verify} {image}",
-        succeeds: true,
+        succeeds: false,
     },
     Case { name: "verify unsigned", setup: &[], run: "verify --key imp.pub {verify} {image}", succeeds: false },
     Case {
