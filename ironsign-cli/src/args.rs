@@ -35,6 +35,11 @@ pub fn pflag_booleans(command: clap::Command) -> clap::Command {
 const UNSUPPORTED_BOOLEAN_VALUES: &[(&str, bool, &str)] = &[
     ("insecure-ignore-tlog", false, "ironsign has no transparency log to check signatures against"),
     ("tlog-upload", true, "ironsign uploads to no transparency log (use --tlog-upload=false or leave it out)"),
+    (
+        "use-signing-config",
+        true,
+        "ironsign reads no TUF signing configuration: services come from flags (--timestamp-server-url)",
+    ),
 ];
 
 fn pflag_boolean(arg: Arg) -> Arg {
