@@ -654,30 +654,27 @@ fn attacker_built_blob_evidence_is_refused() {
     let forged = t.path("forged.sigstore.json");
     std::fs::write(&forged, doc.to_string()).unwrap();
     assert_eq!(codes(&verify(&["--bundle", &forged]).code(12)), ["DIGEST_MISMATCH"]);
-    // A Sigstore bundle with a transparency-log entry and no timestamp, by an expired
-    // certificate: the entry's integrated time never dates the certificate.
+    // A Sigstore bundle with a transparency-log entry and no timestamp, by a certificate that
+    // has expired since (signed while it was valid): the entry's integrated time never dates it.
     let expired = t.path("expired.sigstore.json");
-    ironsign_at(
-        "@2020-06-01 00:00:00",
-        &[
-            "sign-blob",
-            "--key",
-            &pki_file("leaf-expired.key"),
-            "--certificate",
-            &pki_file("leaf-expired.pem"),
-            "--certificate-chain",
-            &chain,
-            "--new-bundle-format",
-            "--bundle",
-            &expired,
-            blob,
-        ],
-    )
-    .ok();
+    let (expired_key, expired_cert) = (pki_file("leaf-expired.key"), pki_file("leaf-expired.pem"));
+    let args = [
+        "sign-blob",
+        "--key",
+        &expired_key,
+        "--certificate",
+        &expired_cert,
+        "--new-bundle-format",
+        "--bundle",
+        &expired,
+        blob,
+    ];
+    ironsign_at("@2020-06-01 00:00:00", &args).ok();
     let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&expired).unwrap()).unwrap();
     doc["verificationMaterial"]["tlogEntries"] = serde_json::json!([{"logIndex": "1", "integratedTime": "1600000000"}]);
     std::fs::write(&expired, doc.to_string()).unwrap();
-    assert_eq!(codes(&verify(&["--bundle", &expired]).code(12)), ["CERT_EXPIRED"]);
+    let inter = pki_file("inter.pem");
+    assert_eq!(codes(&verify(&["--ca-intermediates", &inter, "--bundle", &expired]).code(12)), ["CERT_EXPIRED"]);
     // An attestation over another blob's digest.
     let predicate = t.path("p.json");
     std::fs::write(&predicate, "{}").unwrap();
