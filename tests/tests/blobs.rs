@@ -6,7 +6,7 @@
 //! Negatives built as an attacker would follow.
 
 use ironsign_e2e::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const PASSWORD: &str = "blob-pw";
 const EMAIL: &str = "signer@example.com";
@@ -649,7 +649,7 @@ fn attacker_built_blob_evidence_is_refused() {
     ])
     .ok();
     let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&sigstore).unwrap()).unwrap();
-    let other_digest = b64.encode(aws_lc_rs_free_sha256(b"other bytes\n"));
+    let other_digest = b64.encode(sha256_bytes(b"other bytes\n"));
     doc["messageSignature"]["messageDigest"]["digest"] = other_digest.into();
     let forged = t.path("forged.sigstore.json");
     std::fs::write(&forged, doc.to_string()).unwrap();
@@ -702,9 +702,10 @@ fn attacker_built_blob_evidence_is_refused() {
     assert!(run.stderr.contains("larger than"), "{}", run.stderr);
 }
 
-/// SHA-256 without a crypto dependency in the test crate: through the core's digest.
-fn aws_lc_rs_free_sha256(data: &[u8]) -> Vec<u8> {
-    hex::decode(ironsign::Digest::sha256(data).hex()).unwrap()
+/// The SHA-256 of `data`, through the core's digest.
+fn sha256_bytes(data: &[u8]) -> Vec<u8> {
+    let hex = ironsign::Digest::sha256(data).hex().to_owned();
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
 }
 
 #[test]
