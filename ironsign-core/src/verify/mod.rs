@@ -173,6 +173,15 @@ impl Policy {
         self
     }
 
+    /// The extended key usage the leaf must allow under this policy.
+    pub(crate) fn eku_rule(&self) -> crate::pki::EkuRule {
+        if self.require_code_signing_eku {
+            crate::pki::EkuRule::CodeSigning
+        } else {
+            crate::pki::EkuRule::CodeSigningIfPresent
+        }
+    }
+
     /// Require every signature to carry an RFC 3161 timestamp that verifies against the trust
     /// root's timestamp authorities (what a trust configuration with a `tsa` section asks for; by
     /// default a timestamp is verified when present, as cosign does). A signature without one
@@ -584,7 +593,7 @@ impl Verifier {
             };
             let path = self
                 .trust
-                .verify_code_signing(&leaf, &untrusted, at, time.now, policy.require_code_signing_eku, timestamp_needed)
+                .verify_code_signing(&leaf, &untrusted, at, time.now, policy.eku_rule(), timestamp_needed)
                 .map_err(RejectionReason::Certificate)?;
             checks.extend([Check::CodeSigningUsage, Check::Validity, Check::ChainToRoot]);
             let matched = policy.match_identity(leaf.summary())?;
