@@ -7,8 +7,8 @@ use crate::args::{self, PolicyArgs, TrustArgs};
 use anyhow::Context as _;
 use clap::Args;
 use ironsign::blob::{BlobFormat, MAX_BLOB_SIZE, MAX_EVIDENCE_SIZE, SignedBlob};
-use ironsign::predicates::{PredicateKind, PredicateOptions};
-use ironsign::{BlobEvidence, BlobVerification, Digest, Error, InputError, Verifier};
+use ironsign::predicates::PredicateKind;
+use ironsign::{BlobEvidence, BlobVerification, Error, InputError, Verifier};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
@@ -65,6 +65,9 @@ pub struct BlobSigningArgs {
     /// RFC 3161 timestamp authority URL: the signature is timestamped.
     #[arg(long = "timestamp-server-url", value_name = "URL")]
     timestamp_server_url: Option<String>,
+    /// Refuse a certificate whose extended key usage lacks codeSigning (as `sign --strict-eku`).
+    #[arg(long = "strict-eku")]
+    strict_eku: bool,
     /// Write everything that verifies the blob to FILE: cosign v2's JSON bundle, or with
     /// --new-bundle-format a Sigstore bundle v0.3 (cosign v3's format).
     #[arg(long, value_name = "FILE")]
@@ -91,6 +94,7 @@ impl BlobSigningArgs {
             self.certificate.as_deref(),
             self.certificate_chain.as_deref(),
             self.timestamp_server_url.as_deref(),
+            args::eku_check(self.strict_eku),
             ["--certificate", "--certificate-chain"],
         )
     }
@@ -220,20 +224,28 @@ pub async fn attest_blob(c: AttestBlobCmd) -> anyhow::Result<()> {
             bytes
         }
         (Some(path), None) => {
-            let kind = PredicateKind::parse(&c.predicate_type).map_err(Error::from)?;
-            let input = read_bounded(path, MAX_EVIDENCE_SIZE, "--predicate")?;
-            let options = PredicateOptions { now: std::time::SystemTime::now(), vuln: Default::default() };
-            let predicate = ironsign::predicates::build(&kind, &input, &path.display().to_string(), &options)
-                .map_err(Error::from)?;
-            let digest = match &c.hash {
-                Some(hex) => Digest::parse(&format!("sha256:{}", hex.to_ascii_lowercase())).map_err(Error::from)?,
+            let blob = match &c.hash {
+                Some(_) => None,
                 None => {
                     eprintln!("Using payload from: {}", c.blob.display());
-                    Digest::sha256(&read_bounded(&c.blob, MAX_BLOB_SIZE, "blob")?)
+                    Some(read_bounded(&c.blob, MAX_BLOB_SIZE, "blob")?)
                 }
             };
+            let input = read_bounded(path, MAX_EVIDENCE_SIZE, "--predicate")?;
+            eprintln!("Using payload from: {}", path.display());
+            let hash = c.hash.as_ref().map(|hex| format!("sha256:{}", hex.to_ascii_lowercase()));
+            let digest = ironsign::blob::blob_digest(blob.as_deref(), hash.as_deref()).map_err(Error::from)?;
             let name = c.blob.to_string_lossy();
-            ironsign::blob::blob_statement(&name, &digest, kind.uri(), predicate).to_json()
+            let source = path.display().to_string();
+            ironsign::blob::attestation_statement(
+                &name,
+                &digest,
+                &c.predicate_type,
+                &input,
+                &source,
+                std::time::SystemTime::now(),
+            )
+            .map_err(Error::from)?
         }
         _ => return Err(invalid("--predicate", "give one of --predicate or --statement").into()),
     };
@@ -393,17 +405,20 @@ pub fn verify_blob_attestation(c: VerifyBlobAttestationCmd) -> anyhow::Result<()
     let policy = c.evidence.policy(&trust, &c.policy)?;
     let evidence = c.evidence.evidence()?;
     let kind = PredicateKind::parse(&c.predicate_type).map_err(Error::from)?;
-    let subject = match (c.check_claims.unwrap_or(true), &c.digest, &c.blob) {
-        (false, ..) => None,
-        (true, Some(hex), _) => {
-            let algorithm = c.digest_alg.as_deref().unwrap_or("sha256");
-            Some(Digest::parse(&format!("{algorithm}:{}", hex.to_ascii_lowercase())).map_err(Error::from)?)
-        }
-        (true, None, Some(path)) => Some(Digest::sha256(&read_bounded(path, MAX_BLOB_SIZE, "blob")?)),
-        (true, None, None) => {
-            return Err(invalid("blob", "give the blob, --digest, or --check-claims=false").into());
-        }
+    let check_claims = c.check_claims.unwrap_or(true);
+    let digest = c
+        .digest
+        .as_ref()
+        .map(|hex| format!("{}:{}", c.digest_alg.as_deref().unwrap_or("sha256"), hex.to_ascii_lowercase()));
+    let blob = match (&c.blob, &digest) {
+        (Some(path), None) if check_claims => Some(read_bounded(path, MAX_BLOB_SIZE, "blob")?),
+        _ => None,
     };
+    if check_claims && blob.is_none() && digest.is_none() {
+        return Err(invalid("blob", "give the blob, --digest, or --check-claims=false").into());
+    }
+    let subject =
+        ironsign::blob::attestation_subject(check_claims, blob.as_deref(), digest.as_deref()).map_err(Error::from)?;
     let result =
         Verifier::new(trust).verify_blob_attestation(subject.as_ref(), &evidence, &policy, Some(kind.uri()))?;
     report(&result, c.output)

@@ -50,6 +50,60 @@ pub enum BlobFormat {
     SigstoreBundle,
 }
 
+impl BlobFormat {
+    /// The format named as it serialises: `detached`, `legacy_bundle` or `sigstore_bundle`.
+    pub fn parse(name: &str) -> Result<Self, InputError> {
+        match name {
+            "detached" => Ok(BlobFormat::Detached),
+            "legacy_bundle" => Ok(BlobFormat::LegacyBundle),
+            "sigstore_bundle" => Ok(BlobFormat::SigstoreBundle),
+            other => Err(InputError::arg("format", format!("{other:?}: detached, legacy_bundle or sigstore_bundle"))),
+        }
+    }
+}
+
+/// The digest a blob attestation is about: the blob's SHA-256, or a digest given instead
+/// (`sha256:<hex>`, as cosign's `--hash`/`--digest`); exactly one of the two.
+pub fn blob_digest(blob: Option<&[u8]>, digest: Option<&str>) -> Result<Digest, InputError> {
+    match (blob, digest) {
+        (Some(blob), None) => Ok(Digest::sha256(blob)),
+        (None, Some(digest)) => Digest::parse(digest),
+        _ => Err(InputError::arg("blob", "give the blob or its digest, not both or neither")),
+    }
+}
+
+/// The subject a blob attestation's verification checks: the blob's digest ([`blob_digest`]),
+/// or none when the claims are not checked (cosign's `--check-claims=false`, which then needs
+/// neither blob nor digest).
+pub fn attestation_subject(
+    check_claims: bool,
+    blob: Option<&[u8]>,
+    digest: Option<&str>,
+) -> Result<Option<Digest>, InputError> {
+    match (check_claims, blob, digest) {
+        (false, ..) => Ok(None),
+        (true, None, None) => Err(InputError::arg("blob", "give the blob or its digest, or skip the claims check")),
+        (true, ..) => blob_digest(blob, digest).map(Some),
+    }
+}
+
+/// The in-toto statement `cosign attest-blob --type T --predicate FILE` signs, as JSON: the
+/// predicate built from `predicate` (read as `predicate_type`, a cosign shortcut or a URI;
+/// `source` names it in errors), about the blob named `file_name` with `digest`.
+pub fn attestation_statement(
+    file_name: &str,
+    digest: &Digest,
+    predicate_type: &str,
+    predicate: &[u8],
+    source: &str,
+    now: std::time::SystemTime,
+) -> Result<Vec<u8>, InputError> {
+    let kind = crate::predicates::PredicateKind::parse(predicate_type)?;
+    let options = crate::predicates::PredicateOptions { now, vuln: Default::default() };
+    let body = crate::predicates::build(&kind, predicate, source, &options)?;
+    Ok(blob_statement(file_name, digest, kind.uri(), body).to_json())
+}
+
 /// A signed blob or blob attestation: the signature and everything cosign writes beside it.
 #[derive(Debug, Clone)]
 pub struct SignedBlob {
@@ -433,6 +487,7 @@ mod tests {
     use super::*;
     use crate::keys::{KeyKind, KeyPairSigner};
     use std::sync::Arc;
+    use std::time::SystemTime;
 
     fn material() -> SigningMaterial {
         let (signer, _) = KeyPairSigner::generate(KeyKind::EcdsaP256).unwrap();
@@ -471,5 +526,39 @@ mod tests {
         };
         assert_eq!(both.parts(false, 10).unwrap_err().code(), "INVALID_ARGUMENT");
         assert_eq!(BlobEvidence::default().parts(false, 10).unwrap_err().code(), "INVALID_ARGUMENT");
+    }
+
+    #[test]
+    fn the_subject_and_the_statement_follow_cosigns_rules() {
+        let digest = Digest::sha256(b"blob");
+        assert_eq!(blob_digest(Some(b"blob"), None).unwrap(), digest);
+        assert_eq!(blob_digest(None, Some(digest.as_str())).unwrap(), digest);
+        // Both, neither, or a digest that is not one: refused, never guessed.
+        assert!(blob_digest(Some(b"blob"), Some(digest.as_str())).is_err());
+        assert!(blob_digest(None, None).is_err());
+        assert_eq!(blob_digest(None, Some("sha256:zz")).unwrap_err().code(), "INVALID_REFERENCE");
+        assert_eq!(attestation_subject(false, None, None).unwrap(), None);
+        assert_eq!(attestation_subject(true, Some(b"blob"), None).unwrap(), Some(digest.clone()));
+        assert!(attestation_subject(true, None, None).is_err());
+        assert_eq!(BlobFormat::parse("legacy_bundle").unwrap(), BlobFormat::LegacyBundle);
+        assert!(BlobFormat::parse("v3").is_err());
+        let statement = attestation_statement(
+            "dist/app.tgz",
+            &digest,
+            "https://example.com/p/v1",
+            br#"{"a":1}"#,
+            "p",
+            SystemTime::now(),
+        )
+        .unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&statement).unwrap();
+        assert_eq!(value["subject"][0]["name"], "app.tgz");
+        assert_eq!(value["predicateType"], "https://example.com/p/v1");
+        assert_eq!(
+            attestation_statement("a", &digest, "https://example.com/p/v1", b"not json", "p", SystemTime::now())
+                .unwrap_err()
+                .code(),
+            "INVALID_PREDICATE"
+        );
     }
 }

@@ -116,6 +116,19 @@ fn agree(cases: &[Case]) -> usize {
             } else {
                 count += 1;
             }
+            // The drop-in promise: cosign's own command line, run by ironsign, comes to the same
+            // outcome (blob verification reads no trusted_root.json yet: refused, tested below).
+            if !argv.contains(&"--trusted-root") {
+                let same = ironsign(&argv);
+                if (same.code == 0) != case.expect {
+                    wrong.push(format!(
+                        "{}: ironsign with cosign {version:?}'s argv {argv:?} exit {}: {}",
+                        case.name,
+                        same.code,
+                        same.stderr.trim()
+                    ));
+                }
+            }
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -128,10 +141,22 @@ fn both_cosigns(name: &'static str, args: Vec<String>, expect: bool) -> Case {
     let mut full = owned(&["verify-blob"]);
     full.extend(args);
     let mut theirs = full.clone();
-    theirs.insert(1, "--insecure-ignore-tlog".into());
     theirs.insert(1, "--insecure-ignore-sct".into());
     theirs.insert(1, "--certificate-oidc-issuer-regexp=.*".into());
-    Case { name, ironsign: full, cosign: Cosign::ALL.iter().map(|v| (*v, theirs.clone())).collect(), expect }
+    // The two spellings cosign users pass to skip the log, each before the blob (a boolean never
+    // takes it as its value).
+    let mut ignore_tlog = theirs.clone();
+    ignore_tlog.insert(ignore_tlog.len() - 1, "--insecure-ignore-tlog".into());
+    let mut private = theirs;
+    private.insert(private.len() - 1, "--private-infrastructure".into());
+    let mut cosign: Vec<_> = Cosign::ALL.iter().map(|v| (*v, ignore_tlog.clone())).collect();
+    cosign.push((Cosign::V2, private));
+    Case { name, ironsign: full, cosign, expect }
+}
+
+fn b64(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 #[test]
@@ -166,6 +191,14 @@ fn cosign_and_ironsign_agree_on_ironsign_blob_signatures() {
     args.extend(["--timestamp-server-url", &tsa, "--new-bundle-format", "--bundle", &cnew, blob]);
     ironsign(&args).ok();
     let tsa_chain = pki_file("tsa-ecdsa-chain.pem");
+    // The signature of another blob by the same certificate.
+    let sig_other = t.path("other.sig");
+    ironsign(&["sign-blob", "--key", &key, "--output-signature", &sig_other, &other_blob]).ok();
+    // cosign v2's bundle with the certificate swapped for another leaf of the same CA.
+    let swapped = t.path("swapped.bundle");
+    let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&cbundle).unwrap()).unwrap();
+    doc["cert"] = b64(&std::fs::read(pki_file("leaf-otherid.pem")).unwrap()).into();
+    std::fs::write(&swapped, doc.to_string()).unwrap();
 
     let ident = ["--certificate-identity", EMAIL];
     let cert_args = |chain: &str, extra: &[&str]| -> Vec<String> {
@@ -190,6 +223,66 @@ fn cosign_and_ironsign_agree_on_ironsign_blob_signatures() {
         ),
         both_cosigns("cert+chain detached", cert_args(&chain, &[blob]), true),
         both_cosigns("cert+chain detached, another root", cert_args(&other_chain, &[blob]), false),
+        both_cosigns(
+            "cert detached, --ca-roots and --ca-intermediates",
+            owned(&[
+                "--certificate",
+                &ccert,
+                "--signature",
+                &csig,
+                "--ca-roots",
+                &pki_file("root.pem"),
+                "--ca-intermediates",
+                &pki_file("inter.pem"),
+                ident[0],
+                ident[1],
+                blob,
+            ]),
+            true,
+        ),
+        both_cosigns(
+            "cert detached, --ca-roots of another root",
+            owned(&[
+                "--certificate",
+                &ccert,
+                "--signature",
+                &csig,
+                "--ca-roots",
+                &pki_file("attacker-root.pem"),
+                ident[0],
+                ident[1],
+                blob,
+            ]),
+            false,
+        ),
+        both_cosigns(
+            "cert+chain detached, wrong identity",
+            owned(&[
+                "--certificate",
+                &ccert,
+                "--signature",
+                &csig,
+                "--certificate-chain",
+                &chain,
+                "--certificate-identity",
+                "someone-else@example.com",
+                blob,
+            ]),
+            false,
+        ),
+        both_cosigns(
+            "cert+chain detached, signature of another blob",
+            owned(&["--certificate", &ccert, "--signature", &sig_other, "--certificate-chain", &chain])
+                .into_iter()
+                .chain(owned(&[ident[0], ident[1], blob]))
+                .collect(),
+            false,
+        ),
+        both_cosigns(
+            "cert+chain, v2 bundle whose certificate did not sign",
+            owned(&["--bundle", &swapped, "--certificate-chain", &chain, "--certificate-identity-regexp", ".*", blob]),
+            false,
+        ),
         both_cosigns(
             "cert+chain+timestamp detached",
             cert_args(
@@ -290,6 +383,7 @@ fn cosign_and_ironsign_agree_on_cosign_blob_signatures() {
     let other_blob = t.other_blob();
     let (public, cert, chain, root) =
         (pki_file("leaf.pub"), pki_file("leaf.pem"), pki_file("chain.pem"), pki_file("root.pem"));
+    let inter = pki_file("inter.pem");
     let tsa = t.tsa_url();
     let tsa_chain = pki_file("tsa-ecdsa-chain.pem");
     let mut cases = Vec::new();
@@ -391,10 +485,26 @@ fn cosign_and_ironsign_agree_on_cosign_blob_signatures() {
             cosign: vec![],
             expect,
         });
+        // cosign v2's bundle holds the leaf alone: the intermediate comes from --ca-intermediates;
+        // without it neither cosign nor ironsign finds a path to the root.
         let mut a = owned(&["verify-blob", "--bundle", &cold]);
         a.extend(owned(&roots));
-        a.push(b.to_owned());
-        cases.push(Case { name: leak(format!("cosign V3 cert v2 bundle{name}")), ironsign: a, cosign: vec![], expect });
+        let without_intermediate = a.clone();
+        a.extend(owned(&["--ca-intermediates", &inter]));
+        for (what, mut a, expect) in [("", a, expect), (", no intermediate", without_intermediate, false)] {
+            a.push(b.to_owned());
+            let mut theirs = a.clone();
+            theirs.splice(
+                1..1,
+                owned(&["--insecure-ignore-tlog", "--insecure-ignore-sct", "--certificate-oidc-issuer-regexp=.*"]),
+            );
+            cases.push(Case {
+                name: leak(format!("cosign V3 cert v2 bundle{what}{name}")),
+                ironsign: a,
+                cosign: Cosign::ALL.iter().map(|v| (*v, theirs.clone())).collect(),
+                expect,
+            });
+        }
         let mut a =
             owned(&["verify-blob", "--signature", &csig, "--certificate", &ccert, "--certificate-chain", &chain]);
         a.extend(owned(&["--certificate-identity", EMAIL]));
@@ -749,4 +859,174 @@ fn blob_flags_that_cannot_be_honoured_are_refused() {
     refused(&["verify-blob-attestation", "--key", &public, "--signature", &bundle], "--check-claims=false");
     // The base64 signature given inline, as cosign allows.
     ironsign(&["verify-blob", "--key", &public, "--signature", sig.trim(), "--private-infrastructure", blob]).ok();
+}
+
+/// cosign's stderr without what is not output shape: deprecation notices, warnings, v3's progress
+/// line and its error lines (whose wording is cosign's own).
+fn cosign_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| {
+            !(l.is_empty()
+                || l.starts_with("Flag --")
+                || l.starts_with("WARNING")
+                || l.starts_with("Error:")
+                || l.starts_with("error during command execution")
+                || *l == "Signing artifact...")
+        })
+        .collect()
+}
+
+fn lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| !l.is_empty()).collect()
+}
+
+/// A base64 DER ECDSA signature on one line, as `sign-blob` prints it.
+fn assert_signature_line(stdout: &str, who: &str) {
+    use base64::Engine as _;
+    assert!(stdout.ends_with('\n') && stdout.trim_end().lines().count() == 1, "{who}: {stdout:?}");
+    let der = base64::engine::general_purpose::STANDARD.decode(stdout.trim_end()).expect("base64");
+    assert_eq!(der[0], 0x30, "{who}: a DER SEQUENCE");
+}
+
+#[test]
+fn output_lines_exit_codes_and_flag_grammar_are_cosigns() {
+    let t = Setup::new();
+    let blob = t.blob.as_str();
+    let other_blob = t.other_blob();
+    let (key, public) = (pki_file("leaf.key"), pki_file("leaf.pub"));
+    let predicate = t.path("predicate.json");
+    std::fs::write(&predicate, r#"{"builder":{"id":"ci"}}"#).unwrap();
+    let using = format!("Using payload from: {blob}");
+    // Each signer: ironsign with the test key, each cosign with its import of the same key (and
+    // v3 told to write v2's shapes, as a pipeline moving from v2 does).
+    let mut signers: Vec<(String, Box<dyn Fn(&[&str]) -> Run>)> =
+        vec![("ironsign".into(), Box::new(|args: &[&str]| ironsign(args)))];
+    for version in Cosign::ALL {
+        signers.push((
+            format!("cosign {version:?}"),
+            Box::new(move |args: &[&str]| {
+                let mut a = args.to_vec();
+                if version == Cosign::V3 && a[0] != "verify-blob" && a[0] != "verify-blob-attestation" {
+                    a.splice(1..1, ["--use-signing-config=false", "--new-bundle-format=false"]);
+                }
+                cosign(version, &a)
+            }),
+        ));
+    }
+    for (who, run) in &signers {
+        let signing_key = if who == "ironsign" { key.clone() } else { t.cosign_key.clone() };
+        let tag = who.replace(' ', "-");
+        // To stdout; the booleans -y and --tlog-upload=false just before the blob.
+        let out = run(&["sign-blob", "--key", &signing_key, "--tlog-upload=false", "-y", blob]);
+        assert_eq!(out.code, 0, "{who}: {}", out.stderr);
+        assert_signature_line(&out.stdout, who);
+        assert_eq!(cosign_lines(&out.stderr), [using.as_str()], "{who}");
+        // To files: the lines cosign prints, in its order.
+        let (sig, bundle) = (t.path(&format!("{tag}.sig")), t.path(&format!("{tag}.bundle")));
+        let out = run(&[
+            "sign-blob",
+            "--key",
+            &signing_key,
+            "--tlog-upload=false",
+            "--output-signature",
+            &sig,
+            "--bundle",
+            &bundle,
+            blob,
+        ]);
+        assert_eq!(out.code, 0, "{who}: {}", out.stderr);
+        assert_eq!(out.stdout, "", "{who}");
+        let wrote = [using.clone(), format!("Wrote bundle to file {bundle}"), format!("Wrote signature to file {sig}")];
+        assert_eq!(cosign_lines(&out.stderr), wrote, "{who}");
+        // Every verifier on this signature: `Verified OK` on stderr, nothing on stdout; a refusal
+        // prints neither and exits non-zero (cosign 1; ironsign its documented 12, 2 for a
+        // command line it cannot parse, as cosign's 1).
+        for (verifier, verify) in &signers {
+            for evidence in [["--signature", sig.as_str()], ["--bundle", bundle.as_str()]] {
+                for (b, good) in [(blob, true), (other_blob.as_str(), false)] {
+                    let mut args = vec!["verify-blob", "--key", &public];
+                    args.extend(evidence);
+                    args.extend(["--insecure-ignore-tlog", b]);
+                    let out = verify(&args);
+                    let context = format!("{verifier} verifying {who}'s {args:?}: {}", out.stderr);
+                    assert_eq!(out.stdout, "", "{context}");
+                    if good {
+                        assert_eq!(out.code, 0, "{context}");
+                        assert_eq!(cosign_lines(&out.stderr), ["Verified OK"], "{context}");
+                    } else {
+                        assert_eq!(out.code, if verifier == "ironsign" { 12 } else { 1 }, "{context}");
+                        assert!(!out.stderr.contains("Verified OK"), "{context}");
+                    }
+                }
+            }
+            // pflag: `--flag false BLOB` makes `false` the blob and BLOB one argument too many.
+            let args = ["verify-blob", "--key", &public, "--signature", &sig, "--insecure-ignore-tlog", "false", blob];
+            let out = verify(&args);
+            assert_eq!(out.code, if verifier == "ironsign" { 2 } else { 1 }, "{verifier} {args:?}: {}", out.stderr);
+            // And `--flag=false`/`=true`, `--private-infrastructure` and `--new-bundle-format`
+            // just before the blob.
+            for flag in ["--insecure-ignore-tlog=true", "--private-infrastructure", "--private-infrastructure=true"] {
+                let args = ["verify-blob", "--key", &public, "--signature", &sig, flag, blob];
+                let out = verify(&args);
+                assert_eq!(out.code, 0, "{verifier} {args:?}: {}", out.stderr);
+            }
+        }
+        // attest-blob: the envelope to a file, the statement to another.
+        let (env_file, statement) = (t.path(&format!("{tag}.intoto.json")), t.path(&format!("{tag}.statement.json")));
+        let out = run(&[
+            "attest-blob",
+            "--key",
+            &signing_key,
+            "--predicate",
+            &predicate,
+            "--tlog-upload=false",
+            "--output-signature",
+            &env_file,
+            "--output-attestation",
+            &statement,
+            "-y",
+            blob,
+        ]);
+        assert_eq!(out.code, 0, "{who}: {}", out.stderr);
+        assert_eq!(out.stdout, "", "{who}");
+        let wrote = [
+            using.clone(),
+            format!("Using payload from: {predicate}"),
+            format!("Signature written in {env_file}"),
+            format!("Attestation written in {statement}"),
+        ];
+        assert_eq!(cosign_lines(&out.stderr), wrote, "{who}");
+        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&statement).unwrap()).unwrap();
+        assert_eq!(doc["subject"][0]["name"], "release.tar.gz", "{who}");
+        for (verifier, verify) in &signers {
+            for (kind, b, good) in
+                [("custom", blob, true), ("custom", other_blob.as_str(), false), ("slsaprovenance", blob, false)]
+            {
+                let args = [
+                    "verify-blob-attestation",
+                    "--key",
+                    &public,
+                    "--type",
+                    kind,
+                    "--signature",
+                    &env_file,
+                    "--insecure-ignore-tlog",
+                    b,
+                ];
+                let out = verify(&args);
+                let context = format!("{verifier} verifying {who}'s {args:?}: {}", out.stderr);
+                assert_eq!(out.stdout, "", "{context}");
+                if good {
+                    assert_eq!((out.code, cosign_lines(&out.stderr)), (0, vec!["Verified OK"]), "{context}");
+                } else {
+                    assert_eq!(out.code, if verifier == "ironsign" { 12 } else { 1 }, "{context}");
+                }
+            }
+        }
+    }
+    // The same for ironsign's own refusals: not one line on stdout, the reason on stderr.
+    let out = ironsign(&["verify-blob", "--key", &public, "--signature", "AAAA", blob]).code(12);
+    assert_eq!(lines(&out.stdout), Vec::<&str>::new());
+    assert!(out.stderr.contains("BAD_SIGNATURE") || out.stderr.contains("signature"), "{}", out.stderr);
 }
