@@ -309,21 +309,74 @@ fn cosign_and_ironsign_agree_on_ironsign_blob_signatures() {
             false,
         ),
     ];
-    // Sigstore bundles: cosign v3 reads them (v2 needs a trusted root it cannot take with --key).
+    // Sigstore bundles: cosign v3 reads them as they are; v2 with --new-bundle-format and a
+    // trusted root, even for a key.
     let v3_key =
         |blob: &str| owned(&["verify-blob", "--key", &public, "--bundle", &sigstore, "--insecure-ignore-tlog", blob]);
+    let v2_key = |blob: &str| {
+        let mut a = v3_key(blob);
+        a.splice(1..1, owned(&["--new-bundle-format", "--trusted-root", &t.trusted_root]));
+        a
+    };
     cases.push(Case {
         name: "key, Sigstore bundle",
         ironsign: owned(&["verify-blob", "--key", &public, "--bundle", &sigstore, blob]),
-        cosign: vec![(Cosign::V3, v3_key(blob))],
+        cosign: vec![(Cosign::V3, v3_key(blob)), (Cosign::V2, v2_key(blob))],
         expect: true,
     });
     cases.push(Case {
         name: "key, Sigstore bundle, tampered blob",
         ironsign: owned(&["verify-blob", "--key", &public, "--bundle", &sigstore, &other_blob]),
-        cosign: vec![(Cosign::V3, v3_key(&other_blob))],
+        cosign: vec![(Cosign::V3, v3_key(&other_blob)), (Cosign::V2, v2_key(&other_blob))],
         expect: false,
     });
+    // A Sigstore bundle with the leaf alone (cosign v2 refuses an x509CertificateChain in a v0.3
+    // bundle; v3 reads both): the chain comes from the trusted root.
+    let leaf_only = t.path("leaf-only.sigstore.json");
+    ironsign(&[
+        "sign-blob",
+        "--key",
+        &key,
+        "--certificate",
+        &cert,
+        "--new-bundle-format",
+        "--bundle",
+        &leaf_only,
+        blob,
+    ])
+    .ok();
+    for (name, b, expect) in [("", blob, true), (", tampered blob", other_blob.as_str(), false)] {
+        let theirs = owned(&[
+            "verify-blob",
+            "--new-bundle-format",
+            "--bundle",
+            &leaf_only,
+            "--trusted-root",
+            &t.trusted_root,
+            "--certificate-identity",
+            URI,
+            "--certificate-oidc-issuer-regexp=.*",
+            "--insecure-ignore-tlog",
+            "--insecure-ignore-sct",
+            b,
+        ]);
+        cases.push(Case {
+            name: leak(format!("cert, leaf-only Sigstore bundle{name}")),
+            ironsign: owned(&[
+                "verify-blob",
+                "--bundle",
+                &leaf_only,
+                "--certificate-chain",
+                &chain,
+                "--certificate-identity",
+                URI,
+                "--new-bundle-format",
+                b,
+            ]),
+            cosign: Cosign::ALL.iter().map(|v| (*v, theirs.clone())).collect(),
+            expect,
+        });
+    }
     let v3_cert = |blob: &str| {
         owned(&[
             "verify-blob",
