@@ -2,23 +2,14 @@
 //! (the core's [`ironsign::blob`] and [`ironsign::Verifier::verify_blob`] decide).
 
 use crate::convert::json_to_py;
-use crate::errors::{IntoPyResult, invalid_argument};
+use crate::errors::IntoPyResult;
 use crate::material::PySigner;
-use crate::results::{result_class, to_value};
+use crate::results::{result_class, to_json, to_value};
 use ironsign::blob::{BlobFormat, SignedBlob};
-use ironsign::predicates::{PredicateKind, PredicateOptions};
-use ironsign::{BlobEvidence, Digest, Error};
+use ironsign::predicates::PredicateKind;
+use ironsign::{BlobEvidence, Error};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-
-fn blob_format(name: &str) -> Result<BlobFormat, Error> {
-    match name {
-        "sigstore_bundle" => Ok(BlobFormat::SigstoreBundle),
-        "legacy_bundle" => Ok(BlobFormat::LegacyBundle),
-        "detached" => Ok(BlobFormat::Detached),
-        other => Err(invalid_argument("format", format!("{other:?}: sigstore_bundle, legacy_bundle or detached"))),
-    }
-}
 
 /// A signed blob or blob attestation and every output cosign writes for it.
 #[pyclass(frozen, module = "ironsign", name = "SignedBlob")]
@@ -91,16 +82,11 @@ pub fn attest_blob(
     format: &str,
 ) -> PyResult<PySignedBlob> {
     let result = (|| -> Result<SignedBlob, Error> {
-        let format = blob_format(format)?;
-        let digest = match (blob, digest) {
-            (Some(b), None) => Digest::sha256(b),
-            (None, Some(d)) => Digest::parse(d)?,
-            _ => return Err(invalid_argument("blob", "give one of blob= or digest=")),
-        };
-        let kind = PredicateKind::parse(predicate_type)?;
-        let options = PredicateOptions { now: std::time::SystemTime::now(), vuln: Default::default() };
-        let body = ironsign::predicates::build(&kind, predicate, "predicate", &options)?;
-        let statement = ironsign::blob::blob_statement(name, &digest, kind.uri(), body).to_json();
+        let format = BlobFormat::parse(format)?;
+        let digest = ironsign::blob::blob_digest(blob, digest)?;
+        let now = std::time::SystemTime::now();
+        let statement =
+            ironsign::blob::attestation_statement(name, &digest, predicate_type, predicate, "predicate", now)?;
         let material = signer.material.clone();
         py.detach(|| crate::registry::runtime().block_on(ironsign::blob::attest_blob(&statement, &material, format)))
     })();
@@ -169,12 +155,7 @@ pub(crate) fn verify_blob_attestation(
     check_claims: bool,
 ) -> PyResult<BlobVerification> {
     let result = (|| -> Result<ironsign::BlobVerification, Error> {
-        let subject = match (check_claims, blob, digest) {
-            (false, ..) => None,
-            (true, Some(b), None) => Some(Digest::sha256(b)),
-            (true, None, Some(d)) => Some(Digest::parse(d)?),
-            _ => return Err(invalid_argument("blob", "give one of blob= or digest= (or check_claims=False)")),
-        };
+        let subject = ironsign::blob::attestation_subject(check_claims, blob, digest)?;
         let kind = PredicateKind::parse(predicate_type)?;
         py.detach(|| verifier.verify_blob_attestation(subject.as_ref(), &evidence, policy, Some(kind.uri())))
     })();

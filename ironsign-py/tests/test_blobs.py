@@ -3,6 +3,8 @@ real cosign both ways, and the checks failing closed."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -24,7 +26,7 @@ def cosign(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_cosign_verifies_a_python_blob_signature_with_certificate_and_timestamp(
-    signer: ironsign.Signer, pki: Path, tsa_url: str, tmp_path: Path
+    signer: ironsign.Signer, trust: ironsign.TrustRoot, pki: Path, tsa_url: str, tmp_path: Path
 ) -> None:
     blob = tmp_path / "app.tar.gz"
     blob.write_bytes(BLOB)
@@ -42,7 +44,7 @@ def test_cosign_verifies_a_python_blob_signature_with_certificate_and_timestamp(
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     # The same signature through both bundle formats, verified here.
-    verifier = ironsign.Verifier(ironsign.TrustRoot.from_pem_files(roots=[pki / "root.pem"]))
+    verifier = ironsign.Verifier(trust)
     policy = ironsign.Policy(identity="signer@example.com")
     for bundle, form in [(signed.legacy_bundle(), "legacy_bundle"), (signed.sigstore_bundle(), "sigstore_bundle")]:
         result = verifier.verify_blob(BLOB, policy, bundle=bundle)
@@ -82,3 +84,87 @@ def test_python_verifies_cosign_blob_signatures_and_attestations(tmp_path: Path)
     out = cosign("verify-blob-attestation", "--key", tmp_path / "cosign.pub", "--signature", tmp_path / "ours.json",
                  "--type", "custom", "--insecure-ignore-tlog", blob)  # fmt: skip
     assert out.returncode == 0, out.stderr
+
+
+def rejection_code(error: pytest.ExceptionInfo[ironsign.NoMatchingSignatureError]) -> str:
+    [rejection] = error.value.rejections
+    return str(rejection["code"])
+
+
+def test_blob_checks_fail_closed_with_typed_errors(
+    signer: ironsign.Signer, trust: ironsign.TrustRoot, pki: Path
+) -> None:
+    """The attacker's and the hurried user's inputs: each refused with the code naming why."""
+    verifier = ironsign.Verifier(trust)
+    policy = ironsign.Policy(identity="signer@example.com")
+    signed = ironsign.sign_blob(BLOB, signer)
+    # The signature of another blob, and a Sigstore bundle presented for another blob.
+    other = ironsign.sign_blob(b"other bytes\n", signer)
+    with pytest.raises(ironsign.NoMatchingSignatureError) as e:
+        verifier.verify_blob(BLOB, policy, signature=other.signature_base64.encode(),
+                             certificate=signed.certificate_output.encode() if signed.certificate_output else None)  # fmt: skip
+    assert rejection_code(e) == "BAD_SIGNATURE"
+    with pytest.raises(ironsign.NoMatchingSignatureError) as e:
+        verifier.verify_blob(b"other bytes\n", policy, bundle=signed.sigstore_bundle())
+    assert rejection_code(e) == "DIGEST_MISMATCH"
+    # Another identity than the one asked for.
+    with pytest.raises(ironsign.NoMatchingSignatureError) as e:
+        verifier.verify_blob(BLOB, ironsign.Policy(identity="else@example.com"), bundle=signed.legacy_bundle())
+    assert rejection_code(e) == "IDENTITY_MISMATCH"
+    # A certificate from another root.
+    attacker = ironsign.Signer.from_key_file(
+        pki / "attacker-leaf.key", certificate=pki / "attacker-leaf.pem", chain=pki / "attacker-chain.pem"
+    )
+    with pytest.raises(ironsign.NoMatchingSignatureError) as e:
+        verifier.verify_blob(BLOB, policy, bundle=ironsign.sign_blob(BLOB, attacker).sigstore_bundle())
+    assert rejection_code(e) == "CERT_UNTRUSTED_CHAIN"
+    # A bundle whose certificate is not the one that signed: another leaf of the same CA.
+    legacy = json.loads(signed.legacy_bundle())
+    legacy["cert"] = base64.b64encode((pki / "leaf-otherid.pem").read_bytes()).decode()
+    with pytest.raises(ironsign.NoMatchingSignatureError) as e:
+        verifier.verify_blob(BLOB, ironsign.Policy(identity_regexp=".*"), bundle=json.dumps(legacy).encode())
+    assert rejection_code(e) == "BAD_SIGNATURE"
+    # A bundle and a loose signature: one would go unread, so both are refused; and no evidence.
+    with pytest.raises(ironsign.InputError) as i:
+        verifier.verify_blob(BLOB, policy, bundle=signed.legacy_bundle(), signature=signed.signature_base64.encode())
+    assert i.value.code == "INVALID_ARGUMENT"
+    with pytest.raises(ironsign.InputError):
+        verifier.verify_blob(BLOB, policy)
+
+
+def test_blob_attestation_binds_blob_and_type(signer: ironsign.Signer, trust: ironsign.TrustRoot) -> None:
+    verifier = ironsign.Verifier(trust)
+    policy = ironsign.Policy(identity="signer@example.com")
+    digest = "sha256:" + hashlib.sha256(BLOB).hexdigest()
+    attested = ironsign.attest_blob("dist/app.tar.gz", signer, predicate=b'{"a": 1}', digest=digest,
+                                    predicate_type="https://example.com/p/v1")  # fmt: skip
+    bundle = attested.sigstore_bundle()
+    result = verifier.verify_blob_attestation(policy, blob=BLOB, bundle=bundle, predicate_type="https://example.com/p/v1")
+    assert result.digest == digest and result.format == "sigstore_bundle"
+    assert result.statement["subject"][0]["name"] == "app.tar.gz"
+    assert "predicate_type" in result.checks and "subject_binding" in result.checks
+    same = verifier.verify_blob_attestation(policy, digest=digest, bundle=bundle, predicate_type="https://example.com/p/v1")
+    assert same.digest == digest
+    # Another predicate type; another blob; the blob unchecked only when asked.
+    with pytest.raises(ironsign.NoMatchingSignatureError) as e:
+        verifier.verify_blob_attestation(policy, blob=BLOB, bundle=bundle, predicate_type="custom")
+    assert rejection_code(e) == "PREDICATE_TYPE_MISMATCH"
+    with pytest.raises(ironsign.NoMatchingSignatureError) as e:
+        verifier.verify_blob_attestation(policy, blob=b"x", bundle=bundle, predicate_type="https://example.com/p/v1")
+    assert rejection_code(e) == "SUBJECT_MISMATCH"
+    unchecked = verifier.verify_blob_attestation(policy, bundle=bundle, predicate_type="https://example.com/p/v1",
+                                                 check_claims=False)  # fmt: skip
+    assert unchecked.digest is None
+    # A blob signature is not an attestation.
+    with pytest.raises(ironsign.NoMatchingSignatureError) as e:
+        verifier.verify_blob_attestation(policy, blob=BLOB, bundle=ironsign.sign_blob(BLOB, signer).sigstore_bundle())
+    assert rejection_code(e) == "PAYLOAD_TYPE_MISMATCH"
+    # Arguments a hurried caller gets wrong: typed errors, never a guess.
+    with pytest.raises(ironsign.InputError):
+        verifier.verify_blob_attestation(policy, bundle=bundle)
+    with pytest.raises(ironsign.InputError):
+        ironsign.attest_blob("a", signer, predicate=b"{}", blob=BLOB, digest=digest)
+    with pytest.raises(ironsign.InputError):
+        ironsign.attest_blob("a", signer, predicate=b"{}", blob=BLOB, format="v3")  # type: ignore[arg-type]
+    with pytest.raises(ironsign.PredicateError):
+        ironsign.attest_blob("a", signer, predicate=b"not json", blob=BLOB, predicate_type="https://example.com/p/v1")
