@@ -942,6 +942,9 @@ fn assert_signature_line(stdout: &str, who: &str) {
     assert_eq!(der[0], 0x30, "{who}: a DER SEQUENCE");
 }
 
+/// Runs one tool's command line.
+type RunCommand = dyn Fn(&[&str]) -> Run;
+
 #[test]
 fn output_lines_exit_codes_and_flag_grammar_are_cosigns() {
     let t = Setup::new();
@@ -953,7 +956,7 @@ fn output_lines_exit_codes_and_flag_grammar_are_cosigns() {
     let using = format!("Using payload from: {blob}");
     // Each signer: ironsign with the test key, each cosign with its import of the same key (and
     // v3 told to write v2's shapes, as a pipeline moving from v2 does).
-    let mut signers: Vec<(String, Box<dyn Fn(&[&str]) -> Run>)> =
+    let mut signers: Vec<(String, Box<RunCommand>)> =
         vec![("ironsign".into(), Box::new(|args: &[&str]| ironsign(args)))];
     for version in Cosign::ALL {
         signers.push((
