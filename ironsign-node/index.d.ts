@@ -368,6 +368,26 @@ export interface ResignReport {
   failed: Array<[string, ErrorCode, string]>
 }
 
+/** How a blob signature or attestation was packaged. */
+export type BlobFormat = 'detached' | 'legacy_bundle' | 'sigstore_bundle'
+
+/** What verifying a blob signature or attestation proved, and only that. */
+export interface BlobVerification {
+  mediaType: string
+  /** The blob's digest (for an attestation, the subject digest checked, or null with `checkClaims: false`). */
+  digest: string | null
+  format: BlobFormat
+  signer: VerifiedSigner
+  matchedIdentity: string | null
+  checks: string[]
+  /** The verified RFC 3161 timestamp the certificates were checked at, if any. */
+  timestamp?: { genTime: string; tsaSubject: string; serial: string; policy: string; hashAlgorithm: string }
+  /** For an attestation: the verified in-toto statement, as signed. */
+  statement?: { _type: string; subject: Array<{ name: string; digest: Record<string, string> }>; predicateType: string; predicate: any }
+  /** When no timestamp dated the certificates, the time they were checked at (RFC 3339). */
+  verifiedAt: string
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -486,6 +506,24 @@ export declare class RegistryClient {
   gcApply(plan: GcPlan, maxWorkers?: number | undefined | null): Promise<GcReport>
 }
 
+/** A signed blob or blob attestation and every output cosign writes for it. */
+export declare class SignedBlob {
+  /** The raw signature (for an attestation, the DSSE signature). */
+  get signature(): Buffer
+  /** The base64 signature `cosign sign-blob` prints. */
+  get signatureBase64(): string
+  /** The DSSE envelope JSON `cosign attest-blob` prints, for an attestation; else null. */
+  get envelope(): Buffer | null
+  /** What `--output-certificate` holds (base64 of the certificate's PEM), if signed with one. */
+  get certificateOutput(): string | null
+  /** What `--rfc3161-timestamp` holds, if timestamped. */
+  get timestamp(): string | null
+  /** cosign v2's JSON bundle. */
+  legacyBundle(): Buffer
+  /** The Sigstore bundle v0.3 (cosign v3's format). */
+  sigstoreBundle(): Buffer
+}
+
 /** A private key with its optional signing certificate and chain. */
 export declare class Signer {
   /**
@@ -550,6 +588,17 @@ export declare class TrustConfig {
 
 /** Trust material: root CAs (with optional intermediates) and/or public keys. */
 export declare class TrustRoot {
+  /**
+   * Verifies a blob's signature against this trust and `policy`. Resolves to what was
+   * proven; rejects with `NO_MATCHING_SIGNATURE` (whose `details.rejections` say why) or
+   * `INVALID_ARGUMENT` (evidence missing, or a bundle given with loose parts).
+   */
+  verifyBlob(blob: Bytes, policy: Policy, evidence: BlobEvidenceJs): Promise<BlobVerification>
+  /**
+   * Verifies a blob attestation: signed under this trust and `policy`, its statement naming
+   * the blob's digest (unless `checkClaims: false`) with the predicate type asked for.
+   */
+  verifyBlobAttestation(policy: Policy, options: VerifyBlobAttestationOptions): Promise<BlobVerification>
   /** Trusts these root CAs (self-signed), with these intermediates for path building. */
   static fromPem(pem: TrustRootPem): TrustRoot
   /** Trusts a cosign-style `--certificate-chain` file's content: intermediates, then the root. */
@@ -568,6 +617,32 @@ export interface AttachSbomOptions {
   type?: 'spdx' | 'cyclonedx' | 'syft' | null
   /** The declared encoding; checked against the detected format. */
   inputFormat?: 'json' | 'xml' | 'text' | null
+}
+
+/**
+ * Attests a blob as `cosign attest-blob` does: an in-toto statement whose subject is `name`
+ * (its last path component) with the blob's SHA-256, over the predicate.
+ */
+export declare function attestBlob(name: string, signer: Signer, options: AttestBlobOptions): Promise<SignedBlob>
+
+/** Options of [`attest_blob`]. */
+export interface AttestBlobOptions {
+  /**
+   * The predicate input, as `--predicate`'s file content: a Buffer or string, or an object
+   * (serialised as JSON).
+   */
+  predicate: Buffer | string | object
+  /** A cosign `--type` shortcut (default `custom`) or a URI. */
+  predicateType?: string
+  /** The blob, whose SHA-256 the statement names; or give `digest`. */
+  blob?: Bytes
+  /** The blob's digest, `sha256:<hex>` (cosign's `--hash`), instead of `blob`. */
+  digest?: string
+  /**
+   * What the timestamp covers, as each cosign version writes it: `sigstore_bundle` (the
+   * default: the DSSE signature), `legacy_bundle` or `detached` (the envelope).
+   */
+  format?: 'detached' | 'legacy_bundle' | 'sigstore_bundle'
 }
 
 /** Options of [`RegistryClient::attest`]. */
@@ -598,6 +673,18 @@ export interface AttestOptionsJs {
   scanFinished?: string
   /** Store a Sigstore bundle referrer as cosign v3 does instead of the `.att` layer. */
   bundleFormat?: boolean
+}
+
+/**
+ * What came with a blob to verify it: a `bundle` (either cosign format), or a `signature`
+ * (base64, as `sign-blob` writes it; for an attestation the envelope JSON) with an optional
+ * `certificate` and RFC 3161 `timestamp` file content.
+ */
+export interface BlobEvidenceJs {
+  signature?: Bytes
+  certificate?: Bytes
+  timestamp?: Bytes
+  bundle?: Bytes
 }
 
 /** Every error code an ironsign `Error` can carry, with its family. */
@@ -779,6 +866,9 @@ export interface SbomDownload {
   size: number
 }
 
+/** Signs `blob` as `cosign sign-blob` does (timestamped when the signer has a timestamp server). */
+export declare function signBlob(blob: Bytes, signer: Signer): Promise<SignedBlob>
+
 /** Options of [`Signer::from_key_pem`]. */
 export interface SignerOptions {
   /** The signing certificate (PEM or DER) for the key. Without it, signatures are key-only. */
@@ -845,6 +935,25 @@ export interface VerifyAttestationOptions {
    * statement of the type, as `verify-attestation --policy` does.
    */
   regoPolicies?: Array<RegoPolicySource>
+}
+
+/**
+ * Options of [`TrustRoot::verify_blob_attestation`]: the evidence, and what the statement must
+ * say.
+ */
+export interface VerifyBlobAttestationOptions {
+  signature?: Bytes
+  certificate?: Bytes
+  timestamp?: Bytes
+  bundle?: Bytes
+  /** The blob, whose SHA-256 the statement must name; or give `digest`. */
+  blob?: Bytes
+  /** The blob's digest (`sha256:<hex>`), instead of `blob`. */
+  digest?: string
+  /** The predicate type required: a `--type` shortcut (default `custom`) or a URI. */
+  predicateType?: string
+  /** `false` skips the subject check (cosign's `--check-claims=false`); default true. */
+  checkClaims?: boolean
 }
 
 /** The package version (the workspace version, shared by every ironsign crate and package). */

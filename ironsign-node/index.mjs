@@ -6,13 +6,16 @@ const binding = createRequire(import.meta.url)('./index.js')
 export const {
   Policy,
   RegistryClient,
+  SignedBlob,
   Signer,
   TrustConfig,
   TrustRoot,
+  attestBlob,
   errorCodes,
   inspectCertificate,
   instructions,
   rejectionCodes,
+  signBlob,
   version,
 } = binding
 export default binding

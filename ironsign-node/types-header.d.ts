@@ -367,3 +367,23 @@ export interface ResignReport {
   /** Images that failed: `[image, code, message]`. */
   failed: Array<[string, ErrorCode, string]>
 }
+
+/** How a blob signature or attestation was packaged. */
+export type BlobFormat = 'detached' | 'legacy_bundle' | 'sigstore_bundle'
+
+/** What verifying a blob signature or attestation proved, and only that. */
+export interface BlobVerification {
+  mediaType: string
+  /** The blob's digest (for an attestation, the subject digest checked, or null with `checkClaims: false`). */
+  digest: string | null
+  format: BlobFormat
+  signer: VerifiedSigner
+  matchedIdentity: string | null
+  checks: string[]
+  /** The verified RFC 3161 timestamp the certificates were checked at, if any. */
+  timestamp?: { genTime: string; tsaSubject: string; serial: string; policy: string; hashAlgorithm: string }
+  /** For an attestation: the verified in-toto statement, as signed. */
+  statement?: { _type: string; subject: Array<{ name: string; digest: Record<string, string> }>; predicateType: string; predicate: any }
+  /** When no timestamp dated the certificates, the time they were checked at (RFC 3339). */
+  verifiedAt: string
+}

@@ -36,6 +36,11 @@ const UNSUPPORTED_BOOLEAN_VALUES: &[(&str, bool, &str)] = &[
     ("insecure-ignore-tlog", false, "ironsign has no transparency log to check signatures against"),
     ("tlog-upload", true, "ironsign uploads to no transparency log (use --tlog-upload=false or leave it out)"),
     ("private-infrastructure", false, "ironsign has no transparency log: every verification is private infrastructure"),
+    (
+        "use-signing-config",
+        true,
+        "ironsign reads no TUF signing configuration: services come from flags (--timestamp-server-url)",
+    ),
 ];
 
 /// cosign's global flags, honoured the same way.

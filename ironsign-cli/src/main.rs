@@ -6,6 +6,7 @@ mod stdout;
 
 mod args;
 mod attest;
+mod blobs;
 mod bundles;
 mod certs;
 #[cfg(test)]
@@ -85,6 +86,14 @@ enum Command {
     Attest(attest::AttestCmd),
     /// Verify an image's attestations of one predicate type, optionally against Rego policies.
     VerifyAttestation(attest::VerifyAttestationCmd),
+    /// Sign a file (a blob): the base64 signature on stdout, or a bundle.
+    SignBlob(blobs::SignBlobCmd),
+    /// Verify a file's signature, detached or in a bundle (either cosign format).
+    VerifyBlob(blobs::VerifyBlobCmd),
+    /// Attest a file: sign an in-toto statement about it (a DSSE envelope on stdout, or a bundle).
+    AttestBlob(blobs::AttestBlobCmd),
+    /// Verify an attestation about a file.
+    VerifyBlobAttestation(blobs::VerifyBlobAttestationCmd),
     /// Attach a file to an image.
     #[command(subcommand)]
     Attach(attest::AttachCmd),
@@ -282,6 +291,8 @@ fn main() -> ExitCode {
         Command::Clean(c) => c.output,
         Command::Attest(c) => c.output,
         Command::VerifyAttestation(c) => c.output,
+        Command::VerifyBlob(c) => c.output,
+        Command::VerifyBlobAttestation(c) => c.output,
         Command::Copy(c) => c.output,
         Command::Save(c) => c.output,
         Command::Load(c) => c.output,
@@ -388,6 +399,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Attest(c) => done(attest::attest(c).await),
         Command::VerifyAttestation(c) => done(attest::verify_attestation(c).await),
         Command::Attach(c) => done(attest::attach(c).await),
+        Command::SignBlob(c) => done(blobs::sign_blob(c).await),
+        Command::VerifyBlob(c) => done(blobs::verify_blob(c)),
+        Command::AttestBlob(c) => done(blobs::attest_blob(c).await),
+        Command::VerifyBlobAttestation(c) => done(blobs::verify_blob_attestation(c)),
         Command::Download(c) => done(attest::download(c).await),
         Command::Copy(c) => done(transfer::copy(c).await),
         Command::Save(c) => done(transfer::save(c).await),

@@ -12,6 +12,12 @@ pub(crate) fn write(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     closed_is_done(out.write_fmt(args).and_then(|()| out.flush()))
 }
 
+/// Writes bytes to standard output and flushes them, a closed pipe being done.
+pub(crate) fn write_bytes(bytes: &[u8]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    closed_is_done(out.write_all(bytes).and_then(|()| out.flush()))
+}
+
 /// `Ok` for a write that failed only because the reader closed the pipe.
 pub(crate) fn closed_is_done<T>(result: std::io::Result<T>) -> std::io::Result<()> {
     match result {

@@ -94,7 +94,19 @@ pub enum BundleContent {
     /// A DSSE envelope (what cosign writes for images, signatures and attestations alike).
     Dsse(Envelope),
     /// A signature over a message digest (`cosign sign-blob`); never an image signature.
-    MessageSignature,
+    MessageSignature(MessageSignature),
+}
+
+/// The `messageSignature` of a blob bundle, as read: fields that are missing or not base64 are
+/// empty, and fail when the blob is verified (an image verifier rejects the content type first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSignature {
+    /// `messageDigest.algorithm`, e.g. `SHA2_256`.
+    pub digest_algorithm: String,
+    /// `messageDigest.digest`: the digest of the signed blob.
+    pub digest: Vec<u8>,
+    /// The signature over the blob.
+    pub signature: Vec<u8>,
 }
 
 /// A parsed Sigstore bundle v0.3.
@@ -109,8 +121,9 @@ pub struct Bundle {
     /// How many transparency-log entries it carries (ironsign configures no log: they are not
     /// used, in particular their integrated time never stands in for a signed timestamp).
     pub tlog_entries: usize,
-    /// How many RFC 3161 timestamps it carries (not used by this verifier).
-    pub rfc3161_timestamps: usize,
+    /// Its RFC 3161 timestamps (DER `TimeStampResp`s; one that is not base64 is empty, and fails
+    /// where timestamps are verified). Image bundles' timestamps are not used; blob bundles' are.
+    pub timestamps: Vec<Vec<u8>>,
 }
 
 /// Decodes protobuf-JSON bytes: standard or URL-safe base64, padded or not.
@@ -186,18 +199,32 @@ impl Bundle {
             Ok(n)
         };
         let tlog_entries = count("tlogEntries", "tlog_entries", material)?;
-        let rfc3161_timestamps = match field(material, "timestampVerificationData", "timestamp_verification_data") {
-            Some(t) => count("rfc3161Timestamps", "rfc3161_timestamps", t)?,
-            None => 0,
+        let timestamps = match field(material, "timestampVerificationData", "timestamp_verification_data") {
+            Some(t) => {
+                count("rfc3161Timestamps", "rfc3161_timestamps", t)?;
+                let entries = field(t, "rfc3161Timestamps", "rfc3161_timestamps").and_then(|e| e.as_array());
+                entries
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|e| {
+                        field(e, "signedTimestamp", "signed_timestamp")
+                            .and_then(|s| s.as_str())
+                            .and_then(decode_b64)
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            }
+            None => Vec::new(),
         };
         let content =
             match (field(&v, "dsseEnvelope", "dsse_envelope"), field(&v, "messageSignature", "message_signature")) {
                 (Some(envelope), None) => BundleContent::Dsse(parse_envelope(envelope)?),
-                (None, Some(_)) => BundleContent::MessageSignature,
+                (None, Some(m)) => BundleContent::MessageSignature(parse_message_signature(m)),
                 (Some(_), Some(_)) => return Err(invalid("the bundle has both a dsseEnvelope and a messageSignature")),
                 (None, None) => return Err(invalid("the bundle has neither a dsseEnvelope nor a messageSignature")),
             };
-        Ok(Bundle { media_type, material: parsed_material, content, tlog_entries, rfc3161_timestamps })
+        Ok(Bundle { media_type, material: parsed_material, content, tlog_entries, timestamps })
     }
 
     /// A DSSE bundle with this material, no log entries and no timestamps.
@@ -207,22 +234,43 @@ impl Bundle {
             material,
             content: BundleContent::Dsse(envelope),
             tlog_entries: 0,
-            rfc3161_timestamps: 0,
+            timestamps: Vec::new(),
         }
     }
 
-    /// The bundle JSON as cosign v3 writes it (protobuf-JSON field names, its field order). Only
-    /// DSSE bundles without log entries or timestamps are written.
+    /// A blob signature bundle (`cosign sign-blob --new-bundle-format`) with this material and
+    /// these RFC 3161 timestamps over the signature.
+    pub fn message_signature(
+        message: MessageSignature,
+        material: VerificationMaterial,
+        timestamps: Vec<Vec<u8>>,
+    ) -> Self {
+        Bundle {
+            media_type: BUNDLE_MEDIA_TYPE.into(),
+            material,
+            content: BundleContent::MessageSignature(message),
+            tlog_entries: 0,
+            timestamps,
+        }
+    }
+
+    /// The bundle JSON as cosign v3 writes it (protobuf-JSON field names, its field order). Log
+    /// entries are never written (ironsign has no log).
     pub fn to_json(&self) -> Vec<u8> {
         let b64 = base64::engine::general_purpose::STANDARD;
         let raw = |der: &[u8]| serde_json::json!({"rawBytes": b64.encode(der)});
-        let material = match &self.material {
+        let mut material = match &self.material {
             VerificationMaterial::PublicKey { hint } => serde_json::json!({"publicKey": {"hint": hint}}),
             VerificationMaterial::Certificate(der) => serde_json::json!({"certificate": raw(der)}),
             VerificationMaterial::Chain(chain) => {
                 serde_json::json!({"x509CertificateChain": {"certificates": chain.iter().map(|c| raw(c)).collect::<Vec<_>>()}})
             }
         };
+        if !self.timestamps.is_empty() {
+            let signed: Vec<_> =
+                self.timestamps.iter().map(|t| serde_json::json!({"signedTimestamp": b64.encode(t)})).collect();
+            material["timestampVerificationData"] = serde_json::json!({ "rfc3161Timestamps": signed });
+        }
         let mut out = String::from(r#"{"mediaType":"#);
         out.push_str(&serde_json::Value::String(self.media_type.clone()).to_string());
         out.push_str(r#","verificationMaterial":"#);
@@ -243,8 +291,25 @@ impl Bundle {
             }
             out.push_str("]}");
         }
+        if let BundleContent::MessageSignature(m) = &self.content {
+            let message = serde_json::json!({"messageDigest": {"algorithm": m.digest_algorithm, "digest": b64.encode(&m.digest)}, "signature": b64.encode(&m.signature)});
+            out.push_str(r#","messageSignature":"#);
+            out.push_str(&message.to_string());
+        }
         out.push('}');
         out.into_bytes()
+    }
+}
+
+fn parse_message_signature(v: &serde_json::Value) -> MessageSignature {
+    let digest = field(v, "messageDigest", "message_digest");
+    let text = |parent: Option<&serde_json::Value>, name: &str| {
+        parent.and_then(|p| p.get(name)).and_then(|t| t.as_str()).unwrap_or_default().to_owned()
+    };
+    MessageSignature {
+        digest_algorithm: text(digest, "algorithm"),
+        digest: decode_b64(&text(digest, "digest")).unwrap_or_default(),
+        signature: decode_b64(&text(Some(v), "signature")).unwrap_or_default(),
     }
 }
 
@@ -356,7 +421,7 @@ mod tests {
         assert_eq!(b.material.certificates().unwrap().0, [1, 2, 3]);
         let BundleContent::Dsse(envelope) = &b.content else { panic!("dsse") };
         assert_eq!(envelope.payload_type, "application/vnd.in-toto+json");
-        assert_eq!((b.tlog_entries, b.rfc3161_timestamps), (0, 0));
+        assert_eq!((b.tlog_entries, b.timestamps.len()), (0, 0));
         assert_eq!(String::from_utf8(b.to_json()).unwrap(), COSIGN_CHAIN_BUNDLE);
 
         let key = r#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{"hint":"oreio="}},"dsseEnvelope":{"payload":"e30=","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"AA=="}]}}"#;
@@ -367,8 +432,10 @@ mod tests {
         let snake = r#"{"media_type":"application/vnd.dev.sigstore.bundle+json;version=0.3","verification_material":{"certificate":{"raw_bytes":"AQID"},"tlog_entries":[{}],"timestamp_verification_data":{"rfc3161_timestamps":[{},{}]}},"message_signature":{}}"#;
         let b = Bundle::parse(snake.as_bytes(), 10).unwrap();
         assert_eq!(b.material, VerificationMaterial::Certificate(vec![1, 2, 3]));
-        assert_eq!(b.content, BundleContent::MessageSignature);
-        assert_eq!((b.tlog_entries, b.rfc3161_timestamps), (1, 2));
+        assert!(
+            matches!(b.content, BundleContent::MessageSignature(MessageSignature { ref signature, .. }) if signature.is_empty())
+        );
+        assert_eq!((b.tlog_entries, b.timestamps.len()), (1, 2));
     }
 
     #[test]

@@ -71,6 +71,7 @@
 #![warn(missing_docs)]
 
 pub mod attach;
+pub mod blob;
 pub mod bundle;
 pub mod cosign;
 pub mod csr;
@@ -101,6 +102,7 @@ pub mod rotation;
 pub mod tsa;
 
 // The public interface is:
+pub use blob::{BlobEvidence, BlobFormat, SignedBlob};
 pub use cosign::{Limits, SignatureFormat, SignatureLayer, SignedImage};
 pub use error::TimestampError;
 pub use error::{
@@ -124,5 +126,6 @@ pub use transfer::{Selection, TransferOptions, TransferReport};
 pub use trust_config::TrustConfig;
 pub use tsa::{TimestampAuthorities, TimestampClient, VerifiedTimestamp};
 pub use verify::attestation::{AttestationResult, VerifiedAttestation};
+pub use verify::blob::BlobVerification;
 pub use verify::rego::RegoPolicy;
 pub use verify::{Identity, IdentityField, Policy, PolicySpec, VerificationResult, VerifiedSignature, Verifier};

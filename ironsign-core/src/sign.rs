@@ -174,11 +174,19 @@ impl SigningMaterial {
         annotations: &mut BTreeMap<String, String>,
         timestamped: &[u8],
     ) -> Result<(), Error> {
-        if let Some(tsa) = &self.timestamp_client {
-            let response = tsa.timestamp(timestamped).await?;
+        if let Some(response) = self.timestamp(timestamped).await? {
             annotations.insert(cosign::RFC3161_ANNOTATION.to_owned(), crate::tsa::annotation_value(&response));
         }
         Ok(())
+    }
+
+    /// The timestamp authority's response (DER `TimeStampResp`) over `timestamped`, when one is
+    /// configured.
+    pub(crate) async fn timestamp(&self, timestamped: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        match &self.timestamp_client {
+            Some(tsa) => Ok(Some(tsa.timestamp(timestamped).await?)),
+            None => Ok(None),
+        }
     }
 
     /// The signer.

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { Policy, RegistryClient, Signer, TrustRoot } from 'ironsign'
+import { Policy, RegistryClient, Signer, TrustRoot, attestBlob, signBlob } from 'ironsign'
 import { PACKAGE, ironsignBin, makeImage, makeImages, makePki, script, startRegistry, tempDir } from './helpers.mjs'
 
 const IDENTITY = 'signer@example.com'
@@ -133,6 +133,14 @@ const states = (tree) => JSON.stringify([...JSON.stringify(tree).matchAll(/"stat
 const resign = (o) => reg.resignPlan([w.repo], w.trust, w.policy, o)
 const wholeRegistry = (o = {}) => reg.resignPlan([], w.trust, w.policy, { allRepositories: registry.addr, expiresWithinDays: 400, ...o })
 const examined = (p) => p.candidates.length + p.skipped.length + p.errors.length
+// Blobs: a Sigstore bundle of BLOB's signature, and of an attestation about it.
+const BLOB = Buffer.from('fail-closed blob\n')
+const blobSigner = () => Signer.fromKeyPem(pki.read('leaf.key'), { certificate: pki.read('leaf.pem'), chain: pki.read('chain.pem') })
+const blobBundle = async (blob = BLOB) => (await signBlob(blob, blobSigner())).sigstoreBundle()
+const attestationBundle = async () => (await attestBlob('app.tgz', blobSigner(), { predicate: '{}', blob: BLOB })).sigstoreBundle()
+const verifyBlob = (blob, policy, evidence) => async () => w.trust.verifyBlob(blob, policy ?? w.policy, evidence ?? { bundle: await blobBundle() })
+const verifyBlobAttestation = (policy, options = {}) => async () =>
+  w.trust.verifyBlobAttestation(policy ?? w.policy, { blob: BLOB, bundle: await attestationBundle(), ...options })
 const DENY = 'package signature\n\ndefault allow = false\n'
 
 const CASES = {
@@ -159,6 +167,25 @@ const CASES = {
     [async () => String((await reg.verify(w.good, w.trust, w.policy)).signatures[0].checks.includes('timestamp')), 'false'],
     [async () => String((await reg.verify(w.good, w.trust.withTimestampAuthorities(pki.read('tsa-ecdsa-chain.pem')), w.policy)).signatures[0].checks.includes('timestamp')), 'true'],
     [verify(good, () => w.trust.withTimestampAuthorities(pki.read('other-root.pem'))), `${REFUSED}:TIMESTAMP_UNTRUSTED`],
+  ),
+  'TrustRoot.verifyBlob(blob)': cases([verifyBlob(BLOB), 'ok'], [verifyBlob(Buffer.from('another blob')), `${REFUSED}:DIGEST_MISMATCH`]),
+  'TrustRoot.verifyBlob(policy)': cases(
+    [verifyBlob(BLOB), 'ok'],
+    [verifyBlob(BLOB, new Policy({ identity: 'x@example.com' })), `${REFUSED}:IDENTITY_MISMATCH`],
+  ),
+  'TrustRoot.verifyBlob(evidence)': cases(
+    [async () => verifyBlob(BLOB, null, { bundle: await blobBundle() })(), 'ok'],
+    [async () => verifyBlob(BLOB, null, { bundle: await blobBundle(Buffer.from('another blob')) })(), `${REFUSED}:DIGEST_MISMATCH`],
+    [verifyBlob(BLOB, null, {}), 'INVALID_ARGUMENT'],
+  ),
+  'TrustRoot.verifyBlobAttestation(policy)': cases(
+    [verifyBlobAttestation(), 'ok'],
+    [verifyBlobAttestation(new Policy({ identity: 'x@example.com' })), `${REFUSED}:IDENTITY_MISMATCH`],
+  ),
+  'TrustRoot.verifyBlobAttestation(options)': cases(
+    [verifyBlobAttestation(null, { predicateType: 'custom' }), 'ok'],
+    [verifyBlobAttestation(null, { predicateType: 'slsaprovenance' }), `${REFUSED}:PREDICATE_TYPE_MISMATCH`],
+    [verifyBlobAttestation(null, { blob: Buffer.from('another blob') }), `${REFUSED}:SUBJECT_MISMATCH`],
   ),
   'TrustRoot.withCrls(crls)': cases([verify(good), 'ok'], [verify(good, () => w.trust.withCrls(w.crl)), `${REFUSED}:CERT_REVOKED`]),
   // Policy: the core's rules (one identity form, no empty list or value), each form honoured.

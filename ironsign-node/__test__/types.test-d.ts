@@ -4,9 +4,14 @@ import {
   RegistryClient,
   Signer,
   TrustRoot,
+  SignedBlob,
+  attestBlob,
   errorCodes,
   inspectCertificate,
+  signBlob,
   type ArtifactTree,
+  type BlobFormat,
+  type BlobVerification,
   type AttestationResult,
   type GcPlan,
   type GcReport,
@@ -57,6 +62,19 @@ async function main(rootPem: string, keyPem: Buffer): Promise<void> {
   const report = inspectCertificate(rootPem)
   const role: 'leaf' | 'intermediate' | 'root' = report.certificates[0].role
   const codes: ErrorCode[] = errorCodes().map((c) => c.code)
+
+  const blob: SignedBlob = await signBlob(Buffer.from('blob'), signer)
+  const sig: Buffer = blob.signature
+  const b64: string = blob.signatureBase64
+  const bundles: Buffer[] = [blob.legacyBundle(), blob.sigstoreBundle()]
+  const certOut: string | null = blob.certificateOutput
+  const checked: BlobVerification = await trust.verifyBlob('blob', policy, { bundle: bundles[0] })
+  const format: BlobFormat = checked.format
+  const blobDigest: string | null = checked.digest
+  const statement = await attestBlob('app.tgz', signer, { predicate: { a: 1 }, digest: 'sha256:00', format: 'detached' })
+  const envelope: Buffer | null = statement.envelope
+  const about: BlobVerification = await trust.verifyBlobAttestation(policy, { signature: envelope ?? '', checkClaims: false })
+  const subjectName: string | undefined = about.statement?.subject[0].name
 
   try {
     await reg.verify('host/repo:tag', trust, policy)

@@ -15,6 +15,7 @@
 
 #![deny(clippy::all)]
 
+mod blobs;
 mod convert;
 mod errors;
 mod registry;
@@ -31,6 +32,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
+pub use blobs::{SignedBlob, attest_blob, sign_blob};
 pub use registry::RegistryClient;
 pub use trust::{TrustConfig, instructions};
 

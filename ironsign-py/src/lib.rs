@@ -11,6 +11,7 @@
 //! inputs in [`attest`]; certificate tooling (inspect, check, renewal, CSR) in [`certs`].
 
 mod attest;
+mod blobs;
 mod certs;
 mod convert;
 mod errors;
@@ -27,6 +28,8 @@ use pyo3::prelude::*;
 mod _ironsign {
     #[pymodule_export]
     use crate::attest::PyRegoPolicy;
+    #[pymodule_export]
+    use crate::blobs::{BlobVerification, PySignedBlob, attest_blob, sign_blob};
     #[pymodule_export]
     use crate::certs::{check_certificate, create_csr, inspect_certificate, verify_renewal};
     #[pymodule_export]

@@ -444,6 +444,57 @@ impl PyVerifier {
         let result = py.detach(|| self.verifier.verify(&image.0, &policy.policy)).py_err(py)?;
         Ok(VerificationResult(result))
     }
+
+    /// Verifies a blob's signature: a `bundle` (either cosign format), or a `signature` (base64,
+    /// as `sign-blob` writes it) with an optional `certificate` and RFC 3161 `timestamp` file
+    /// content. Pure; releases the GIL.
+    #[pyo3(signature = (blob, policy, *, signature = None, certificate = None, timestamp = None, bundle = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn verify_blob(
+        &self,
+        py: Python<'_>,
+        blob: &[u8],
+        policy: &PyPolicy,
+        signature: Option<Vec<u8>>,
+        certificate: Option<Vec<u8>>,
+        timestamp: Option<Vec<u8>>,
+        bundle: Option<Vec<u8>>,
+    ) -> PyResult<crate::blobs::BlobVerification> {
+        let evidence = crate::blobs::evidence(signature, certificate, timestamp, bundle);
+        crate::blobs::verify_blob(py, &self.verifier, blob, &policy.policy, evidence)
+    }
+
+    /// Verifies a blob attestation: its statement must name `blob`'s SHA-256 (or `digest`,
+    /// `sha256:<hex>`; with `check_claims=False` neither is checked, as cosign's
+    /// `--check-claims=false`) and have `predicate_type`. `signature` is the envelope JSON.
+    #[pyo3(signature = (policy, *, blob = None, digest = None, signature = None, certificate = None, timestamp = None,
+        bundle = None, predicate_type = "custom", check_claims = true))]
+    #[allow(clippy::too_many_arguments)]
+    fn verify_blob_attestation(
+        &self,
+        py: Python<'_>,
+        policy: &PyPolicy,
+        blob: Option<&[u8]>,
+        digest: Option<&str>,
+        signature: Option<Vec<u8>>,
+        certificate: Option<Vec<u8>>,
+        timestamp: Option<Vec<u8>>,
+        bundle: Option<Vec<u8>>,
+        predicate_type: &str,
+        check_claims: bool,
+    ) -> PyResult<crate::blobs::BlobVerification> {
+        let evidence = crate::blobs::evidence(signature, certificate, timestamp, bundle);
+        crate::blobs::verify_blob_attestation(
+            py,
+            &self.verifier,
+            &policy.policy,
+            blob,
+            digest,
+            evidence,
+            predicate_type,
+            check_claims,
+        )
+    }
 }
 
 /// Creates a cosign-compatible key pair: `(private_pem, public_pem)`. The private key is ECDSA

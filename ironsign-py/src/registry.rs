@@ -26,12 +26,12 @@ use zeroize::Zeroizing;
 
 /// The runtime every call runs on (pyo3-async-runtimes' multi-threaded one, so sync and async
 /// calls share connections' executor).
-fn runtime() -> &'static tokio::runtime::Runtime {
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     pyo3_async_runtimes::tokio::get_runtime()
 }
 
 /// Runs a core future to completion with the GIL released.
-fn block_on<T: Send>(py: Python<'_>, fut: impl Future<Output = Result<T, Error>> + Send) -> PyResult<T> {
+pub(crate) fn block_on<T: Send>(py: Python<'_>, fut: impl Future<Output = Result<T, Error>> + Send) -> PyResult<T> {
     py.detach(|| runtime().block_on(fut)).py_err(py)
 }
 

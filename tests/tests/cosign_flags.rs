@@ -267,6 +267,22 @@ const HIDDEN_BOOLEANS: &[(&str, &str)] = &[
     ("attest", "--yes"),
     ("attest", "--new-bundle-format"),
     ("attest", "--use-signing-config"),
+    ("sign-blob", "--yes"),
+    ("sign-blob", "--use-signing-config"),
+    ("attest-blob", "--yes"),
+    ("attest-blob", "--use-signing-config"),
+    ("verify-blob", "--insecure-ignore-tlog"),
+    ("verify-blob", "--insecure-ignore-sct"),
+    ("verify-blob", "--new-bundle-format"),
+    ("verify-blob", "--private-infrastructure"),
+    ("verify-blob", "--offline"),
+    ("verify-blob", "--allow-certificate-chain"),
+    ("verify-blob-attestation", "--insecure-ignore-tlog"),
+    ("verify-blob-attestation", "--insecure-ignore-sct"),
+    ("verify-blob-attestation", "--new-bundle-format"),
+    ("verify-blob-attestation", "--private-infrastructure"),
+    ("verify-blob-attestation", "--offline"),
+    ("verify-blob-attestation", "--allow-certificate-chain"),
 ];
 
 #[test]

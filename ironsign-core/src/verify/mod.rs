@@ -25,6 +25,7 @@
 //! signature records its [`SignatureFormat`].
 
 pub mod attestation;
+pub mod blob;
 mod bundle;
 pub mod rego;
 

@@ -39,6 +39,10 @@ from ironsign._ironsign import (
     AttachReport,
     AttestationResult,
     ArtifactTree,
+    BlobVerification,
+    SignedBlob,
+    attest_blob,
+    sign_blob,
     AttestReport,
     CertificateDetails,
     CertificateSummary,
@@ -89,6 +93,11 @@ __all__ = [
     "Verifier",
     "RegoPolicy",
     "generate_key_pair",
+    # Blobs
+    "sign_blob",
+    "attest_blob",
+    "SignedBlob",
+    "BlobVerification",
     # Trust configurations and verification instructions
     "TrustConfig",
     "TrustConfigVerification",

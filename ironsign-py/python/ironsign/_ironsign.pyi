@@ -16,6 +16,7 @@ _Rego = RegoPolicy | _Path
 _Cert = bytes | _Path
 _StatementVersion = Literal["v0.1", "v1"]
 _SignatureFormat = Literal["legacy_tag", "sigstore_bundle"]
+_BlobFormat = Literal["detached", "legacy_bundle", "sigstore_bundle"]
 _SbomType = Literal["spdx", "cyclonedx", "syft"]
 _InputFormat = Literal["json", "xml", "text"]
 # What copy/save/load(only=) selects.
@@ -63,6 +64,10 @@ __all__ = [
     "TrustConfig",
     "TrustConfigVerification",
     "instructions",
+    "SignedBlob",
+    "BlobVerification",
+    "sign_blob",
+    "attest_blob",
     "_error_classes",
     "_raise_error",
     "_bench_rust_verify_only",
@@ -359,6 +364,34 @@ class Verifier:
 
     def __new__(cls, trust: TrustRoot) -> Verifier: ...
     def verify(self, image: SignedImage, policy: Policy) -> VerificationResult: ...
+    def verify_blob(
+        self,
+        blob: bytes,
+        policy: Policy,
+        *,
+        signature: bytes | None = None,
+        certificate: bytes | None = None,
+        timestamp: bytes | None = None,
+        bundle: bytes | None = None,
+    ) -> BlobVerification:
+        """Verifies a blob's signature: a ``bundle`` (cosign v2's JSON bundle or a Sigstore
+        bundle), or a base64 ``signature`` with an optional ``certificate`` and RFC 3161
+        ``timestamp`` file content."""
+    def verify_blob_attestation(
+        self,
+        policy: Policy,
+        *,
+        blob: bytes | None = None,
+        digest: str | None = None,
+        signature: bytes | None = None,
+        certificate: bytes | None = None,
+        timestamp: bytes | None = None,
+        bundle: bytes | None = None,
+        predicate_type: str = "custom",
+        check_claims: bool = True,
+    ) -> BlobVerification:
+        """Verifies a blob attestation (``signature``: the DSSE envelope JSON, or a ``bundle``)
+        whose statement names ``blob``'s SHA-256 (or ``digest``) and has ``predicate_type``."""
 
 @final
 class RegistryClient:
@@ -899,6 +932,57 @@ def create_csr(
 
 def _error_classes() -> dict[str, str]: ...
 def _raise_error(code: str) -> None: ...
+@final
+class SignedBlob:
+    """A signed blob or blob attestation and every output cosign writes for it."""
+
+    @property
+    def signature(self) -> bytes: ...
+    @property
+    def signature_base64(self) -> str: ...
+    @property
+    def envelope(self) -> bytes | None: ...
+    @property
+    def certificate_output(self) -> str | None: ...
+    @property
+    def timestamp(self) -> str | None: ...
+    def legacy_bundle(self) -> bytes: ...
+    def sigstore_bundle(self) -> bytes: ...
+
+@final
+class BlobVerification:
+    """What verifying a blob signature or attestation proved, and only that."""
+
+    @property
+    def digest(self) -> str | None: ...
+    @property
+    def format(self) -> str: ...
+    @property
+    def matched_identity(self) -> str | None: ...
+    @property
+    def checks(self) -> list[str]: ...
+    @property
+    def statement(self) -> Any: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_json(self, *, indent: int | None = None) -> str: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
+def sign_blob(blob: bytes, signer: Signer) -> SignedBlob:
+    """Signs ``blob`` as ``cosign sign-blob`` does (timestamped when the signer has a server)."""
+
+def attest_blob(
+    name: str,
+    signer: Signer,
+    *,
+    predicate: bytes,
+    blob: bytes | None = None,
+    digest: str | None = None,
+    predicate_type: str = "custom",
+    format: _BlobFormat = "sigstore_bundle",
+) -> SignedBlob:
+    """Attests a blob as ``cosign attest-blob`` does: an in-toto statement about ``name`` and
+    ``blob``'s SHA-256 (or ``digest``)."""
+
 def generate_key_pair(password: _Secret) -> tuple[bytes, bytes]:
     """A cosign-compatible encrypted ECDSA P-256 key pair: ``(private_pem, public_pem)``."""
 
