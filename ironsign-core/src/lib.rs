@@ -71,6 +71,7 @@
 #![warn(missing_docs)]
 
 pub mod attach;
+pub mod batch;
 pub mod bundle;
 pub mod cosign;
 pub mod csr;
@@ -88,6 +89,7 @@ pub mod referrers;
 pub mod registry;
 pub mod sbom;
 pub mod schema;
+pub mod shard;
 pub mod sign;
 pub mod transfer;
 pub mod verify;
@@ -99,6 +101,7 @@ pub mod rotation;
 pub mod tsa;
 
 // The public interface is:
+pub use batch::{BatchOptions, SignatureScope, VerifiedImage};
 pub use cosign::{Limits, SignatureFormat, SignatureLayer, SignedImage};
 pub use error::TimestampError;
 pub use error::{

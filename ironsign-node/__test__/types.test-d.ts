@@ -17,6 +17,7 @@ import {
   type IronsignError,
   type SbomDownload,
   type VerificationResult,
+  type VerifyManyEntry,
 } from '../index'
 
 async function main(rootPem: string, keyPem: Buffer): Promise<void> {
@@ -64,6 +65,22 @@ async function main(rootPem: string, keyPem: Buffer): Promise<void> {
       console.log(err.details, err.family)
     }
   }
+
+  const batch: VerifyManyEntry[] = await reg.verifyMany(['host/a:1', 'host/b:1'], trust, policy, { maxConcurrency: 4 })
+  await reg.verifyMany(['host/a:1'], trust, policy, { allSignatures: true })
+  for (const entry of batch) {
+    if (entry.error) {
+      const failed: ErrorCode = entry.error.code
+      void failed
+    } else {
+      const verifiedDigest: string = entry.result.digest
+      void verifiedDigest
+    }
+  }
+  // @ts-expect-error: the references are a list
+  await reg.verifyMany('host/a:1', trust, policy)
+  // @ts-expect-error: maxConcurrency is a number
+  await reg.verifyMany(['host/a:1'], trust, policy, { maxConcurrency: 'all' })
 
   // @ts-expect-error: an unknown code is not an ErrorCode
   const bad: ErrorCode = 'NOT_A_CODE'

@@ -14,7 +14,10 @@ use std::time::{Duration, SystemTime};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName};
 
+mod paths;
 pub mod report;
+
+pub(crate) use paths::PathCache;
 
 /// `id-kp-codeSigning` (RFC 5280 §4.2.1.12).
 pub const OID_CODE_SIGNING: const_oid::ObjectIdentifier = const_oid::db::rfc5280::ID_KP_CODE_SIGNING;

@@ -47,6 +47,9 @@ pub struct RegistryOptions {
     pub request_timeout: Duration,
     /// Bounds on what is read.
     pub limits: Limits,
+    /// Most requests to one registry awaiting their answer at once, however many operations run
+    /// concurrently (the cap applies until the response headers arrive).
+    pub max_requests_per_registry: usize,
 }
 
 impl Default for RegistryOptions {
@@ -61,6 +64,7 @@ impl Default for RegistryOptions {
             read_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(300),
             limits: Limits::default(),
+            max_requests_per_registry: 32,
         }
     }
 }

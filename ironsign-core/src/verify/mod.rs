@@ -427,12 +427,17 @@ pub struct VerificationResult {
 pub struct Verifier {
     trust: TrustRoot,
     max_chain: usize,
+    /// Certificate paths validated against `trust` (shared by clones, which trust the same).
+    paths: std::sync::Arc<crate::pki::PathCache>,
 }
 
 impl Verifier {
-    /// A verifier trusting `trust`.
+    /// A verifier trusting `trust`. It remembers the certificate paths it validates, so verifying
+    /// many images signed by one certificate builds its path once (see `pki::paths`: a cached
+    /// path is used only where the leaf, the chain offered, the validity window of every
+    /// certificate on the path and the CRLs' freshness still hold).
     pub fn new(trust: TrustRoot) -> Self {
-        Verifier { trust, max_chain: crate::pki::DEFAULT_MAX_CHAIN }
+        Verifier { trust, max_chain: crate::pki::DEFAULT_MAX_CHAIN, paths: Default::default() }
     }
 
     /// The trust material.
@@ -583,7 +588,15 @@ impl Verifier {
             };
             let path = self
                 .trust
-                .verify_code_signing(&leaf, &untrusted, at, time.now, policy.require_code_signing_eku, timestamp_needed)
+                .verify_code_signing_cached(
+                    &self.paths,
+                    &leaf,
+                    &untrusted,
+                    at,
+                    time.now,
+                    policy.require_code_signing_eku,
+                    timestamp_needed,
+                )
                 .map_err(RejectionReason::Certificate)?;
             checks.extend([Check::CodeSigningUsage, Check::Validity, Check::ChainToRoot]);
             let matched = policy.match_identity(leaf.summary())?;

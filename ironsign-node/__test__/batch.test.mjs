@@ -1,0 +1,42 @@
+// Batch verification (`verifyMany`): one client and one verifier for many images, one entry per
+// image in order, a failing image reported by its error beside the others' results.
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { Policy, RegistryClient, Signer, TrustRoot } from 'ironsign'
+import { makeImage, makePki, rejectsWith, startRegistry } from './helpers.mjs'
+
+let registry, pki, reg, signer, trust, policy
+before(() => {
+  registry = startRegistry('batch')
+  pki = makePki()
+  reg = new RegistryClient({ insecureHttp: [registry.addr], configFiles: [] })
+  signer = Signer.fromKeyPem(pki.read('leaf.key'), { certificate: pki.read('leaf.pem'), chain: pki.read('chain.pem') })
+  trust = TrustRoot.fromPem({ roots: [pki.read('root.pem')] })
+  policy = new Policy({ identity: 'signer@example.com' })
+})
+after(() => registry?.stop())
+
+test('verifyMany reports the bad image and verifies the others', async () => {
+  const images = [0, 1, 2, 3].map((i) => makeImage(registry.addr, `app/batch-${i}`))
+  for (const image of images.slice(0, 3)) {
+    await reg.sign(image.pinned, signer)
+  }
+  const refs = [images[0].pinned, images[3].pinned, images[1].tagged, images[2].pinned]
+  const entries = await reg.verifyMany(refs, trust, policy, { maxConcurrency: 2 })
+  assert.deepEqual(entries.map((e) => e.reference), refs)
+  assert.equal(entries[1].error.code, 'NO_SIGNATURES')
+  assert.equal(entries[1].error.family, 'verification')
+  assert.equal(entries[1].result, undefined)
+  for (const [index, image] of [[0, images[0]], [2, images[1]], [3, images[2]]]) {
+    assert.equal(entries[index].error, undefined)
+    assert.equal(entries[index].result.digest, image.digest)
+    assert.deepEqual(entries[index].result.signatures.map((s) => s.format), ['legacy_tag'])
+  }
+  const all = await reg.verifyMany(refs, trust, policy, { allSignatures: true })
+  assert.deepEqual(all.map((e) => Boolean(e.error)), [false, true, false, false])
+})
+
+test('verifyMany refuses bad arguments', async () => {
+  await rejectsWith(() => reg.verifyMany(['registry.example/a:1'], trust, policy, { maxConcurrency: 0 }), 'INVALID_ARGUMENT', assert)
+  await rejectsWith(reg.verifyMany(['registry.example/a:1', 'NOT A REFERENCE'], trust, policy), 'INVALID_REFERENCE', assert)
+})

@@ -1,0 +1,53 @@
+"""Batch verification (`verify_many`): one client and one verifier for many images, one entry per
+image in order, a failing image returned as its exception beside the others' results."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import ironsign
+import ironsign.aio
+import pytest
+from conftest import Image
+
+
+def test_verify_many_reports_the_bad_image_and_verifies_the_others(
+    new_image: Callable[..., Image],
+    client: ironsign.RegistryClient,
+    signer: ironsign.Signer,
+    trust: ironsign.TrustRoot,
+    policy: ironsign.Policy,
+) -> None:
+    images = [new_image() for _ in range(4)]
+    for image in images[:3]:
+        client.sign(image.ref, signer)
+    refs = [images[0].ref, images[3].ref, images[1].tag_ref, images[2].ref]
+    results = client.verify_many(refs, trust, policy, max_concurrency=2)
+    assert len(results) == 4
+    assert isinstance(results[1], ironsign.NoSignaturesError) and results[1].code == "NO_SIGNATURES"
+    for index, image in ((0, images[0]), (2, images[1]), (3, images[2])):
+        result = results[index]
+        assert isinstance(result, ironsign.VerificationResult), result
+        assert result.digest == image.digest
+        assert [s.format for s in result.signatures] == ["legacy_tag"]
+
+    async def go() -> list[ironsign.VerificationResult | Exception]:
+        aclient = ironsign.aio.RegistryClient(insecure_http=[images[0].repo.split("/")[0]], config_files=[])
+        return await aclient.verify_many(refs, trust, policy, all_signatures=True)
+
+    again = asyncio.run(go())
+    assert [type(r).__name__ for r in again] == [type(r).__name__ for r in results]
+
+
+def test_verify_many_refuses_bad_arguments(
+    client: ironsign.RegistryClient, trust: ironsign.TrustRoot, policy: ironsign.Policy
+) -> None:
+    with pytest.raises(ironsign.InputError) as refused:
+        client.verify_many(["registry.example/a:1"], trust, policy, max_concurrency=0)
+    assert refused.value.code == "INVALID_ARGUMENT"
+    with pytest.raises(ironsign.InputError) as invalid:
+        client.verify_many(["registry.example/a:1", "NOT A REFERENCE"], trust, policy)
+    assert invalid.value.code == "INVALID_REFERENCE"
+    with pytest.raises(TypeError):
+        client.verify_many("registry.example/a:1", trust, policy)  # type: ignore[arg-type]
