@@ -211,7 +211,7 @@ fn every_mix_of_good_and_bad_signatures_gets_the_verdict_of_reading_everything()
     let (_, unsigned) = reg.image("app/unsigned");
     let mut run = None;
     let requests = reg.requests(|| run = Some(verify(&[&unsigned], &[])));
-    assert_eq!(run.unwrap().code(12).json()["error"]["code"], "NO_SIGNATURES");
+    assert_eq!(run.unwrap().code(10).json()["error"]["code"], "NO_SIGNATURES");
     assert_eq!(requests, strs(&["GET .sig 404", "GET referrers 404", "GET referrers-tag 404"]));
 }
 
