@@ -147,7 +147,8 @@ impl Remote {
     /// first requests wait for one answer instead of each probing. A GET or HEAD of the
     /// registry's own URL is itself the probe, sent over plain HTTP, and its answer is returned
     /// for the caller to use, so no request is spent on finding out; other requests (and an
-    /// inconclusive answer, a 400) are settled with an unauthenticated `GET /v2/` over plain HTTP.
+    /// inconclusive answer: a 400, or a failure) are settled with an unauthenticated `GET /v2/`
+    /// over plain HTTP.
     /// A TLS server answers plain HTTP with a 400 naming HTTPS, or drops the connection, and is
     /// then used over HTTPS, so a TLS registry is never downgraded and its certificate problems
     /// surface. Returns the URL to use and the answer already received, if any.
@@ -172,13 +173,14 @@ impl Remote {
                     let permit = self.permit(registry).await;
                     let sent = build(self.http.request(method.clone(), url)).send().await;
                     drop(permit);
-                    match sent {
-                        Ok(resp) if resp.status() != StatusCode::BAD_REQUEST => {
-                            answer = Some(resp);
-                            return "http";
-                        }
-                        Ok(_) => {}
-                        Err(_) => return "https",
+                    // A 400 or a failure (a TLS server dropping plain HTTP, or a reset the request
+                    // itself met) is inconclusive: the probe below decides, and the request is
+                    // sent again by the caller.
+                    if let Ok(resp) = sent
+                        && resp.status() != StatusCode::BAD_REQUEST
+                    {
+                        answer = Some(resp);
+                        return "http";
                     }
                 }
                 let permit = self.permit(registry).await;
