@@ -517,6 +517,11 @@ export declare class Signer {
   get publicKeyPem(): string
   /** Warnings about the signing material (e.g. a certificate without SAN). */
   get warnings(): Array<string>
+  /**
+   * The same findings with their stable codes (`NO_SUBJECT_ALT_NAME`,
+   * `CHAIN_ENDS_WITHOUT_ROOT`, `NO_CODE_SIGNING_EKU`).
+   */
+  get findings(): Array<MaterialFinding>
 }
 
 /**
@@ -649,6 +654,14 @@ export interface ListArtifactsOptions {
   platforms?: boolean
 }
 
+/** Something found about the signing material that does not stop signing. */
+export interface MaterialFinding {
+  /** Stable code: `NO_SUBJECT_ALT_NAME`, `CHAIN_ENDS_WITHOUT_ROOT`, `NO_CODE_SIGNING_EKU`. */
+  code: string
+  /** What it means. */
+  message: string
+}
+
 /** Options of [`Signer::from_pkcs11_uri`]. */
 export interface Pkcs11Options {
   /** The PKCS#11 module, when the URI has no `module-path`. */
@@ -659,6 +672,8 @@ export interface Pkcs11Options {
   certificate?: Bytes
   /** Its issuing chain (PEM): intermediates, then the root last. */
   chain?: Bytes
+  /** As [`SignerOptions::strict_eku`]. */
+  strictEku?: boolean
 }
 
 /**
@@ -762,6 +777,11 @@ export interface SignerOptions {
   chain?: Bytes
   /** The password of an encrypted key (PKCS#8 or cosign's format). */
   password?: Bytes
+  /**
+   * Refuse a certificate whose extended key usage lacks codeSigning (by default it is
+   * accepted with a `NO_CODE_SIGNING_EKU` finding).
+   */
+  strictEku?: boolean
 }
 
 /** Options of [`RegistryClient::sign`]. */

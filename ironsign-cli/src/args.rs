@@ -444,6 +444,11 @@ pub struct SigningArgs {
     /// after the certificate expires.
     #[arg(long = "timestamp-server-url", value_name = "URL")]
     timestamp_server_url: Option<String>,
+    /// Refuse a certificate whose extended key usage lacks codeSigning (by default it signs, with
+    /// a warning: chain verification by cosign, Kyverno and policy-controller refuses such
+    /// signatures, verification by the public key works).
+    #[arg(long = "strict-eku")]
+    strict_eku: bool,
 }
 
 impl SigningArgs {
@@ -454,18 +459,25 @@ impl SigningArgs {
             self.certificate.as_deref(),
             self.certificate_chain.as_deref(),
             self.timestamp_server_url.as_deref(),
+            eku_check(self.strict_eku),
             ["--certificate", "--certificate-chain"],
         )
     }
 }
 
-/// Signing material from a key (file or PKCS#11 URI), its certificate and chain, and a timestamp
-/// authority, warnings printed. `flags` names the certificate and chain flags in errors.
+/// `--strict-eku` as the core's check.
+pub fn eku_check(strict: bool) -> ironsign::EkuCheck {
+    if strict { ironsign::EkuCheck::Strict } else { ironsign::EkuCheck::Warn }
+}
+
+/// Signing material from a key (file or PKCS#11 URI), its certificate and chain (its usage checked
+/// as `eku` says), and a timestamp authority, warnings printed. `flags` names the certificate and chain flags in errors.
 pub fn signing_material(
     key: &Path,
     certificate: Option<&Path>,
     chain: Option<&Path>,
     timestamp_server_url: Option<&str>,
+    eku: ironsign::EkuCheck,
     flags: [&str; 2],
 ) -> anyhow::Result<SigningMaterial> {
     let (signer, token_certificate) = open_signer(key)?;
@@ -479,15 +491,17 @@ pub fn signing_material(
             Some(p) => read_chain(p)?,
             None => Vec::new(),
         };
-        material = material.with_certificate(certificate, chain, std::time::SystemTime::now()).map_err(Error::from)?;
+        material = material
+            .with_certificate_checked(certificate, chain, std::time::SystemTime::now(), eku)
+            .map_err(Error::from)?;
     } else if chain.is_some() {
         anyhow::bail!("{} needs {} (or a certificate in the PKCS#11 token)", flags[1], flags[0]);
     }
     if let Some(url) = timestamp_server_url {
         material = material.with_timestamp_authority(ironsign::TimestampClient::new(url, &[]).map_err(Error::from)?);
     }
-    for w in material.warnings() {
-        eprintln!("Warning: {w}");
+    for finding in material.findings() {
+        eprintln!("Warning [{}]: {finding}", finding.code());
     }
     Ok(material)
 }

@@ -114,7 +114,7 @@ pub fn trust_config_with_flags(
     for (key, value) in crate::args::parse_annotations(annotations)? {
         config = config.with_annotation(key, value);
     }
-    Ok(config.require_code_signing_eku(policy.require_code_signing_eku))
+    Ok(config.require_code_signing_eku(policy.require_code_signing_eku)?)
 }
 
 /// `verify --trust-config`: the signature and every required attestation, by the configured
@@ -138,9 +138,13 @@ pub async fn verify(
                     eprintln!("\nVerification for {} --", image.with_digest(result.signature.digest.clone()));
                     eprintln!("Checked against the trust configuration {:?}:", config.name());
                     eprintln!("  - The image is covered by its image patterns");
-                    eprintln!(
-                        "  - A signature chains to its root CAs, by its signer identity, valid now, for this digest"
-                    );
+                    if config.keys().is_empty() {
+                        eprintln!(
+                            "  - A signature chains to its root CAs, by its signer identity, valid now, for this digest"
+                        );
+                    } else {
+                        eprintln!("  - A signature verifies with one of its keys, for this digest");
+                    }
                     if config.tsa_chain().is_some() {
                         eprintln!(
                             "  - It carries an RFC 3161 timestamp from the configured TSA (certificates checked at its time)"

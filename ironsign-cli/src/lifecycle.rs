@@ -50,6 +50,10 @@ pub struct GcCmd {
     /// org.opencontainers.image.created annotation; orphans without one are kept.
     #[arg(long = "older-than", value_name = "DURATION")]
     older_than: Option<String>,
+    /// Whose deletion rules apply beside ironsign's: generic, or harbor (a `.sig` Harbor links to
+    /// its image is left for Harbor to delete with it; `.att` and `.sbom` are collected).
+    #[arg(long = "registry-flavor", value_name = "FLAVOR", default_value = "generic")]
+    registry_flavor: String,
     /// Delete the orphans (by digest). Without it, only the plan is printed.
     #[arg(long)]
     delete: bool,
@@ -282,9 +286,11 @@ pub async fn gc(c: GcCmd) -> anyhow::Result<()> {
     );
     let older_than = c.older_than.as_deref().map(gc::parse_duration).transpose().map_err(Error::from)?;
     let shard = parse_shard(c.shard.as_deref())?;
+    let registry_flavor = gc::RegistryFlavor::parse(&c.registry_flavor).map_err(Error::from)?;
     let options = GcOptions {
         include_untagged: c.include_untagged,
         older_than,
+        registry_flavor,
         max_workers: c.max_workers,
         max_tags: c.max_tags,
         max_repositories: c.max_repositories,

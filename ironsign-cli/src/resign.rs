@@ -70,6 +70,9 @@ struct NewSigningArgs {
     /// RFC 3161 timestamp authority URL for the new signatures.
     #[arg(long = "timestamp-server-url", value_name = "URL")]
     timestamp_server_url: Option<String>,
+    /// Refuse a new certificate whose extended key usage lacks codeSigning (as sign --strict-eku).
+    #[arg(long = "strict-eku")]
+    strict_eku: bool,
 }
 
 pub async fn resign(c: ResignCmd) -> anyhow::Result<()> {
@@ -123,6 +126,7 @@ pub async fn resign(c: ResignCmd) -> anyhow::Result<()> {
             s.new_certificate.as_deref(),
             s.new_certificate_chain.as_deref(),
             s.timestamp_server_url.as_deref(),
+            args::eku_check(s.strict_eku),
             ["--new-certificate", "--new-certificate-chain"],
         )?;
         let report = rotation::apply(&client, &plan, &material, &SignOptions::default(), &progress("signed")).await;

@@ -97,7 +97,7 @@ pub async fn attest_image(
             tag: pushed.fallback_tag.unwrap_or_default(),
             layer_digest: pushed.bundle,
             predicate_type: predicate_type.to_owned(),
-            warnings: material.warnings().to_vec(),
+            warnings: material.warnings(),
             format: cosign::SignatureFormat::SigstoreBundle,
             referrer: Some(pushed.manifest),
         });
@@ -129,7 +129,7 @@ pub async fn attest_image(
         digest,
         layer_digest: layer.digest,
         predicate_type: predicate_type.to_owned(),
-        warnings: material.warnings().to_vec(),
+        warnings: material.warnings(),
         format: cosign::SignatureFormat::LegacyTag,
         referrer: None,
     })

@@ -122,6 +122,35 @@ pub type ProgressFn = Arc<dyn Fn(&GcProgress<'_>) + Send + Sync>;
 /// A callback called right before the final checks of each deletion (a test and audit seam).
 pub type BeforeDeleteFn = Arc<dyn Fn(&Orphan) + Send + Sync>;
 
+/// Whose rules the collection runs beside: which attachments the registry itself deletes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistryFlavor {
+    /// A registry that deletes nothing by itself: every orphaned attachment is ironsign's.
+    #[default]
+    Generic,
+    /// Harbor ([`crate::harbor`]): a `.sig` that Harbor links to its image as a
+    /// `signature.cosign` accessory is deleted by Harbor with the image (a deletion, or Harbor's
+    /// GC of untagged artifacts), so while that image exists it is left to Harbor. `.att`,
+    /// `.sbom` and fallback indexes are ordinary artifacts to Harbor, never deleted with their
+    /// image: those are collected as usual. Only registry repositories can be Harbor's.
+    Harbor,
+}
+
+impl RegistryFlavor {
+    /// Parses `generic` or `harbor`; anything else is refused.
+    pub fn parse(name: &str) -> Result<Self, InputError> {
+        match name {
+            "generic" => Ok(RegistryFlavor::Generic),
+            "harbor" => Ok(RegistryFlavor::Harbor),
+            other => Err(InputError::InvalidArgument {
+                name: "registry_flavor".into(),
+                reason: format!("{other:?} is not a registry flavor (generic, harbor)"),
+            }),
+        }
+    }
+}
+
 /// Options of a scan and of [`execute`].
 #[derive(Clone)]
 pub struct GcOptions {
@@ -134,6 +163,8 @@ pub struct GcOptions {
     /// distribution API reports no time for tags or manifests. An orphan whose age cannot be
     /// established is kept.
     pub older_than: Option<Duration>,
+    /// Whose deletion rules apply beside ironsign's.
+    pub registry_flavor: RegistryFlavor,
     /// The time ages are measured from.
     pub now: SystemTime,
     /// Most requests in flight.
@@ -153,6 +184,7 @@ impl std::fmt::Debug for GcOptions {
         f.debug_struct("GcOptions")
             .field("include_untagged", &self.include_untagged)
             .field("older_than", &self.older_than)
+            .field("registry_flavor", &self.registry_flavor)
             .field("max_workers", &self.max_workers)
             .field("max_tags", &self.max_tags)
             .field("max_repositories", &self.max_repositories)
@@ -165,6 +197,7 @@ impl Default for GcOptions {
         GcOptions {
             include_untagged: false,
             older_than: None,
+            registry_flavor: RegistryFlavor::Generic,
             now: SystemTime::now(),
             max_workers: 8,
             max_tags: 100_000,
@@ -211,6 +244,9 @@ pub enum KeepReason {
     TooRecent,
     /// `older_than` was given and the age cannot be established.
     AgeUnknown,
+    /// Harbor links it to its existing image as a `signature.cosign` accessory and deletes it
+    /// with that image ([`RegistryFlavor::Harbor`]).
+    HarborDeletesWithImage,
 }
 
 /// An attachment to delete.
@@ -307,6 +343,8 @@ pub struct GcPlan {
     pub media_type: &'static str,
     /// Whether untagged subjects count as orphans.
     pub include_untagged: bool,
+    /// Whose deletion rules applied.
+    pub registry_flavor: RegistryFlavor,
     /// The age threshold in seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub older_than_seconds: Option<u64>,
@@ -621,6 +659,13 @@ pub async fn scan_repository(
     location: &Location,
     options: &GcOptions,
 ) -> Result<RepositoryPlan, Error> {
+    if options.registry_flavor == RegistryFlavor::Harbor && !matches!(location, Location::Registry { .. }) {
+        return Err(InputError::InvalidArgument {
+            name: "registry_flavor".into(),
+            reason: format!("{location} is an image layout, not a Harbor repository"),
+        }
+        .into());
+    }
     let snap = snapshot(client, location, options, "tags").await?;
     classify(client, location, &snap, options).await
 }
@@ -674,6 +719,11 @@ async fn classify(
         } else {
             kept.push(keep(a, KeepReason::SubjectPresent));
         }
+    }
+    if options.registry_flavor == RegistryFlavor::Harbor {
+        let (harbor, ours) = harbor_accessories(client, location, candidates, options).await?;
+        candidates = ours;
+        kept.extend(harbor.iter().map(|a| keep(a, KeepReason::HarborDeletesWithImage)));
     }
     // An attachment of a kept attachment is kept (to a fixpoint).
     let mut kept_digests: HashSet<Digest> = kept.iter().map(|k| k.digest.clone()).collect();
@@ -777,6 +827,50 @@ async fn classify(
     })
 }
 
+/// Splits candidates into the `.sig` tags Harbor deletes with their existing image (its
+/// `signature.cosign` accessories, judged by [`crate::harbor::accessories`] on the manifest as
+/// pushed by that tag) and the rest. A `.sig` that cannot be read stays with Harbor: unknown must
+/// not read as deletable.
+async fn harbor_accessories(
+    client: &RegistryClient,
+    location: &Location,
+    candidates: Vec<(AttachmentTag, OrphanReason)>,
+    options: &GcOptions,
+) -> Result<(Vec<AttachmentTag>, Vec<(AttachmentTag, OrphanReason)>), Error> {
+    let Location::Registry { repository, .. } = location else { return Ok((Vec::new(), candidates)) };
+    let judged = run_bounded(
+        candidates.into_iter().map(|(a, reason)| async move {
+            // Harbor removes its accessories with the image; one whose image is gone was never linked.
+            if a.kind != GcKind::Signature || reason != OrphanReason::SubjectUntagged {
+                return Ok::<_, Error>((a, reason, false));
+            }
+            let linked = match client.get_manifest(location, a.manifest.digest.as_str()).await? {
+                None => true,
+                Some(fetched) => {
+                    let push = crate::harbor::ManifestPush {
+                        repository,
+                        reference: &a.tag,
+                        content_type: &fetched.media_type,
+                        body: &fetched.bytes,
+                    };
+                    crate::harbor::accessories(&push, crate::harbor::HarborRelease::SIGSTORE_BUNDLE)
+                        .iter()
+                        .any(|x| x.kind == crate::harbor::AccessoryType::CosignSignature && x.subject == a.subject)
+                }
+            };
+            Ok((a, reason, linked))
+        }),
+        options.max_workers,
+    )
+    .await;
+    let (mut harbor, mut ours) = (Vec::new(), Vec::new());
+    for j in judged {
+        let (a, reason, linked) = j?;
+        if linked { harbor.push(a) } else { ours.push((a, reason)) }
+    }
+    Ok((harbor, ours))
+}
+
 fn parse_time(s: &str) -> Option<SystemTime> {
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
     let secs = u64::try_from(t.unix_timestamp()).ok()?;
@@ -795,6 +889,7 @@ pub async fn scan(client: &RegistryClient, locations: &[Location], options: &GcO
     let mut plan = GcPlan {
         media_type: PLAN_MEDIA_TYPE,
         include_untagged: options.include_untagged,
+        registry_flavor: options.registry_flavor,
         older_than_seconds: options.older_than.map(|d| d.as_secs()),
         repositories: Vec::new(),
         errors: Vec::new(),

@@ -424,7 +424,8 @@ fn go_time(t: OffsetDateTime) -> String {
     out
 }
 
-const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+/// How cosign's predicates (Go `time.Time`) spell a missing time.
+pub(crate) const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 fn vuln_predicate(report: Value, what: &str, options: &PredicateOptions) -> Result<Value, InputError> {
     let invalid = |reason: String| InputError::InvalidPredicate { predicate_type: VULN.to_owned(), reason };

@@ -11,7 +11,7 @@
 use crate::cosign::{self, AttachmentKind, LayerSpec};
 use crate::error::{CertificateError, Error, RegistryError};
 use crate::keys::Signer;
-use crate::pki::{Certificate, TrustRoot, certificate_matches_key};
+use crate::pki::{Certificate, EkuRule, TrustRoot, certificate_matches_key};
 use crate::reference::{Digest, ImageReference, Location};
 use crate::registry::RegistryClient;
 use base64::Engine as _;
@@ -20,49 +20,137 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+/// How [`SigningMaterial::with_certificate_checked`] treats a signing certificate whose extended
+/// key usage lacks codeSigning (serverAuth/clientAuth only, as DoD PKI certificates are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EkuCheck {
+    /// Sign, with a [`MaterialFinding::NoCodeSigningEku`] naming what will and will not verify
+    /// the signatures: chain verification by cosign, Kyverno and policy-controller refuses them,
+    /// verification by the public key works.
+    #[default]
+    Warn,
+    /// Refuse it (`CERT_NO_CODE_SIGNING`), so every signature made is chain-verifiable.
+    Strict,
+}
+
+/// Something found about the signing material that does not stop signing, with a stable code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MaterialFinding {
+    /// The certificate has no subject alternative name.
+    NoSubjectAltName {
+        /// Its subject DN.
+        subject: String,
+    },
+    /// The chain given does not end with a self-signed root.
+    ChainEndsWithoutRoot {
+        /// The last certificate's subject DN.
+        subject: String,
+    },
+    /// The certificate's extended key usage lacks codeSigning.
+    NoCodeSigningEku {
+        /// Its subject DN.
+        subject: String,
+        /// The usages it has.
+        found: Vec<String>,
+        /// What will and will not verify its signatures.
+        detail: String,
+    },
+}
+
+impl MaterialFinding {
+    /// The stable code: `NO_SUBJECT_ALT_NAME`, `CHAIN_ENDS_WITHOUT_ROOT`, `NO_CODE_SIGNING_EKU`
+    /// (the code `ironsign cert check` reports for the same certificate).
+    pub fn code(&self) -> &'static str {
+        match self {
+            MaterialFinding::NoSubjectAltName { .. } => "NO_SUBJECT_ALT_NAME",
+            MaterialFinding::ChainEndsWithoutRoot { .. } => "CHAIN_ENDS_WITHOUT_ROOT",
+            MaterialFinding::NoCodeSigningEku { .. } => "NO_CODE_SIGNING_EKU",
+        }
+    }
+}
+
+impl std::fmt::Display for MaterialFinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MaterialFinding::NoSubjectAltName { subject } => write!(
+                f,
+                "certificate {subject:?} has no subject alternative name: cosign, Kyverno, policy-controller and podman can pin an identity only on SANs"
+            ),
+            MaterialFinding::ChainEndsWithoutRoot { subject } => write!(
+                f,
+                "the chain ends with {subject:?}, which is not a self-signed root; cosign and podman drop the last chain certificate as the root"
+            ),
+            MaterialFinding::NoCodeSigningEku { subject, detail, .. } => write!(f, "certificate {subject:?}: {detail}"),
+        }
+    }
+}
+
 /// A signer with the certificate and chain that go beside its signatures.
 #[derive(Debug, Clone)]
 pub struct SigningMaterial {
     signer: Arc<dyn Signer>,
     certificate: Option<Certificate>,
     chain: Vec<Certificate>,
-    warnings: Vec<String>,
+    findings: Vec<MaterialFinding>,
     timestamp_client: Option<crate::tsa::TimestampClient>,
 }
 
 impl SigningMaterial {
     /// Key-only signing: no certificate annotation.
     pub fn new(signer: Arc<dyn Signer>) -> Self {
-        SigningMaterial { signer, certificate: None, chain: Vec::new(), warnings: Vec::new(), timestamp_client: None }
+        SigningMaterial { signer, certificate: None, chain: Vec::new(), findings: Vec::new(), timestamp_client: None }
     }
 
-    /// Adds the signing certificate and its issuing chain (intermediates, then the root). Refuses
-    /// a certificate whose key is not the signer's, that is not valid at `at`, whose extended key
-    /// usage lacks codeSigning, or whose chain does not lead from it to the chain's root.
+    /// [`with_certificate_checked`](Self::with_certificate_checked) with [`EkuCheck::Warn`]: a
+    /// certificate whose extended key usage lacks codeSigning is accepted, with a finding.
     pub fn with_certificate(
-        mut self,
+        self,
         certificate: Certificate,
         chain: Vec<Certificate>,
         at: SystemTime,
     ) -> Result<Self, CertificateError> {
+        self.with_certificate_checked(certificate, chain, at, EkuCheck::Warn)
+    }
+
+    /// Adds the signing certificate and its issuing chain (intermediates, then the root). Refuses
+    /// a certificate whose key is not the signer's, that is not valid at `at`, whose key usage
+    /// lacks digitalSignature, or whose chain does not lead from it to the chain's root; an
+    /// extended key usage without codeSigning is refused or reported as `eku` says.
+    pub fn with_certificate_checked(
+        mut self,
+        certificate: Certificate,
+        chain: Vec<Certificate>,
+        at: SystemTime,
+        eku: EkuCheck,
+    ) -> Result<Self, CertificateError> {
         certificate_matches_key(&certificate, self.signer.public_key())?;
         certificate.check_validity(at, false)?;
-        certificate.check_code_signing_usage(false)?;
+        let gap = certificate.code_signing_eku_gap();
+        // The usage is reported here, so the chain is checked only for issuing the certificate.
+        let rule = match (&gap, eku) {
+            (Some(_), EkuCheck::Warn) => EkuRule::Any,
+            _ => EkuRule::CodeSigningIfPresent,
+        };
+        certificate.check_code_signing_usage(rule)?;
+        if let (Some(detail), EkuCheck::Warn) = (gap, eku) {
+            self.findings.push(MaterialFinding::NoCodeSigningEku {
+                subject: certificate.subject().into(),
+                found: certificate.summary().extended_key_usage.clone().unwrap_or_default(),
+                detail,
+            });
+        }
         if certificate.summary().sans().is_empty() {
-            self.warnings.push(format!(
-                "certificate {:?} has no subject alternative name: cosign, Kyverno, policy-controller and podman can pin an identity only on SANs",
-                certificate.subject()
-            ));
+            self.findings.push(MaterialFinding::NoSubjectAltName { subject: certificate.subject().into() });
         }
         if let Some((root, intermediates)) = chain.split_last() {
             match TrustRoot::from_certificates(vec![root.clone()], intermediates.to_vec()) {
                 Ok(trust) => {
-                    trust.verify_code_signing(&certificate, &[], at, at, false, false)?;
+                    trust.verify_code_signing(&certificate, &[], at, at, rule, false)?;
                 }
-                Err(CertificateError::NotARoot { .. }) => self.warnings.push(format!(
-                    "the chain ends with {:?}, which is not a self-signed root; cosign and podman drop the last chain certificate as the root",
-                    root.subject()
-                )),
+                Err(CertificateError::NotARoot { .. }) => {
+                    self.findings.push(MaterialFinding::ChainEndsWithoutRoot { subject: root.subject().into() })
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -108,9 +196,14 @@ impl SigningMaterial {
         &self.chain
     }
 
-    /// Warnings found when the material was assembled (e.g. no SAN).
-    pub fn warnings(&self) -> &[String] {
-        &self.warnings
+    /// What was found when the material was assembled (no SAN, no codeSigning, …).
+    pub fn findings(&self) -> &[MaterialFinding] {
+        &self.findings
+    }
+
+    /// The [`findings`](Self::findings) as messages.
+    pub fn warnings(&self) -> Vec<String> {
+        self.findings.iter().map(ToString::to_string).collect()
     }
 
     /// The cosign layer annotations for a signature made with this material.
@@ -256,7 +349,7 @@ pub async fn sign_image(
             referrer: None,
         });
     }
-    Ok(SignReport { reference: reference.to_string(), signatures, warnings: material.warnings.clone() })
+    Ok(SignReport { reference: reference.to_string(), signatures, warnings: material.warnings() })
 }
 
 /// Signs `digest` as cosign v3 does by default: a DSSE bundle over the `cosign/sign/v1` statement,

@@ -18,6 +18,10 @@
 //!   - file: intermediate.pem
 //! identity:
 //!   san: signer@example.com       # or san_regex: '^https://ci\.example/.*$'
+//! # Or, instead of roots and identity, the signing public keys as the trust anchor (what a
+//! # signer whose certificate lacks codeSigning publishes):
+//! # keys:
+//! #   - file: signing.pub
 //! crls:
 //!   - file: intermediate.crl      # PEM or DER; revoked signers fail CERT_REVOKED
 //! attestations:
@@ -62,13 +66,22 @@ pub struct TrustConfigDocument {
     /// Image patterns covered, `REGISTRY/REPOSITORY` globs: `*` matches within one path segment,
     /// `**` across segments.
     pub images: Vec<String>,
-    /// Root CAs (self-signed).
+    /// Root CAs (self-signed). With `identity`, one of the two trust anchors (the other is `keys`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roots: Vec<CertificateSource>,
     /// Intermediate CAs, each issued (possibly through another listed intermediate) by a root.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub intermediates: Vec<CertificateSource>,
-    /// Who signs.
-    pub identity: IdentitySpec,
+    /// Who signs: the SAN the certificate under `roots` carries. Required with `roots`, refused
+    /// with `keys` (a bare key proves no identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentitySpec>,
+    /// The signing public keys, as the trust anchor instead of `roots` and `identity`: a signature
+    /// verifies when one of them verifies it (`cosign verify --key`), whatever certificate it
+    /// carries (which must still be within its validity, as cosign checks). For signers whose
+    /// certificate chain verification refuses, such as one without codeSigning.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<KeySource>,
     /// An RFC 3161 timestamp authority whose timestamps are required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tsa: Option<TsaSpec>,
@@ -266,8 +279,9 @@ pub struct TrustConfig {
     roots: Vec<CertificateEntry>,
     intermediates: Vec<CertificateEntry>,
     tsa_chain: Option<CertificateEntry>,
-    identity: SignerIdentity,
-    policy_identity: Identity,
+    identity: Option<SignerIdentity>,
+    policy_identity: Option<Identity>,
+    keys: Vec<PublicKey>,
     predicate_types: Vec<String>,
     signing_keys: Vec<PublicKey>,
     trust_root: TrustRoot,
@@ -350,9 +364,8 @@ impl TrustConfig {
             .enumerate()
             .map(|(i, p)| ImagePattern::parse(p).map_err(|r| invalid(format!("images[{i}]"), r)))
             .collect::<Result<Vec<_>, _>>()?;
-        if document.roots.is_empty() {
-            return Err(invalid("roots", "name at least one root CA").into());
-        }
+        let keys = load_keys("keys", &document.keys, read)?;
+        check_anchor(&document)?;
         let roots = load_entries("roots", &document.roots, read)?;
         let intermediates = load_entries("intermediates", &document.intermediates, read)?;
         let tsa_chain = match &document.tsa {
@@ -367,11 +380,14 @@ impl TrustConfig {
             }
             None => None,
         };
-        let (identity, policy_identity) = match (&document.identity.san, &document.identity.san_regex) {
-            (Some(san), None) if !san.is_empty() => (SignerIdentity::San(san.clone()), Identity::san(san.clone())),
-            (None, Some(re)) if !re.is_empty() => (
-                SignerIdentity::SanRegex(re.clone()),
-                Identity::san_regex(re).map_err(|e| invalid("identity.san_regex", e.to_string()))?,
+        let (identity, policy_identity) = match document.identity.as_ref().map(|i| (&i.san, &i.san_regex)) {
+            None => (None, None),
+            Some((Some(san), None)) if !san.is_empty() => {
+                (Some(SignerIdentity::San(san.clone())), Some(Identity::san(san.clone())))
+            }
+            Some((None, Some(re))) if !re.is_empty() => (
+                Some(SignerIdentity::SanRegex(re.clone())),
+                Some(Identity::san_regex(re).map_err(|e| invalid("identity.san_regex", e.to_string()))?),
             ),
             _ => return Err(invalid("identity", "give exactly one of san and san_regex, not empty").into()),
         };
@@ -385,12 +401,7 @@ impl TrustConfig {
             }
             predicate_types.push(uri);
         }
-        let mut signing_keys = Vec::new();
-        for (i, k) in document.signing_keys.iter().enumerate() {
-            let field = format!("signing_keys[{i}]");
-            let pem = source_bytes(&field, k.file.as_deref(), k.pem.as_deref(), read)?;
-            signing_keys.push(PublicKey::from_pem(&pem, &field).map_err(|e| invalid(field.clone(), e.to_string()))?);
-        }
+        let signing_keys = load_keys("signing_keys", &document.signing_keys, read)?;
         let all_roots: Vec<Certificate> = roots.iter().flat_map(|e| e.certificates.clone()).collect();
         let all_intermediates: Vec<Certificate> = intermediates.iter().flat_map(|e| e.certificates.clone()).collect();
         for c in &all_intermediates {
@@ -408,7 +419,11 @@ impl TrustConfig {
                 .into());
             }
         }
-        let mut trust_root = TrustRoot::from_certificates(all_roots, all_intermediates)?;
+        let mut trust_root = if keys.is_empty() {
+            TrustRoot::from_certificates(all_roots, all_intermediates)?
+        } else {
+            TrustRoot::from_public_keys(keys.clone())
+        };
         if let Some(tsa) = &tsa_chain {
             let authorities = crate::tsa::TimestampAuthorities::from_certificates(tsa.certificates.clone())
                 .map_err(|e| invalid("tsa.chain", e.to_string()))?;
@@ -432,6 +447,7 @@ impl TrustConfig {
             tsa_chain,
             identity,
             policy_identity,
+            keys,
             predicate_types,
             signing_keys,
             trust_root,
@@ -470,9 +486,15 @@ impl TrustConfig {
         self.tsa_chain.as_ref()
     }
 
-    /// The signer identity.
-    pub fn identity(&self) -> &SignerIdentity {
-        &self.identity
+    /// The signer identity; `None` when the configuration anchors on [`keys`](Self::keys).
+    pub fn identity(&self) -> Option<&SignerIdentity> {
+        self.identity.as_ref()
+    }
+
+    /// The signing public keys the configuration anchors on (empty when it anchors on roots and
+    /// an identity).
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
     }
 
     /// The predicate type URIs every image must carry a verified attestation of.
@@ -480,30 +502,41 @@ impl TrustConfig {
         &self.predicate_types
     }
 
-    /// The signer's public keys, for key-pinning consumers.
+    /// The signer's public keys, for key-pinning consumers: `signing_keys`, or the anchor `keys`.
     pub fn signing_keys(&self) -> &[PublicKey] {
-        &self.signing_keys
+        if self.keys.is_empty() { &self.signing_keys } else { &self.keys }
     }
 
-    /// The trust material: the roots, intermediates, TSA chain and CRLs.
+    /// The trust material: the roots, intermediates, TSA chain and CRLs, or the keys.
     pub fn trust_root(&self) -> &TrustRoot {
         &self.trust_root
     }
 
-    /// The verification policy: the signer identity, a timestamp from the configured TSA when
+    /// The verification policy: the signer identity (none for a key anchor), a timestamp from the
+    /// configured TSA when
     /// there is a `tsa` section (as the generated admission policies require), and what
     /// [`with_annotation`](Self::with_annotation) and
     /// [`require_code_signing_eku`](Self::require_code_signing_eku) added.
     pub fn policy(&self) -> Policy {
-        let policy = Policy::identity(self.policy_identity.clone())
-            .require_timestamp(self.tsa_chain.is_some())
-            .require_code_signing_eku(self.require_code_signing_eku);
+        let policy = match &self.policy_identity {
+            Some(identity) => Policy::identity(identity.clone()),
+            None => Policy::key_only(),
+        };
+        let policy =
+            policy.require_timestamp(self.tsa_chain.is_some()).require_code_signing_eku(self.require_code_signing_eku);
         self.annotations.iter().fold(policy, |p, (k, v)| p.with_annotation(k, v))
     }
 
     /// Also checks revocation against these CRLs (as [`TrustRoot::with_crls`]). Checks can only
     /// be added to a configuration, never replaced: this only makes verification stricter.
-    pub fn with_crls(mut self, crls: &[u8], what: &str) -> Result<Self, CertificateError> {
+    /// Refused for a configuration anchored on keys: no certificate path is checked, so a CRL
+    /// would change nothing.
+    pub fn with_crls(mut self, crls: &[u8], what: &str) -> Result<Self, Error> {
+        if !self.keys.is_empty() {
+            return Err(
+                invalid("crls", format!("{what}: the configuration anchors on keys, which CRLs do not cover")).into()
+            );
+        }
         self.trust_root = self.trust_root.with_crls(crls, what)?;
         Ok(self)
     }
@@ -516,10 +549,17 @@ impl TrustConfig {
     }
 
     /// Also requires a codeSigning extended key usage on the leaf (as
-    /// [`Policy::require_code_signing_eku`]; `false` leaves the configuration's default).
-    pub fn require_code_signing_eku(mut self, on: bool) -> Self {
+    /// [`Policy::require_code_signing_eku`]; `false` leaves the configuration's default). Refused
+    /// for a configuration anchored on keys, where no certificate usage is checked.
+    pub fn require_code_signing_eku(mut self, on: bool) -> Result<Self, InputError> {
+        if on && !self.keys.is_empty() {
+            return Err(invalid(
+                "keys",
+                "a codeSigning requirement needs a certificate path: this configuration anchors on keys",
+            ));
+        }
         self.require_code_signing_eku |= on;
-        self
+        Ok(self)
     }
 
     /// Whether a pattern covers `image` (a registry image; an OCI layout is never covered).
@@ -615,6 +655,47 @@ pub async fn verify_image(
         Some(client.fetch_attached(image, &signatures.digest, AttachmentKind::Attestation).await?)
     };
     config.verify_at(image, &signatures, attestations.as_ref(), SystemTime::now())
+}
+
+/// A configuration anchors on roots and an identity, or on keys, and on exactly one: a key
+/// signature proves no identity, so an identity beside keys could never be checked (refused rather
+/// than ignored), and accepting either anchor would let a key signature pass without the identity
+/// the roots' signatures must carry.
+fn check_anchor(document: &TrustConfigDocument) -> Result<(), InputError> {
+    let keys = !document.keys.is_empty();
+    match (!document.roots.is_empty(), keys, document.identity.is_some()) {
+        (true, true, _) => {
+            Err(invalid("keys", "give roots and identity, or keys, not both: a signature by a key proves no identity"))
+        }
+        (false, true, true) => Err(invalid(
+            "identity",
+            "a key proves no identity: with keys as the anchor, remove identity (or anchor on roots)",
+        )),
+        (false, false, _) => Err(invalid("roots", "name at least one root CA (with identity), or keys")),
+        (true, false, false) => Err(invalid("identity", "give the signer identity the roots' certificates carry")),
+        _ if keys && !document.intermediates.is_empty() => {
+            Err(invalid("intermediates", "intermediates need roots; keys are the anchor here"))
+        }
+        _ if keys && !document.crls.is_empty() => Err(invalid("crls", "CRLs need roots; keys are the anchor here")),
+        _ if keys && !document.signing_keys.is_empty() => {
+            Err(invalid("signing_keys", "keys are already the signing keys; list them once"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn load_keys(
+    field: &str,
+    sources: &[KeySource],
+    read: &mut dyn FnMut(&str) -> Result<Vec<u8>, Error>,
+) -> Result<Vec<PublicKey>, Error> {
+    let mut keys = Vec::new();
+    for (i, k) in sources.iter().enumerate() {
+        let field = format!("{field}[{i}]");
+        let pem = source_bytes(&field, k.file.as_deref(), k.pem.as_deref(), read)?;
+        keys.push(PublicKey::from_pem(&pem, &field).map_err(|e| invalid(field.clone(), e.to_string()))?);
+    }
+    Ok(keys)
 }
 
 fn leads_to_root(cert: &Certificate, intermediates: &[Certificate], roots: &[Certificate]) -> bool {

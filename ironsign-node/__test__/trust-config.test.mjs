@@ -75,3 +75,33 @@ test('instructions for every format', () => {
   assert.throws(() => instructions('cosign', config, 'registry.example/elsewhere/app:1'), (e) => e.code === 'IMAGE_NOT_COVERED')
   assert.throws(() => instructions('helm', config), (e) => e.code === 'INVALID_ARGUMENT')
 })
+
+test('a certificate without codeSigning signs with a finding; a key-anchored config verifies by key', async () => {
+  const dodMaterial = { certificate: pki.read('dod-leaf.pem'), chain: pki.read('dod-chain.pem') }
+  const dod = Signer.fromKeyPem(pki.read('dod-leaf.key'), dodMaterial)
+  assert.deepEqual(dod.findings.map((f) => f.code), ['NO_CODE_SIGNING_EKU'])
+  assert.throws(
+    () => Signer.fromKeyPem(pki.read('dod-leaf.key'), { ...dodMaterial, strictEku: true }),
+    (e) => e.code === 'CERT_NO_CODE_SIGNING',
+  )
+  const dodImage = makeImage(registry.addr, 'node/dod', 'v1')
+  const otherImage = makeImage(registry.addr, 'node/other', 'v1')
+  const ref = (i, repo) => `${registry.addr}/${repo}@${i.digest}`
+  await client.sign(ref(dodImage, 'node/dod'), dod)
+  // Another key, whose certificate chains validly to a root the configuration does not name.
+  const other = Signer.fromKeyPem(pki.read('leaf.key'), { certificate: pki.read('leaf.pem'), chain: pki.read('chain.pem') })
+  await client.sign(ref(otherImage, 'node/other'), other)
+  const path = join(dir.dir, 'keys.yaml')
+  writeFileSync(path, `version: 1\nimages: ["${registry.addr}/node/*"]\nkeys: [{file: ${pki.path('dod-leaf.pub')}}]\n`)
+  const keyConfig = TrustConfig.fromFile(path)
+  const result = await client.verifyWithTrustConfig(ref(dodImage, 'node/dod'), keyConfig)
+  assert.equal(result.signature.signatures[0].signer.kind, 'key')
+  await assert.rejects(
+    client.verifyWithTrustConfig(ref(otherImage, 'node/other'), keyConfig),
+    (e) => e.code === 'NO_MATCHING_SIGNATURE',
+  )
+  assert.throws(
+    () => TrustConfig.fromText('version: 1\nimages: [r.example/a/*]\nkeys: [{file: dod-leaf.pub}]\nidentity: {san: a@b}\n', { baseDir: pki.dir }),
+    (e) => e.code === 'INVALID_TRUST_CONFIG' && /identity/.test(e.message),
+  )
+})

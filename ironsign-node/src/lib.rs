@@ -84,6 +84,9 @@ pub struct SignerOptions {
     pub chain: Option<Bytes>,
     /// The password of an encrypted key (PKCS#8 or cosign's format).
     pub password: Option<Bytes>,
+    /// Refuse a certificate whose extended key usage lacks codeSigning (by default it is
+    /// accepted with a `NO_CODE_SIGNING_EKU` finding).
+    pub strict_eku: Option<bool>,
 }
 
 /// Options of [`Signer::from_pkcs11_uri`].
@@ -97,6 +100,22 @@ pub struct Pkcs11Options {
     pub certificate: Option<Bytes>,
     /// Its issuing chain (PEM): intermediates, then the root last.
     pub chain: Option<Bytes>,
+    /// As [`SignerOptions::strict_eku`].
+    pub strict_eku: Option<bool>,
+}
+
+/// Something found about the signing material that does not stop signing.
+#[napi(object)]
+pub struct MaterialFinding {
+    /// Stable code: `NO_SUBJECT_ALT_NAME`, `CHAIN_ENDS_WITHOUT_ROOT`, `NO_CODE_SIGNING_EKU`.
+    pub code: String,
+    /// What it means.
+    pub message: String,
+}
+
+/// `strictEku` as the core's check.
+fn eku_check(strict: Option<bool>) -> ironsign::EkuCheck {
+    if strict.unwrap_or(false) { ironsign::EkuCheck::Strict } else { ironsign::EkuCheck::Warn }
 }
 
 /// A private key with its optional signing certificate and chain.
@@ -134,8 +153,13 @@ impl Signer {
     #[napi(factory)]
     pub fn from_pkcs11_uri(env: &Env, uri: String, options: Option<Pkcs11Options>) -> Result<Signer> {
         sync(env, || {
-            let options =
-                options.unwrap_or(Pkcs11Options { module_path: None, pin: None, certificate: None, chain: None });
+            let options = options.unwrap_or(Pkcs11Options {
+                module_path: None,
+                pin: None,
+                certificate: None,
+                chain: None,
+                strict_eku: None,
+            });
             let parsed = ironsign::Pkcs11Uri::parse(&uri)?;
             let pin = options.pin.as_ref().map(|p| Zeroizing::new(String::from_utf8_lossy(&bytes(p)).into_owned()));
             let module = options.module_path.as_deref().map(std::path::Path::new);
@@ -150,7 +174,12 @@ impl Signer {
                     Some(c) => Certificate::from_pem_many(&bytes(c), "chain", ironsign::pki::DEFAULT_MAX_CHAIN)?,
                     None => Vec::new(),
                 };
-                material = material.with_certificate(cert, chain, std::time::SystemTime::now())?;
+                material = material.with_certificate_checked(
+                    cert,
+                    chain,
+                    std::time::SystemTime::now(),
+                    eku_check(options.strict_eku),
+                )?;
             } else if options.chain.is_some() {
                 return Err(invalid_argument("chain", "a chain needs a certificate"));
             }
@@ -176,13 +205,25 @@ impl Signer {
     /// Warnings about the signing material (e.g. a certificate without SAN).
     #[napi(getter)]
     pub fn warnings(&self) -> Vec<String> {
-        self.material.warnings().to_vec()
+        self.material.warnings()
+    }
+
+    /// The same findings with their stable codes (`NO_SUBJECT_ALT_NAME`,
+    /// `CHAIN_ENDS_WITHOUT_ROOT`, `NO_CODE_SIGNING_EKU`).
+    #[napi(getter)]
+    pub fn findings(&self) -> Vec<MaterialFinding> {
+        self.material
+            .findings()
+            .iter()
+            .map(|f| MaterialFinding { code: f.code().into(), message: f.to_string() })
+            .collect()
     }
 }
 
 impl Signer {
     fn load(key: &[u8], what: &str, options: Option<SignerOptions>) -> std::result::Result<Signer, ironsign::Error> {
-        let options = options.unwrap_or(SignerOptions { certificate: None, chain: None, password: None });
+        let options =
+            options.unwrap_or(SignerOptions { certificate: None, chain: None, password: None, strict_eku: None });
         let password = options.password.as_ref().map(|p| Zeroizing::new(bytes(p)));
         let signer = KeyPairSigner::from_pem(key, password.as_ref().map(|p| p.as_slice()), what)?;
         let mut material = SigningMaterial::new(Arc::new(signer));
@@ -192,7 +233,12 @@ impl Signer {
                 Some(c) => Certificate::from_pem_many(&bytes(c), "chain", ironsign::pki::DEFAULT_MAX_CHAIN)?,
                 None => Vec::new(),
             };
-            material = material.with_certificate(cert, chain, std::time::SystemTime::now())?;
+            material = material.with_certificate_checked(
+                cert,
+                chain,
+                std::time::SystemTime::now(),
+                eku_check(options.strict_eku),
+            )?;
         } else if options.chain.is_some() {
             return Err(invalid_argument("chain", "a chain needs a certificate"));
         }

@@ -303,6 +303,7 @@ impl RegistryClient {
                     .ok_or_else(|| invalid_argument("plan", "unknown or already applied planId"))?;
                 let options = GcOptions {
                     include_untagged: plan.include_untagged,
+                    registry_flavor: plan.registry_flavor,
                     older_than: plan.older_than_seconds.map(std::time::Duration::from_secs),
                     max_workers: max_workers.map_or(8, |n| n as usize),
                     ..Default::default()

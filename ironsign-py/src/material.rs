@@ -4,7 +4,7 @@ use crate::convert::{OneOrMany, Secret, path_name, read_file};
 use crate::errors::{IntoPyResult, invalid_argument};
 use crate::results::{CertificateSummary, SignedImage, VerificationResult};
 use ironsign::pki::DEFAULT_MAX_CHAIN;
-use ironsign::{Certificate, Error, KeyPairSigner, Policy, PolicySpec, PublicKey, SigningMaterial};
+use ironsign::{Certificate, EkuCheck, Error, KeyPairSigner, Policy, PolicySpec, PublicKey, SigningMaterial};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use std::collections::BTreeMap;
@@ -20,10 +20,16 @@ pub struct PySigner {
     pub material: Arc<SigningMaterial>,
 }
 
+/// `strict_eku=` as the core's check.
+fn eku_check(strict: bool) -> EkuCheck {
+    if strict { EkuCheck::Strict } else { EkuCheck::Warn }
+}
+
 fn material(
     signer: KeyPairSigner,
     certificate: Option<(Vec<u8>, String)>,
     chain: Option<(Vec<u8>, String)>,
+    eku: EkuCheck,
 ) -> Result<SigningMaterial, Error> {
     let material = SigningMaterial::new(Arc::new(signer));
     match (certificate, chain) {
@@ -35,7 +41,7 @@ fn material(
                 Some((pem, name)) => Certificate::from_pem_many(&pem, &name, DEFAULT_MAX_CHAIN)?,
                 None => Vec::new(),
             };
-            Ok(material.with_certificate(cert, chain, std::time::SystemTime::now())?)
+            Ok(material.with_certificate_checked(cert, chain, std::time::SystemTime::now(), eku)?)
         }
     }
 }
@@ -45,21 +51,23 @@ impl PySigner {
     /// Loads a private key file (PKCS#8, SEC1, PKCS#1, encrypted PKCS#8 or cosign's encrypted
     /// format), with the code-signing certificate for it and that certificate's chain
     /// (intermediates, then the root). An encrypted key needs `password`; none is read from the
-    /// environment.
+    /// environment. A certificate whose extended key usage lacks codeSigning is accepted with a
+    /// finding (see `findings`) unless `strict_eku`.
     #[staticmethod]
-    #[pyo3(signature = (path, *, certificate = None, chain = None, password = None))]
+    #[pyo3(signature = (path, *, certificate = None, chain = None, password = None, strict_eku = false))]
     fn from_key_file(
         py: Python<'_>,
         path: PathBuf,
         certificate: Option<PathBuf>,
         chain: Option<PathBuf>,
         password: Option<Secret>,
+        strict_eku: bool,
     ) -> PyResult<Self> {
         let load = || -> Result<SigningMaterial, Error> {
             let signer = KeyPairSigner::from_file(&path, password.as_ref().map(|p| p.0.as_slice()))?;
             let certificate = certificate.map(|p| Ok::<_, Error>((read_file(&p)?, path_name(&p)))).transpose()?;
             let chain = chain.map(|p| Ok::<_, Error>((read_file(&p)?, path_name(&p)))).transpose()?;
-            material(signer, certificate, chain)
+            material(signer, certificate, chain, eku_check(strict_eku))
         };
         // Decrypting a cosign key runs scrypt: release the GIL.
         let material = py.detach(load).py_err(py)?;
@@ -68,13 +76,14 @@ impl PySigner {
 
     /// Like `from_key_file`, from PEM bytes (the certificate may be PEM or DER).
     #[staticmethod]
-    #[pyo3(signature = (key, *, certificate = None, chain = None, password = None))]
+    #[pyo3(signature = (key, *, certificate = None, chain = None, password = None, strict_eku = false))]
     fn from_key_pem(
         py: Python<'_>,
         key: Vec<u8>,
         certificate: Option<Vec<u8>>,
         chain: Option<Vec<u8>>,
         password: Option<Secret>,
+        strict_eku: bool,
     ) -> PyResult<Self> {
         let key = zeroize::Zeroizing::new(key);
         let load = || -> Result<SigningMaterial, Error> {
@@ -83,6 +92,7 @@ impl PySigner {
                 signer,
                 certificate.map(|c| (c, "certificate".to_owned())),
                 chain.map(|c| (c, "certificate chain".to_owned())),
+                eku_check(strict_eku),
             )
         };
         let material = py.detach(load).py_err(py)?;
@@ -94,7 +104,7 @@ impl PySigner {
     /// used when the URI has none (nothing is read from the environment). The certificate is read
     /// from the token unless `certificate` is given.
     #[staticmethod]
-    #[pyo3(signature = (uri, *, module_path = None, pin = None, certificate = None, chain = None))]
+    #[pyo3(signature = (uri, *, module_path = None, pin = None, certificate = None, chain = None, strict_eku = false))]
     fn from_pkcs11_uri(
         py: Python<'_>,
         uri: String,
@@ -102,6 +112,7 @@ impl PySigner {
         pin: Option<Secret>,
         certificate: Option<PathBuf>,
         chain: Option<PathBuf>,
+        strict_eku: bool,
     ) -> PyResult<Self> {
         let load = || -> Result<SigningMaterial, Error> {
             let parsed = ironsign::Pkcs11Uri::parse(&uri)?;
@@ -122,7 +133,12 @@ impl PySigner {
                         Some(p) => Certificate::from_pem_many(&read_file(&p)?, &path_name(&p), DEFAULT_MAX_CHAIN)?,
                         None => Vec::new(),
                     };
-                    Ok(material.with_certificate(cert, chain, std::time::SystemTime::now())?)
+                    Ok(material.with_certificate_checked(
+                        cert,
+                        chain,
+                        std::time::SystemTime::now(),
+                        eku_check(strict_eku),
+                    )?)
                 }
             }
         };
@@ -152,7 +168,18 @@ impl PySigner {
     /// Warnings found when the material was assembled (e.g. a certificate without a SAN).
     #[getter]
     fn warnings(&self) -> Vec<String> {
-        self.material.warnings().to_vec()
+        self.material.warnings()
+    }
+
+    /// The same findings with their stable codes: `{"code": "NO_CODE_SIGNING_EKU", "message": …}`
+    /// (`NO_SUBJECT_ALT_NAME`, `CHAIN_ENDS_WITHOUT_ROOT`, `NO_CODE_SIGNING_EKU`).
+    #[getter]
+    fn findings(&self) -> Vec<BTreeMap<&'static str, String>> {
+        self.material
+            .findings()
+            .iter()
+            .map(|f| BTreeMap::from([("code", f.code().to_owned()), ("message", f.to_string())]))
+            .collect()
     }
 
     fn __repr__(&self) -> String {

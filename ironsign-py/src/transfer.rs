@@ -231,7 +231,12 @@ impl Client {
     ) -> impl Future<Output = Result<ironsign::GcReport, Error>> + Send + 'static {
         let client = self.inner.clone();
         async move {
-            let options = GcOptions { include_untagged: plan.include_untagged, max_workers, ..Default::default() };
+            let options = GcOptions {
+                include_untagged: plan.include_untagged,
+                registry_flavor: plan.registry_flavor,
+                max_workers,
+                ..Default::default()
+            };
             let options =
                 GcOptions { older_than: plan.older_than_seconds.map(std::time::Duration::from_secs), ..options };
             on_blocking_thread("gc_apply", move |h| Ok(h.block_on(ironsign::gc::execute(&client, &plan, &options))))

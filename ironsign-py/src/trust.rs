@@ -74,8 +74,9 @@ impl PyTrustConfig {
     #[getter]
     fn policy(&self) -> PyPolicy {
         let description = match self.config.identity() {
-            ironsign::trust_config::SignerIdentity::San(s) => format!("identity={s:?}"),
-            ironsign::trust_config::SignerIdentity::SanRegex(r) => format!("identity_regexp={r:?}"),
+            Some(ironsign::trust_config::SignerIdentity::San(s)) => format!("identity={s:?}"),
+            Some(ironsign::trust_config::SignerIdentity::SanRegex(r)) => format!("identity_regexp={r:?}"),
+            None => format!("keys={}", self.config.keys().len()),
         };
         PyPolicy::from_policy(self.config.policy(), description)
     }

@@ -98,3 +98,33 @@ def test_instructions_for_every_format(tmp_path: Path, pki: Path, registry: str)
         ironsign.instructions("cosign", config, "registry.example/elsewhere/app:1")
     with pytest.raises(ironsign.InputError):
         ironsign.instructions("helm", config)  # type: ignore[arg-type]
+
+
+def test_a_certificate_without_code_signing_and_a_key_anchored_config(
+    tmp_path: Path, pki: Path, registry: str, client: ironsign.RegistryClient, signer: ironsign.Signer,
+    new_image: Callable[..., Image],
+) -> None:  # fmt: skip
+    # serverAuth/clientAuth only (DoD-shaped): accepted with a finding, refused with strict_eku.
+    dod = ironsign.Signer.from_key_file(pki / "dod-leaf.key", certificate=pki / "dod-leaf.pem", chain=pki / "dod-chain.pem")
+    assert [f["code"] for f in dod.findings] == ["NO_CODE_SIGNING_EKU"]
+    assert "verification by the public key works" in dod.findings[0]["message"]
+    with pytest.raises(ironsign.CertificateError) as info:
+        ironsign.Signer.from_key_file(
+            pki / "dod-leaf.key", certificate=pki / "dod-leaf.pem", chain=pki / "dod-chain.pem", strict_eku=True
+        )
+    assert info.value.code == "CERT_NO_CODE_SIGNING"
+    dod_image, other_image = new_image(), new_image()
+    client.sign(dod_image.ref, dod)
+    client.sign(other_image.ref, signer)  # another key, with a valid chain under a root not configured
+    config_path = tmp_path / "keys.yaml"
+    config_path.write_text(f'version: 1\nimages: ["{registry}/py/*"]\nkeys: [{{file: {pki / "dod-leaf.pub"}}}]\n')
+    config = ironsign.TrustConfig.from_file(config_path)
+    result = client.verify_with_trust_config(dod_image.ref, config)
+    assert result.to_dict()["signature"]["signatures"][0]["signer"]["kind"] == "key"
+    with pytest.raises(ironsign.NoMatchingSignatureError):
+        client.verify_with_trust_config(other_image.ref, config)
+    with pytest.raises(ironsign.InputError) as bad:
+        ironsign.TrustConfig.from_text(
+            "version: 1\nimages: [r.example/a/*]\nkeys: [{file: dod-leaf.pub}]\nidentity: {san: a@b}\n", base_dir=pki
+        )
+    assert bad.value.code == "INVALID_TRUST_CONFIG" and "identity" in str(bad.value)

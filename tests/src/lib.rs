@@ -53,6 +53,19 @@ pub enum RegistryKind {
     /// Anonymous, plain HTTP, with the OCI 1.1 referrers API (go-containerregistry's registry;
     /// the others are distribution 2.8, which has none and gets the referrers tag schema).
     Referrers,
+    /// olareg (pinned in scripts/peer-tools): anonymous, plain HTTP, the OCI 1.1 referrers API,
+    /// deletion and its own garbage collection (`scripts/registry gc`).
+    Olareg,
+}
+
+impl RegistryKind {
+    /// The registries with the OCI 1.1 referrers API; the others get the referrers tag schema.
+    pub const WITH_REFERRERS_API: [RegistryKind; 2] = [RegistryKind::Referrers, RegistryKind::Olareg];
+
+    /// Whether the registry answers the OCI 1.1 referrers API.
+    pub fn has_referrers_api(self) -> bool {
+        Self::WITH_REFERRERS_API.contains(&self)
+    }
 }
 
 /// Basic-auth credentials of [`RegistryKind::Basic`].
@@ -69,6 +82,7 @@ pub fn registry(kind: RegistryKind) -> String {
         RegistryKind::Basic => ("IRONSIGN_TEST_REGISTRY_BASIC", "e2e-basic"),
         RegistryKind::Tls => ("IRONSIGN_TEST_REGISTRY_TLS", "e2e-tls"),
         RegistryKind::Referrers => ("IRONSIGN_TEST_REGISTRY_REFERRERS", "e2e-referrers"),
+        RegistryKind::Olareg => ("IRONSIGN_TEST_REGISTRY_OLAREG", "e2e-olareg"),
     };
     if let Ok(addr) = std::env::var(var) {
         return addr;
@@ -83,10 +97,70 @@ pub fn registry(kind: RegistryKind) -> String {
                 RegistryKind::Basic => vec!["start", name, "--htpasswd", &htpasswd],
                 RegistryKind::Tls => vec!["start", name, "--tls", &cert, &key],
                 RegistryKind::Referrers => vec!["start", name, "--referrers-api"],
+                RegistryKind::Olareg => vec!["start", name, "--olareg"],
             };
             run_script("registry", &args)
         })
         .clone()
+}
+
+/// Starts a registry of our own for one test (`scripts/registry start NAME ARGS…`), stopped when
+/// dropped: for tests that restart or garbage-collect it.
+pub struct OwnRegistry {
+    name: String,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+}
+
+impl OwnRegistry {
+    /// Starts `name` (made unique) with `args` (e.g. `--olareg`).
+    pub fn start(name: &str, args: &[&str]) -> Self {
+        let name = unique_repo(name).replace('/', "-");
+        let mut all = vec!["start", name.as_str()];
+        all.extend_from_slice(args);
+        let addr = run_script("registry", &all);
+        OwnRegistry { name, addr }
+    }
+
+    /// Runs the registry's own garbage collection now (`scripts/registry gc`).
+    pub fn collect_garbage(&self) {
+        run_script("registry", &["gc", &self.name]);
+    }
+}
+
+impl Drop for OwnRegistry {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/registry")).args(["stop", &self.name]).output();
+    }
+}
+
+/// A registry tool pinned in scripts/peer-tools and installed by scripts/install-deps:
+/// `$IRONSIGN_TOOLS/<name>-<version>/<bin>`, where `variable` names the version.
+pub fn peer_tool(name: &str, variable: &str, bin: &str) -> PathBuf {
+    let pins = include_str!("../../scripts/peer-tools");
+    let version = pins
+        .lines()
+        .find_map(|line| line.strip_prefix(variable)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("scripts/peer-tools pins no {variable}"));
+    let path = tools_dir().join(format!("{name}-{version}")).join(bin);
+    assert!(path.exists(), "{} is missing: run scripts/install-deps", path.display());
+    path
+}
+
+/// oras (the ORAS CLI).
+pub fn oras_bin() -> PathBuf {
+    peer_tool("oras", "ORAS_VERSION", "oras")
+}
+
+/// regctl (regclient's CLI).
+pub fn regctl_bin() -> PathBuf {
+    peer_tool("regctl", "REGCTL_VERSION", "regctl")
+}
+
+fn tools_dir() -> PathBuf {
+    std::env::var_os("IRONSIGN_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/ironsign/tools"))
 }
 
 /// The `ironsign` binary of this build (scripts/test builds it before the tests).
@@ -113,9 +187,7 @@ impl Cosign {
 
     /// The binary, installed by scripts/install-deps.
     pub fn bin(self) -> PathBuf {
-        let tools = std::env::var_os("IRONSIGN_TOOLS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/ironsign/tools"));
+        let tools = tools_dir();
         let version = match self {
             Cosign::V2 => "v2.6.5",
             Cosign::V3 => "v3.1.3",
@@ -230,6 +302,51 @@ pub fn push_minimal_image(client: &RegistryClient, reference: &ImageReference) {
             .await
             .expect("manifest");
     });
+}
+
+/// A tool that scripts/install-deps built into `$IRONSIGN_TOOLS/NAME-VERSION/NAME`.
+pub fn tool(name: &str, version: &str) -> PathBuf {
+    let tools = std::env::var_os("IRONSIGN_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/ironsign/tools"));
+    let bin = tools.join(format!("{name}-{version}/{name}"));
+    assert!(bin.exists(), "{} is missing: run scripts/install-deps", bin.display());
+    bin
+}
+
+/// The TLS test registry's CA, as Go programs are told about it (`SSL_CERT_FILE`).
+pub fn tls_ca() -> String {
+    pki_file("tls-ca.pem")
+}
+
+/// A client that trusts the TLS test registry.
+pub fn tls_client() -> RegistryClient {
+    let options = RegistryOptions {
+        ca_certificates_pem: vec![std::fs::read(tls_ca()).expect("tls-ca.pem")],
+        ..RegistryOptions::default()
+    };
+    RegistryClient::new(options).expect("client")
+}
+
+/// Pushes an image with a unique config to `reference` (a tag) and returns it by digest.
+pub fn push_unique_image(client: &RegistryClient, reference: &str) -> String {
+    let reference = ImageReference::parse(reference).expect("reference");
+    let tag = reference.tag.clone().expect("tag");
+    let config = format!("{{\"architecture\":\"amd64\",\"os\":\"linux\",\"comment\":\"{}\"}}", unique_repo("x"));
+    block_on(async {
+        let config_digest = client.put_blob(&reference.location, config.as_bytes()).await.expect("config");
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","size":{},"digest":"{config_digest}"}},"layers":[]}}"#,
+            cosign::OCI_MANIFEST,
+            cosign::OCI_CONFIG,
+            config.len()
+        );
+        client
+            .put_manifest(&reference.location, &tag, manifest.as_bytes(), cosign::OCI_MANIFEST)
+            .await
+            .expect("manifest");
+        format!("{}@{}", reference.repository_name(), Digest::sha256(manifest.as_bytes()))
+    })
 }
 
 /// A unique repository name for a test.
@@ -441,4 +558,55 @@ impl Drop for PrivateRegistry {
             .env("IRONSIGN_STATE", self.state.path())
             .output();
     }
+}
+
+/// Signs `image` with the test leaf, its certificate and chain (`extra`: more `sign` flags, e.g.
+/// `--bundle-format`).
+pub fn sign_with_chain(image: &str, extra: &[&str]) {
+    let (key, cert, chain) = (pki_file("leaf.key"), pki_file("leaf.pem"), pki_file("chain.pem"));
+    let mut args = vec!["sign", "--key", &key, "--certificate", &cert, "--certificate-chain", &chain];
+    args.extend_from_slice(extra);
+    args.push(image);
+    ironsign(&args).ok();
+}
+
+/// Attests a scanner predicate of type `custom` on `image` with the test leaf, certificate and
+/// chain (`extra`: more `attest` flags).
+pub fn attest_with_chain(image: &str, extra: &[&str]) {
+    let (key, cert, chain) = (pki_file("leaf.key"), pki_file("leaf.pem"), pki_file("chain.pem"));
+    let dir = tempfile::tempdir().unwrap();
+    let predicate = dir.path().join("predicate.json");
+    std::fs::write(&predicate, r#"{"scanner":{"uri":"pkg:github/aquasecurity/trivy","version":"0.50.0"}}"#).unwrap();
+    let p = predicate.to_str().unwrap();
+    let mut args = vec!["attest", "--key", &key, "--certificate", &cert, "--certificate-chain", &chain];
+    args.extend(["--type", "custom", "--predicate", p]);
+    args.extend_from_slice(extra);
+    args.push(image);
+    ironsign(&args).ok();
+}
+
+/// Attaches a small SPDX SBOM to `image` (the `.sbom` tag).
+pub fn attach_test_sbom(image: &str) {
+    attach_named_sbom(image, "app");
+}
+
+/// Attaches a small SPDX SBOM of the package `name` to `image`: SBOMs of different names are
+/// different manifests (the same SBOM attached to two images is one manifest under two tags).
+pub fn attach_named_sbom(image: &str, name: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let sbom = dir.path().join("sbom.spdx.json");
+    let document = serde_json::json!({"spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0",
+        "SPDXID": "SPDXRef-DOCUMENT", "name": name, "documentNamespace": format!("https://example.com/{name}"),
+        "creationInfo": {"created": "2024-01-01T00:00:00Z", "creators": ["Tool: test"]}, "packages": []});
+    std::fs::write(&sbom, serde_json::to_vec(&document).unwrap()).unwrap();
+    ironsign(&["attach", "sbom", "--sbom", sbom.to_str().unwrap(), "--type", "spdx", image]).ok();
+}
+
+/// `ironsign verify` of `image` under the test root for the test leaf's identity.
+pub fn verify_with_root(image: &str, extra: &[&str]) -> Run {
+    let root = pki_file("root.pem");
+    let mut args = vec!["verify", "--ca-roots", &root, "--certificate-identity", "signer@example.com"];
+    args.extend_from_slice(extra);
+    args.push(image);
+    ironsign(&args)
 }

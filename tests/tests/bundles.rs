@@ -1,5 +1,5 @@
 //! Sigstore bundle v0.3 referrers, cosign v3's default format, both ways and on both kinds of
-//! registry: go-containerregistry's registry, which has the OCI 1.1 referrers API, and
+//! registry: go-containerregistry's registry and olareg, which have the OCI 1.1 referrers API, and
 //! distribution 2.8 (Debian's docker-registry), which has not and gets the `sha256-<hex>`
 //! referrers tag. cosign v3 signs and attests in bundle form and ironsign verifies; ironsign writes
 //! bundles and cosign v3 verifies; every new check fails closed.
@@ -18,7 +18,8 @@ const SIGN_TYPE: &str = "https://sigstore.dev/cosign/sign/v1";
 /// then email, cosign.md §6.2).
 const URI_SAN: &str = "https://ci.example.com/pipelines/signer";
 
-const BOTH: [RegistryKind; 2] = [RegistryKind::Referrers, RegistryKind::Plain];
+/// Both kinds of registry: with the referrers API (two implementations) and without.
+const BOTH: [RegistryKind; 3] = [RegistryKind::Referrers, RegistryKind::Olareg, RegistryKind::Plain];
 
 /// cosign's inputs for a private PKI without Rekor or Fulcio: the test key in cosign's format,
 /// an empty signing config (no log, no TSA), a trusted root whose "Fulcio" CA is the test chain
@@ -109,7 +110,7 @@ fn ironsign_verifies_cosign_v3_bundles() {
         let tags = tags_of(&image);
         assert!(!tags.iter().any(|t| t.ends_with(".sig") || t.ends_with(".att")), "{kind:?}: {tags:?}");
         let fallback = digest_of(&image).attachment_tag("");
-        assert_eq!(tags.contains(&fallback), kind == RegistryKind::Plain, "{kind:?}: {tags:?}");
+        assert_eq!(tags.contains(&fallback), !kind.has_referrers_api(), "{kind:?}: {tags:?}");
 
         let r = verify_identity(&image, "root.pem", "signer@example.com").ok().json();
         assert_eq!(formats(&r, "signatures"), ["sigstore_bundle"], "{kind:?}: {r}");
@@ -187,8 +188,7 @@ fn cosign_v3_verifies_ironsign_bundles() {
         args.extend(["--certificate-chain", &chain, "-a", "team=ib", "-o", "json", &image]);
         let report = ironsign(&args).ok().json();
         assert_eq!(report["signatures"][0]["format"], "sigstore_bundle");
-        let expected_tag =
-            if kind == RegistryKind::Plain { digest_of(&image).attachment_tag("") } else { String::new() };
+        let expected_tag = if kind.has_referrers_api() { String::new() } else { digest_of(&image).attachment_tag("") };
         assert_eq!(report["signatures"][0]["tag"], expected_tag.as_str(), "{kind:?}: {report}");
         ironsign(&["sign", "--registry-referrers-mode", "oci-1-1", "--key", &key, &image]).ok();
         let mut args = vec!["attest", "--bundle-format", "--key", &key, "--certificate", &cert];

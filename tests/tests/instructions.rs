@@ -5,55 +5,10 @@
 //! ClusterImagePolicy and TrustRoot, containers/image with the generated policy.json, and
 //! `ironsign verify --trust-config`: pass, fail, fail.
 
-use ironsign::cosign;
-use ironsign::{ImageReference, RegistryClient, RegistryOptions};
+use ironsign::ImageReference;
 use ironsign_e2e::*;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-
-/// The registry TLS CA, as Go programs are told about it.
-fn tls_ca() -> String {
-    pki_file("tls-ca.pem")
-}
-
-fn tls_client() -> RegistryClient {
-    let options = RegistryOptions {
-        ca_certificates_pem: vec![std::fs::read(tls_ca()).expect("tls-ca.pem")],
-        ..RegistryOptions::default()
-    };
-    RegistryClient::new(options).expect("client")
-}
-
-/// A tool built by scripts/install-deps.
-fn tool(name: &str, version: &str) -> PathBuf {
-    let tools = std::env::var_os("IRONSIGN_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/ironsign/tools"));
-    let bin = tools.join(format!("{name}-{version}/{name}"));
-    assert!(bin.exists(), "{} is missing: run scripts/install-deps", bin.display());
-    bin
-}
-
-/// Pushes an image with a unique config to `reference` (a tag) and returns it by digest.
-fn push_unique_image(client: &RegistryClient, reference: &str) -> String {
-    let reference = ImageReference::parse(reference).expect("reference");
-    let tag = reference.tag.clone().expect("tag");
-    let config = format!("{{\"architecture\":\"amd64\",\"os\":\"linux\",\"comment\":\"{}\"}}", unique_repo("x"));
-    block_on(async {
-        let config_digest = client.put_blob(&reference.location, config.as_bytes()).await.expect("config");
-        let manifest = format!(
-            r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","size":{},"digest":"{config_digest}"}},"layers":[]}}"#,
-            cosign::OCI_MANIFEST,
-            cosign::OCI_CONFIG,
-            config.len()
-        );
-        client
-            .put_manifest(&reference.location, &tag, manifest.as_bytes(), cosign::OCI_MANIFEST)
-            .await
-            .expect("manifest");
-        format!("{}@{}", reference.repository_name(), ironsign::Digest::sha256(manifest.as_bytes()))
-    })
-}
 
 /// The three images and the trust configuration that covers them.
 struct Fixture {

@@ -626,8 +626,14 @@ fn clean_removes_the_attachments_of_a_deleted_image() {
 
 #[test]
 fn tree_and_clean_use_the_referrers_api_when_the_registry_has_one() {
+    for kind in RegistryKind::WITH_REFERRERS_API {
+        tree_and_clean_use_the_referrers_api_of(kind);
+    }
+}
+
+fn tree_and_clean_use_the_referrers_api_of(kind: RegistryKind) {
     let repo = unique_repo("referrers-api");
-    let (tagged, by_digest) = push_image_to(&registry(RegistryKind::Referrers), &repo, &[]);
+    let (tagged, by_digest) = push_image_to(&registry(kind), &repo, &[]);
     sign(&by_digest, "leaf.key", Some("leaf.pem"), &[]);
     let subject = digest_of(&by_digest);
     let loc = ImageReference::parse(&by_digest).unwrap().location;
@@ -639,7 +645,7 @@ fn tree_and_clean_use_the_referrers_api_when_the_registry_has_one() {
     // Three referrers listed by the API (which names the config media type as their artifact
     // type: the manifests are read for theirs); no fallback tag exists.
     let t = tree_json(&tagged, &[]);
-    assert_eq!(t["referrers"]["source"], "api", "{t}");
+    assert_eq!(t["referrers"]["source"], "api", "{kind:?}: {t}");
     assert!(t["referrers"].get("fallback_tag").is_none());
     let entries = t["referrers"]["entries"].as_array().unwrap();
     let listed: BTreeSet<String> = entries.iter().map(|e| e["digest"].as_str().unwrap().to_owned()).collect();
@@ -652,7 +658,7 @@ fn tree_and_clean_use_the_referrers_api_when_the_registry_has_one() {
     let r = ironsign(&["clean", "--force", "--type", "referrer", "--output", "json", &by_digest]).ok().json();
     let removed: BTreeSet<String> =
         r["removed"].as_array().unwrap().iter().map(|e| e["digest"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(removed, pushed);
+    assert_eq!(removed, pushed, "{kind:?}");
     let t = tree_json(&tagged, &[]);
     assert_eq!(t["referrers"]["source"], "api");
     assert!(t["referrers"]["entries"].as_array().unwrap().is_empty());
@@ -697,12 +703,12 @@ fn gc_and_tree_work_on_an_image_layout() {
 /// An SBOM attached to a live image as an OCI 1.1 referrer, then signed the legacy way, and the
 /// signature of a referrer of that SBOM: `gc --include-untagged` keeps both (their subjects are
 /// reachable as referrers of a tagged image), and still collects what a moved tag left behind.
-/// On distribution 2.8 the referrers are listed by fallback indexes, on the other registry by its
-/// referrers API (no fallback tag is written there).
+/// On distribution 2.8 the referrers are listed by fallback indexes, on the other registries by
+/// their referrers API (no fallback tag is written there).
 fn gc_keeps_the_attachments_of_live_referrers(kind: RegistryKind) {
     let repo = unique_repo("gc-referrers");
     let addr = registry(kind);
-    let fallback = kind != RegistryKind::Referrers;
+    let fallback = !kind.has_referrers_api();
     let (tagged, old) = push_image_to(&addr, &repo, &[]);
     sign(&old, "leaf.key", Some("leaf.pem"), &[]);
     let (_, live) = push_image_to(&addr, &repo, &[]); // moves v1: `old` is untagged now
@@ -758,4 +764,9 @@ fn gc_keeps_the_attachments_of_live_referrers_with_the_fallback_tag_schema() {
 #[test]
 fn gc_keeps_the_attachments_of_live_referrers_with_the_referrers_api() {
     gc_keeps_the_attachments_of_live_referrers(RegistryKind::Referrers);
+}
+
+#[test]
+fn gc_keeps_the_attachments_of_live_referrers_on_olareg() {
+    gc_keeps_the_attachments_of_live_referrers(RegistryKind::Olareg);
 }

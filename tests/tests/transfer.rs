@@ -12,56 +12,6 @@ const VULN: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
 const BUNDLE_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 const PASSWORD: &str = "transfer-pw";
 
-fn sign(image: &str, extra: &[&str]) {
-    let (key, cert, chain) = (pki_file("leaf.key"), pki_file("leaf.pem"), pki_file("chain.pem"));
-    let mut args = vec!["sign", "--key", &key, "--certificate", &cert, "--certificate-chain", &chain];
-    args.extend_from_slice(extra);
-    args.push(image);
-    ironsign(&args).ok();
-}
-
-fn attest(image: &str) {
-    let (key, cert, chain) = (pki_file("leaf.key"), pki_file("leaf.pem"), pki_file("chain.pem"));
-    let dir = tempfile::tempdir().unwrap();
-    let predicate = dir.path().join("predicate.json");
-    std::fs::write(&predicate, r#"{"scanner":{"uri":"pkg:github/aquasecurity/trivy","version":"0.50.0"}}"#).unwrap();
-    let p = predicate.to_str().unwrap();
-    ironsign(&[
-        "attest",
-        "--key",
-        &key,
-        "--certificate",
-        &cert,
-        "--certificate-chain",
-        &chain,
-        "--type",
-        "custom",
-        "--predicate",
-        p,
-        image,
-    ])
-    .ok();
-}
-
-fn attach_sbom(image: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let sbom = dir.path().join("sbom.spdx.json");
-    std::fs::write(
-        &sbom,
-        r#"{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"app","documentNamespace":"https://example.com/app","creationInfo":{"created":"2024-01-01T00:00:00Z","creators":["Tool: test"]},"packages":[]}"#,
-    )
-    .unwrap();
-    ironsign(&["attach", "sbom", "--sbom", sbom.to_str().unwrap(), "--type", "spdx", image]).ok();
-}
-
-fn ironsign_verify(image: &str, extra: &[&str]) -> Run {
-    let root = pki_file("root.pem");
-    let mut args = vec!["verify", "--ca-roots", &root, "--certificate-identity", "signer@example.com"];
-    args.extend_from_slice(extra);
-    args.push(image);
-    ironsign(&args)
-}
-
 fn cosign(version: Cosign, args: &[&str], dir: &Path) -> Run {
     let mut cmd = std::process::Command::new(version.bin());
     cmd.args(args).current_dir(dir).env("COSIGN_PASSWORD", PASSWORD).env("HOME", dir);
@@ -143,9 +93,9 @@ fn referrer_digests(reference: &str, subject: &Digest) -> (String, BTreeSet<Dige
 /// An image with a signature, an attestation, an SBOM and a bundle referrer, on the plain registry.
 fn signed_image(name: &str) -> (String, String) {
     let (tagged, by_digest) = push_image(&unique_repo(name));
-    sign(&by_digest, &[]);
-    attest(&by_digest);
-    attach_sbom(&by_digest);
+    sign_with_chain(&by_digest, &[]);
+    attest_with_chain(&by_digest, &[]);
+    attach_test_sbom(&by_digest);
     push_bundle_referrer(&by_digest, &digest_of(&by_digest), "source", true);
     (tagged, by_digest)
 }
@@ -171,7 +121,7 @@ fn copy_then_verify_on_the_destination_with_ironsign_and_cosign() {
     let (source, referrers) = referrer_digests(&dst, &subject);
     assert_eq!(source, "fallback_tag");
     assert_eq!(referrers.len(), 1);
-    ironsign_verify(&format!("{dst}:v1"), &[]).ok();
+    verify_with_root(&format!("{dst}:v1"), &[]).ok();
     for version in Cosign::ALL {
         cosign_verify(version, &dst_digest).ok();
     }
@@ -201,7 +151,7 @@ fn copy_to_another_registry_streams_every_platform_and_resumes() {
     let plain = registry(RegistryKind::Plain);
     let repo = unique_repo("multi-src");
     let (tagged, by_digest) = push_image_to(&plain, &repo, &["--platforms", "linux/amd64,linux/arm64"]);
-    sign(&tagged, &["--recursive"]);
+    sign_with_chain(&tagged, &["--recursive"]);
     let index = digest_of(&by_digest);
     let children: Vec<Digest> = block_on(async {
         let m = client().get_manifest(&location(&tagged), index.as_str()).await.unwrap().unwrap();
@@ -221,9 +171,9 @@ fn copy_to_another_registry_streams_every_platform_and_resumes() {
     let mut verify_args = vec![];
     verify_args.extend(creds);
     for child in &children {
-        ironsign_verify(&format!("{dst}@{child}"), &verify_args).ok();
+        verify_with_root(&format!("{dst}@{child}"), &verify_args).ok();
     }
-    ironsign_verify(&format!("{dst}:v1"), &verify_args).ok();
+    verify_with_root(&format!("{dst}:v1"), &verify_args).ok();
     // Resumable: drop one platform's signature on the destination; a re-run copies only it.
     let dst_loc = location(&dst);
     block_on(async {
@@ -263,16 +213,27 @@ fn only_copies_attachments_and_force_overwrites_a_different_tag() {
 
 #[test]
 fn referrers_go_to_the_destination_api_or_its_fallback_index() {
+    for kind in RegistryKind::WITH_REFERRERS_API {
+        referrers_go_to_the_api_of(kind);
+    }
+}
+
+fn referrers_go_to_the_api_of(kind: RegistryKind) {
     // Source without the API (fallback index) to a destination with it: no fallback tag written.
     let (tagged, by_digest) = signed_image("refs-src");
     let subject = digest_of(&by_digest);
-    let dst = format!("{}/{}", registry(RegistryKind::Referrers), unique_repo("refs-dst"));
+    let dst = format!("{}/{}", registry(kind), unique_repo("refs-dst"));
     let report = copy_json(&[&tagged, &dst]);
-    assert_eq!(report["fallback_indexes_written"], 0, "{report}");
+    assert_eq!(report["fallback_indexes_written"], 0, "{kind:?}: {report}");
     let (source, referrers) = referrer_digests(&dst, &subject);
-    assert_eq!(source, "api");
-    assert_eq!(referrers.len(), 1);
-    assert!(!exists(&dst, &subject.attachment_tag("")));
+    assert_eq!(source, "api", "{kind:?}");
+    assert_eq!(referrers.len(), 1, "{kind:?}");
+    assert!(!exists(&dst, &subject.attachment_tag("")), "{kind:?}");
+    // The legacy attachments are tags there too, and verify.
+    for suffix in ["sig", "att", "sbom"] {
+        assert!(exists(&dst, &subject.attachment_tag(suffix)), "{kind:?}: {suffix} missing");
+    }
+    verify_with_root(&format!("{dst}:v1"), &[]).ok();
     // Back from the API to a registry without it: the fallback index is written, and merged
     // with what the destination already lists.
     let back = format!("{}/{}", registry(RegistryKind::Plain), unique_repo("refs-back"));
@@ -281,7 +242,7 @@ fn referrers_go_to_the_destination_api_or_its_fallback_index() {
     assert_eq!(report["fallback_indexes_written"], 1, "{report}");
     let (source, listed) = referrer_digests(&back, &subject);
     assert_eq!(source, "fallback_tag");
-    assert_eq!(listed, referrers.iter().cloned().chain([existing]).collect());
+    assert_eq!(listed, referrers.iter().cloned().chain([existing]).collect(), "{kind:?}");
 }
 
 #[test]
@@ -294,7 +255,7 @@ fn save_then_load_to_another_registry_then_verify() {
     let saved = ironsign(&["save", "--output", "json", "--dir", layout_s, &tagged]).ok().json();
     assert_eq!(saved["digest"], subject.as_str());
     // The layout itself verifies, and skopeo reads it.
-    ironsign_verify(&format!("oci:{layout_s}:v1"), &[]).ok();
+    verify_with_root(&format!("oci:{layout_s}:v1"), &[]).ok();
     let skopeo = run(Path::new("/usr/bin/skopeo"), &["inspect", "--raw", &format!("oci:{layout_s}:v1")], &[]).ok();
     assert_eq!(Digest::sha256(skopeo.stdout.as_bytes()), subject);
     // Load it into another registry.
@@ -307,7 +268,7 @@ fn save_then_load_to_another_registry_then_verify() {
     assert_eq!(loaded["digest"], subject.as_str());
     assert_eq!(loaded["tag"], "v1");
     assert_eq!(loaded["attachments"].as_array().unwrap().len(), 4, "{loaded}");
-    ironsign_verify(&format!("{dst}:v1"), &creds).ok();
+    verify_with_root(&format!("{dst}:v1"), &creds).ok();
     // The same through one tar file, into the plain registry, verified by cosign.
     let tar = dir.path().join("image.tar");
     let tar_s = tar.to_str().unwrap();
@@ -319,6 +280,13 @@ fn save_then_load_to_another_registry_then_verify() {
     for version in Cosign::ALL {
         cosign_verify(version, &format!("{dst}:restored")).ok();
     }
+    // And into olareg: the referrer goes to its referrers API, everything verifies.
+    let dst = format!("{}/{}", registry(RegistryKind::Olareg), unique_repo("load-olareg"));
+    let loaded = ironsign(&["load", "--output", "json", "--tar", tar_s, &dst]).ok().json();
+    assert_eq!(loaded["attachments"].as_array().unwrap().len(), 4, "{loaded}");
+    assert_eq!(referrer_digests(&dst, &subject).0, "api");
+    verify_with_root(&format!("{dst}:v1"), &[]).ok();
+    cosign_verify(Cosign::V2, &format!("{dst}:v1")).ok();
 }
 
 #[test]
@@ -336,7 +304,7 @@ fn cosign_save_then_ironsign_load_then_cosign_verify() {
             loaded["attachments"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
         assert!(kinds.contains("signature") && kinds.contains("attestation"), "{version:?}: {loaded}");
         cosign_verify(version, &format!("{dst}:v9")).ok();
-        ironsign_verify(&format!("{dst}:v9"), &[]).ok();
+        verify_with_root(&format!("{dst}:v9"), &[]).ok();
         // The same directory as a tar made by GNU tar (./-prefixed names, directory entries).
         let tar = dir.path().join("cosign.tar");
         let tar_s = tar.to_str().unwrap();

@@ -111,7 +111,11 @@ pub fn encrypt(pkcs8_der: &[u8], password: &[u8]) -> Result<String, KeyError> {
         ciphertext: B64.encode(ciphertext),
     };
     let json = serde_json::to_vec(&body).expect("serialising a fixed struct");
-    Ok(pem::encode(&pem::Pem::new(SIGSTORE_LABEL, json)))
+    // LF line endings, as cosign writes its key files.
+    Ok(pem::encode_config(
+        &pem::Pem::new(SIGSTORE_LABEL, json),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    ))
 }
 
 #[cfg(test)]

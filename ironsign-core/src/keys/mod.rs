@@ -118,9 +118,13 @@ impl PublicKey {
         Self::from_spki_der(block.contents(), what)
     }
 
-    /// The key as a `PUBLIC KEY` PEM.
+    /// The key as a `PUBLIC KEY` PEM, with LF line endings as cosign writes it (the `pem` crate's
+    /// default is CRLF).
     pub fn to_pem(&self) -> String {
-        pem::encode(&pem::Pem::new("PUBLIC KEY", self.spki_der.clone()))
+        pem::encode_config(
+            &pem::Pem::new("PUBLIC KEY", self.spki_der.clone()),
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        )
     }
 
     /// SubjectPublicKeyInfo DER.
@@ -405,6 +409,15 @@ pub fn generate_cosign_key_pair(password: &[u8]) -> Result<(Zeroizing<String>, S
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn generated_key_files_have_lf_line_endings_as_cosign_writes_them() {
+        let (private_pem, public_pem) = super::generate_cosign_key_pair(b"pw").unwrap();
+        for pem in [private_pem.as_str(), public_pem.as_str()] {
+            assert!(!pem.contains('\r'), "CRLF in {pem:?}");
+            assert!(pem.ends_with("-----\n"), "{pem:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

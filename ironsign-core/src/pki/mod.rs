@@ -296,9 +296,8 @@ impl Certificate {
     }
 
     /// Checks the end-entity usage for code signing: key usage, when present, includes
-    /// digitalSignature (RFC 5280 §4.2.1.3); extended key usage, when present (or always, with
-    /// `require_eku`), includes codeSigning (§4.2.1.12), as cosign and Go's x509 require.
-    pub fn check_code_signing_usage(&self, require_eku: bool) -> Result<(), CertificateError> {
+    /// digitalSignature (RFC 5280 §4.2.1.3); extended key usage as `eku` says (§4.2.1.12).
+    pub fn check_code_signing_usage(&self, eku: EkuRule) -> Result<(), CertificateError> {
         if let Some(ku) = &self.summary.key_usage
             && !ku.iter().any(|u| u == "digitalSignature")
         {
@@ -307,14 +306,30 @@ impl Certificate {
                 found: ku.clone(),
             });
         }
-        match &self.summary.extended_key_usage {
-            Some(eku) if eku.iter().any(|u| u == "codeSigning") => Ok(()),
-            None if !require_eku => Ok(()),
-            other => Err(CertificateError::MissingCodeSigning {
+        match (&self.summary.extended_key_usage, eku) {
+            (Some(found), _) if found.iter().any(|u| u == "codeSigning") => Ok(()),
+            (None, EkuRule::CodeSigningIfPresent) | (_, EkuRule::Any) => Ok(()),
+            (other, _) => Err(CertificateError::MissingCodeSigning {
                 subject: self.subject().into(),
                 found: other.clone().unwrap_or_default(),
             }),
         }
+    }
+
+    /// When this certificate has an extended key usage without codeSigning (the shape of a DoD
+    /// PKI certificate: serverAuth, clientAuth), what will and will not verify its signatures.
+    /// Chain verification by cosign, Kyverno and policy-controller (Go's x509, codeSigning
+    /// required when the extension is present) refuses it; a certificate without the extension is
+    /// accepted by them, so `None` then.
+    pub fn code_signing_eku_gap(&self) -> Option<String> {
+        let eku = self.summary.extended_key_usage.as_ref()?;
+        if eku.iter().any(|u| u == "codeSigning") {
+            return None;
+        }
+        Some(format!(
+            "extended key usage [{}] lacks codeSigning: chain verification (cosign --certificate-chain/--ca-roots, Kyverno and policy-controller keyless, ironsign with roots) refuses its signatures; verification by the public key works (cosign verify --key KEY.pub --insecure-ignore-tlog, ironsign verify --key, a trust configuration with keys)",
+            eku.join(", ")
+        ))
     }
 
     fn is_self_signed(&self) -> bool {
@@ -568,10 +583,10 @@ impl TrustRoot {
         untrusted: &[Certificate],
         at: SystemTime,
         now: SystemTime,
-        require_eku: bool,
+        eku: EkuRule,
         timestamp_needed: bool,
     ) -> Result<Vec<Certificate>, CertificateError> {
-        leaf.check_code_signing_usage(require_eku)?;
+        leaf.check_code_signing_usage(eku)?;
         leaf.check_validity(at, timestamp_needed)?;
         let pool: Vec<&Certificate> = self.intermediates.iter().chain(untrusted).collect();
         let pool_der: Vec<CertificateDer<'_>> = pool.iter().map(|c| c.der.clone()).collect();
@@ -599,7 +614,7 @@ impl TrustRoot {
                 &self.anchors,
                 &pool_der,
                 UnixTime::since_unix_epoch(time),
-                webpki::KeyUsage::required_if_present(CODE_SIGNING_DER),
+                PathEku(eku),
                 revocation,
                 None,
             )
@@ -660,6 +675,42 @@ impl TrustRoot {
             out.push(root.clone());
         }
         out
+    }
+}
+
+/// What the extended key usage of a leaf must allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum EkuRule {
+    /// codeSigning when the certificate has the extension (cosign's and Go's x509 rule).
+    #[default]
+    CodeSigningIfPresent,
+    /// codeSigning, always (`--require-code-signing-eku`).
+    CodeSigning,
+    /// Anything: only for checking, at signing time, that a chain issues a certificate whose
+    /// usage was reported separately (see [`crate::sign::EkuCheck`]). Never used to verify.
+    Any,
+}
+
+/// The usage every certificate on a path must allow when it has an extended key usage: codeSigning
+/// (the leaf's own rule is [`Certificate::check_code_signing_usage`]), or anything for
+/// [`EkuRule::Any`].
+struct PathEku(EkuRule);
+
+impl webpki::ExtendedKeyUsageValidator for PathEku {
+    fn validate(&self, iter: webpki::KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
+        match self.0 {
+            EkuRule::Any => {
+                // Drain so a malformed extension still fails.
+                for id in iter {
+                    id?;
+                }
+                Ok(())
+            }
+            EkuRule::CodeSigningIfPresent | EkuRule::CodeSigning => webpki::ExtendedKeyUsageValidator::validate(
+                &webpki::KeyUsage::required_if_present(CODE_SIGNING_DER),
+                iter,
+            ),
+        }
     }
 }
 

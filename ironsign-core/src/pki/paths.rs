@@ -3,7 +3,7 @@
 //!
 //! An entry records what made the path valid, and is used only where all of it still holds:
 //! - the leaf and the untrusted chain offered with it (the key: their exact DER) and whether the
-//!   codeSigning EKU was required;
+//!   extended key usage rule;
 //! - the trust root, which a [`Verifier`](crate::Verifier) owns and never changes: the cache lives
 //!   in the verifier, so a verifier with other roots, intermediates or CRLs has its own;
 //! - the validity window, the intersection of the validity periods of every certificate on the
@@ -16,7 +16,7 @@
 //! configured roots webpki cannot tell apart) is not cached, since which of them is the anchor
 //! depends on the time.
 
-use super::{Certificate, TrustRoot};
+use super::{Certificate, EkuRule, TrustRoot};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -42,11 +42,11 @@ impl std::fmt::Debug for PathCache {
 struct PathKey {
     leaf: [u8; 32],
     untrusted: [u8; 32],
-    require_eku: bool,
+    eku: EkuRule,
 }
 
 impl PathKey {
-    fn new(leaf: &Certificate, untrusted: &[Certificate], require_eku: bool) -> Self {
+    fn new(leaf: &Certificate, untrusted: &[Certificate], eku: EkuRule) -> Self {
         let sha256 = |data: &[u8]| -> [u8; 32] {
             aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref().try_into().expect("32 bytes")
         };
@@ -56,11 +56,7 @@ impl PathKey {
             chain.update(&(cert.der().len() as u64).to_be_bytes());
             chain.update(cert.der());
         }
-        PathKey {
-            leaf: sha256(leaf.der()),
-            untrusted: chain.finish().as_ref().try_into().expect("32 bytes"),
-            require_eku,
-        }
+        PathKey { leaf: sha256(leaf.der()), untrusted: chain.finish().as_ref().try_into().expect("32 bytes"), eku }
     }
 }
 
@@ -87,17 +83,13 @@ impl PathCache {
             entries.insert(key, CachedPath { path: path.to_vec(), not_before, not_after });
         }
     }
-
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.len()).unwrap_or_default()
-    }
 }
 
 impl TrustRoot {
     /// [`TrustRoot::verify_code_signing`] through `cache`: the leaf's own checks every time, the
-    /// path from the cache when one validated for the same leaf, chain and EKU requirement is
+    /// path from the cache when one validated for the same leaf, chain and EKU rule is
     /// valid at `at` (its CRLs' freshness checked again at `now`), else built and cached.
+    #[allow(clippy::too_many_arguments)] // verify_code_signing's seven, and the cache
     pub(crate) fn verify_code_signing_cached(
         &self,
         cache: &PathCache,
@@ -105,17 +97,17 @@ impl TrustRoot {
         untrusted: &[Certificate],
         at: SystemTime,
         now: SystemTime,
-        require_eku: bool,
+        eku: EkuRule,
         timestamp_needed: bool,
     ) -> Result<Vec<Certificate>, crate::error::CertificateError> {
-        leaf.check_code_signing_usage(require_eku)?;
+        leaf.check_code_signing_usage(eku)?;
         leaf.check_validity(at, timestamp_needed)?;
-        let key = PathKey::new(leaf, untrusted, require_eku);
+        let key = PathKey::new(leaf, untrusted, eku);
         if let Some(path) = cache.get(&key, at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default()) {
             self.check_crls_fresh(&path, now)?;
             return Ok(path);
         }
-        let path = self.verify_code_signing(leaf, untrusted, at, now, require_eku, timestamp_needed)?;
+        let path = self.verify_code_signing(leaf, untrusted, at, now, eku, timestamp_needed)?;
         let anchor_is_unambiguous = path.last().is_some_and(|root| {
             let (subject, key) =
                 (root.parsed.tbs_certificate().subject(), root.parsed.tbs_certificate().subject_public_key_info());

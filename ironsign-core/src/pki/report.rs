@@ -132,9 +132,9 @@ pub fn inspect(certs: &[Certificate], at: SystemTime) -> InspectionReport {
             if s.sans().is_empty() {
                 warn(&mut warnings, "NO_SAN", cert, "no subject alternative name: cosign, Kyverno, policy-controller and podman pin identities only on SANs".into());
             }
-            match &s.extended_key_usage {
-                Some(eku) if !eku.iter().any(|u| u == "codeSigning") => warn(&mut warnings, "NO_CODE_SIGNING_EKU", cert, format!("extended key usage [{}] lacks codeSigning: cosign and ironsign refuse it", eku.join(", "))),
-                None => warn(&mut warnings, "NO_CODE_SIGNING_EKU", cert, "no extended key usage extension: accepted by cosign, refused by ironsign's --require-code-signing-eku".into()),
+            match (&s.extended_key_usage, cert.code_signing_eku_gap()) {
+                (_, Some(gap)) => warn(&mut warnings, "NO_CODE_SIGNING_EKU", cert, gap),
+                (None, _) => warn(&mut warnings, "NO_CODE_SIGNING_EKU", cert, "no extended key usage extension: accepted by cosign, refused by ironsign's --require-code-signing-eku".into()),
                 _ => {}
             }
             if matches!(cert.public_key().map(|k| k.algorithm()), Ok(KeyAlgorithm::EcdsaP384)) {
@@ -194,7 +194,8 @@ pub enum Severity {
 /// One problem found by [`check`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckFinding {
-    /// Stable code: `EXPIRING`, `EXPIRED`, `NOT_YET_VALID`, `KEY_MISMATCH`, `BROKEN_CHAIN`.
+    /// Stable code: `EXPIRING`, `EXPIRED`, `NOT_YET_VALID`, `KEY_MISMATCH`, `BROKEN_CHAIN`,
+    /// `NO_CODE_SIGNING_EKU` (a warning: an extended key usage without codeSigning).
     pub code: &'static str,
     /// How serious.
     pub severity: Severity,
@@ -215,7 +216,8 @@ pub struct CheckReport {
 
 /// Checks a signing certificate and its chain (intermediates, root last) at `at`: expiry within
 /// `warn_days` of the leaf or any CA, anything already out of validity, a key that is not the
-/// certificate's, and a chain that does not lead from the leaf to its root.
+/// certificate's, a chain that does not lead from the leaf to its root, and an extended key usage
+/// without codeSigning (which chain verification by cosign and the admission controllers refuses).
 pub fn check(
     leaf: &Certificate,
     chain: &[Certificate],
@@ -247,6 +249,15 @@ pub fn check(
             )),
             _ => {}
         }
+    }
+    if let Some(gap) = leaf.code_signing_eku_gap() {
+        // Signing works (with a warning) and key-based verification works: a warning, not an error.
+        findings.push(CheckFinding {
+            code: "NO_CODE_SIGNING_EKU",
+            severity: Severity::Warning,
+            subject: leaf.subject().to_owned(),
+            message: gap,
+        });
     }
     if let Some(key) = key
         && super::certificate_matches_key(leaf, key).is_err()

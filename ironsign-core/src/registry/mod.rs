@@ -561,6 +561,7 @@ impl RegistryClient {
             && let ReferrersAnswer::Api(descriptors) =
                 self.remote.get_referrers(registry, repository, digest, limit).await?
         {
+            let descriptors = self.referring_to(location, digest, descriptors).await?;
             return Ok(Referrers { source: ReferrersSource::Api, fallback_index: None, descriptors });
         }
         let tag = digest.attachment_tag("");
@@ -589,6 +590,29 @@ impl RegistryClient {
             }),
             descriptors: index.manifests,
         })
+    }
+}
+
+impl RegistryClient {
+    /// The listed referrers whose manifest names `digest` as its `subject`. A referrers API may
+    /// list more: Harbor's lists every accessory of the digest, including the `.sig` manifests it
+    /// links by tag, which have no subject (goharbor/harbor `src/server/registry/referrers.go`).
+    /// A listed manifest that is gone or unreadable stays, for its reader to judge.
+    async fn referring_to(
+        &self,
+        location: &Location,
+        digest: &Digest,
+        descriptors: Vec<Descriptor>,
+    ) -> Result<Vec<Descriptor>, Error> {
+        let checks = descriptors.into_iter().map(|d| async move {
+            let refers = match self.get_manifest(location, d.digest.as_str()).await? {
+                None => true,
+                Some(fetched) => Manifest::parse(&fetched.bytes, "referrer manifest")
+                    .map_or(true, |m| m.subject.as_ref().map(|s| &s.digest) == Some(digest)),
+            };
+            Ok::<_, Error>(refers.then_some(d))
+        });
+        Ok(join_bounded(checks, 8).await?.into_iter().flatten().collect())
     }
 }
 

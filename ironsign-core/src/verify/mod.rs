@@ -172,6 +172,15 @@ impl Policy {
         self
     }
 
+    /// The extended key usage the leaf must allow under this policy.
+    pub(crate) fn eku_rule(&self) -> crate::pki::EkuRule {
+        if self.require_code_signing_eku {
+            crate::pki::EkuRule::CodeSigning
+        } else {
+            crate::pki::EkuRule::CodeSigningIfPresent
+        }
+    }
+
     /// Require every signature to carry an RFC 3161 timestamp that verifies against the trust
     /// root's timestamp authorities (what a trust configuration with a `tsa` section asks for; by
     /// default a timestamp is verified when present, as cosign does). A signature without one
@@ -594,7 +603,7 @@ impl Verifier {
                     &untrusted,
                     at,
                     time.now,
-                    policy.require_code_signing_eku,
+                    policy.eku_rule(),
                     timestamp_needed,
                 )
                 .map_err(RejectionReason::Certificate)?;

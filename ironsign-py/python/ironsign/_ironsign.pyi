@@ -270,6 +270,7 @@ class Signer:
         certificate: _Path | None = None,
         chain: _Path | None = None,
         password: _Secret | None = None,
+        strict_eku: bool = False,
     ) -> Signer: ...
     @staticmethod
     def from_key_pem(
@@ -278,6 +279,7 @@ class Signer:
         certificate: bytes | None = None,
         chain: bytes | None = None,
         password: _Secret | None = None,
+        strict_eku: bool = False,
     ) -> Signer: ...
     @staticmethod
     def from_pkcs11_uri(
@@ -287,6 +289,7 @@ class Signer:
         pin: _Secret | None = None,
         certificate: _Path | None = None,
         chain: _Path | None = None,
+        strict_eku: bool = False,
     ) -> Signer: ...
     def with_timestamp_server(self, url: str) -> Signer: ...
     @property
@@ -295,6 +298,8 @@ class Signer:
     def certificate(self) -> CertificateSummary | None: ...
     @property
     def warnings(self) -> list[str]: ...
+    @property
+    def findings(self) -> list[dict[str, str]]: ...
 
 @final
 class TrustRoot:
