@@ -118,14 +118,15 @@ pub async fn verify_many(
     policy: &Policy,
     options: &BatchOptions,
 ) -> Vec<Result<VerifiedImage, Error>> {
-    use futures_util::StreamExt as _;
+    use futures_util::{FutureExt as _, StreamExt as _};
     let at = SystemTime::now();
-    futures_util::stream::iter(
-        references.iter().map(|reference| verify_image_at(client, verifier, reference, policy, options.scope, at)),
-    )
-    .buffered(options.max_concurrency.max(1))
-    .collect()
-    .await
+    // Boxed before they are streamed: a stream over a mapping closure is not provably `Send`
+    // (higher-ranked lifetimes), and the bindings run the batch on a multi-threaded runtime.
+    let verifications: Vec<_> = references
+        .iter()
+        .map(|reference| verify_image_at(client, verifier, reference, policy, options.scope, at).boxed())
+        .collect();
+    futures_util::stream::iter(verifications).buffered(options.max_concurrency.max(1)).collect().await
 }
 
 /// Reads the legacy attachment of `kind`, verifies it with `verify` and, unless that passed under

@@ -335,8 +335,9 @@ impl RegistryClient {
             env,
             async move {
                 // Verification is pure and CPU-bound: it runs on a runtime worker, not on the JS thread.
-                let verified = ironsign::batch::verify_image(&client, &verifier, &parse(&reference)?, &policy, scope);
-                Ok(to_js(&verified.await?.result))
+                let reference = parse(&reference)?;
+                let verified = ironsign::batch::verify_image(&client, &verifier, &reference, &policy, scope).await?;
+                Ok(to_js(&verified.result))
             },
             |_, value| Ok(value),
         )

@@ -254,12 +254,14 @@ struct Cached {
     expires: Instant,
 }
 
+/// A lock per (registry, scope), held while its authorisation is fetched.
+type Flights = Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>;
+
 /// Authorisations by (registry, scope), shared by every request of a client.
 #[derive(Default)]
 pub(crate) struct TokenCache {
     entries: Mutex<HashMap<(String, String), Cached>>,
-    /// One lock per (registry, scope), held while its authorisation is fetched.
-    flights: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>,
+    flights: Flights,
 }
 
 impl TokenCache {
