@@ -21,19 +21,30 @@ test('verifyMany reports the bad image and verifies the others', async () => {
   for (const image of images.slice(0, 3)) {
     await reg.sign(image.pinned, signer)
   }
-  const refs = [images[0].pinned, images[3].pinned, images[1].tagged, images[2].pinned]
+  const missing = `${registry.addr}/app/batch-0:absent`
+  const refs = [images[0].pinned, images[3].pinned, images[1].tagged, missing, images[2].pinned]
   const entries = await reg.verifyMany(refs, trust, policy, { maxConcurrency: 2 })
   assert.deepEqual(entries.map((e) => e.reference), refs)
   assert.equal(entries[1].error.code, 'NO_SIGNATURES')
   assert.equal(entries[1].error.family, 'verification')
   assert.equal(entries[1].result, undefined)
-  for (const [index, image] of [[0, images[0]], [2, images[1]], [3, images[2]]]) {
+  assert.equal(entries[3].error.code, 'IMAGE_NOT_FOUND')
+  for (const [index, image] of [[0, images[0]], [2, images[1]], [4, images[2]]]) {
     assert.equal(entries[index].error, undefined)
     assert.equal(entries[index].result.digest, image.digest)
     assert.deepEqual(entries[index].result.signatures.map((s) => s.format), ['legacy_tag'])
   }
   const all = await reg.verifyMany(refs, trust, policy, { allSignatures: true })
-  assert.deepEqual(all.map((e) => Boolean(e.error)), [false, true, false, false])
+  assert.deepEqual(all.map((e) => Boolean(e.error)), [false, true, false, true, false])
+
+  // Another root: every signed image fails on its own, none let through by what the first
+  // verifier validated.
+  const attacker = TrustRoot.fromPem({ roots: [pki.read('attacker-root.pem')] })
+  const refused = await reg.verifyMany(images.slice(0, 3).map((i) => i.pinned), attacker, policy)
+  for (const entry of refused) {
+    assert.equal(entry.error.code, 'NO_MATCHING_SIGNATURE')
+    assert.deepEqual(entry.error.details.NoMatchingSignature.rejections.map((r) => r.code), ['CERT_UNTRUSTED_CHAIN'])
+  }
 })
 
 test('verifyMany refuses bad arguments', async () => {
