@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 import ironsign
 import ironsign.aio
@@ -18,15 +19,18 @@ def test_verify_many_reports_the_bad_image_and_verifies_the_others(
     signer: ironsign.Signer,
     trust: ironsign.TrustRoot,
     policy: ironsign.Policy,
+    pki: Path,
 ) -> None:
     images = [new_image() for _ in range(4)]
     for image in images[:3]:
         client.sign(image.ref, signer)
-    refs = [images[0].ref, images[3].ref, images[1].tag_ref, images[2].ref]
+    missing = f"{images[0].repo}:absent"
+    refs = [images[0].ref, images[3].ref, images[1].tag_ref, missing, images[2].ref]
     results = client.verify_many(refs, trust, policy, max_concurrency=2)
-    assert len(results) == 4
+    assert len(results) == 5
     assert isinstance(results[1], ironsign.NoSignaturesError) and results[1].code == "NO_SIGNATURES"
-    for index, image in ((0, images[0]), (2, images[1]), (3, images[2])):
+    assert isinstance(results[3], ironsign.ImageNotFoundError) and results[3].code == "IMAGE_NOT_FOUND"
+    for index, image in ((0, images[0]), (2, images[1]), (4, images[2])):
         result = results[index]
         assert isinstance(result, ironsign.VerificationResult), result
         assert result.digest == image.digest
@@ -39,6 +43,14 @@ def test_verify_many_reports_the_bad_image_and_verifies_the_others(
     again = asyncio.run(go())
     assert [type(r).__name__ for r in again] == [type(r).__name__ for r in results]
 
+    # Another root: every signed image fails on its own, none let through by what the first
+    # verifier validated.
+    attacker = ironsign.TrustRoot.from_pem_files(roots=[pki / "attacker-root.pem"])
+    signed = [images[0].ref, images[1].ref, images[2].ref]
+    for refused in client.verify_many(signed, attacker, policy):
+        assert isinstance(refused, ironsign.NoMatchingSignatureError), refused
+        assert [r["code"] for r in refused.rejections] == ["CERT_UNTRUSTED_CHAIN"]
+
 
 def test_verify_many_refuses_bad_arguments(
     client: ironsign.RegistryClient, trust: ironsign.TrustRoot, policy: ironsign.Policy
@@ -49,5 +61,6 @@ def test_verify_many_refuses_bad_arguments(
     with pytest.raises(ironsign.InputError) as invalid:
         client.verify_many(["registry.example/a:1", "NOT A REFERENCE"], trust, policy)
     assert invalid.value.code == "INVALID_REFERENCE"
+    # A string is a sequence of strings to the type checker; the binding refuses it.
     with pytest.raises(TypeError):
-        client.verify_many("registry.example/a:1", trust, policy)  # type: ignore[arg-type]
+        client.verify_many("registry.example/a:1", trust, policy)
