@@ -560,6 +560,11 @@ export declare class TrustRoot {
   withTimestampAuthorities(pem: Bytes): TrustRoot
   /** This trust plus certificate revocation lists (PEM or DER). */
   withCrls(crls: Bytes): TrustRoot
+  /**
+   * What this trust root's cache of verdicts by content did: `hits` are verifications of an
+   * unchanged image under the same policy answered with no signature verified.
+   */
+  resultCacheStats(): ResultCacheStats
   /** Trusts signatures made with these public keys (PEM), cosign's `--key`. */
   static fromPublicKeys(keys: string | Buffer | Array<string | Buffer>): TrustRoot
 }
@@ -753,6 +758,16 @@ export interface ResignPlanOptions {
   maxTags?: number
   /** Most repositories read from the catalog (default 10000). */
   maxRepositories?: number
+}
+
+/** What a trust root's cache of verdicts by content did. */
+export interface ResultCacheStats {
+  /** Verifications answered from the cache (no signature verified). */
+  hits: number
+  /** Verifications that verified in full. */
+  misses: number
+  /** Verdicts held. */
+  entries: number
 }
 
 /** An SBOM read from the registry. */

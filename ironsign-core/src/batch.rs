@@ -13,14 +13,19 @@
 //! [`verify_many`] verifies a batch with one client (one connection pool, one token cache, the
 //! scheme and referrers API of each registry learned once) and one [`Verifier`], whose cache of
 //! validated certificate paths spares rebuilding the path of a signer seen before.
+//!
+//! Under [`SignatureScope::Sufficient`], the verifier also keeps the passes proven by a `.sig`
+//! manifest, keyed by content (see `verify::results`): verifying an unchanged image again costs the
+//! tag's resolution and the `.sig` manifest, whose digest proves that nothing was appended, and
+//! neither its payloads nor any signature verification.
 
 use crate::cosign::{AttachmentKind, SignedImage};
 use crate::error::Error;
-use crate::reference::ImageReference;
+use crate::reference::{Digest, ImageReference};
 use crate::registry::{BundlePurpose, FetchBudget, RegistryClient};
 use crate::verify::attestation::AttestationResult;
 use crate::verify::rego::RegoPolicy;
-use crate::verify::{Policy, VerificationResult, Verifier};
+use crate::verify::{ContentKey, Policy, VerificationResult, Verifier};
 use std::time::SystemTime;
 
 /// Which signatures a verification reads and verifies.
@@ -79,11 +84,24 @@ pub async fn verify_image_at(
     scope: SignatureScope,
     at: SystemTime,
 ) -> Result<VerifiedImage, Error> {
-    let (signed, result) =
-        fetch_and_verify(client, reference, AttachmentKind::Signature, BundlePurpose::Signatures, scope, |image| {
-            verifier.verify_at(image, policy, at)
-        })
-        .await?;
+    let repository = reference.repository_name();
+    let content_key = |image: &Digest, manifest: &Digest| ContentKey::new(policy, &repository, image, manifest);
+    let cache = ResultCaching {
+        lookup: |image: &Digest, manifest: &Digest| verifier.cached_result(&content_key(image, manifest), at),
+        keep: |manifest: &Digest, signed: &SignedImage, result: &VerificationResult| {
+            verifier.cache_result(content_key(&signed.digest, manifest), signed, result, policy, at)
+        },
+    };
+    let (signed, result) = fetch_and_verify(
+        client,
+        reference,
+        AttachmentKind::Signature,
+        BundlePurpose::Signatures,
+        scope,
+        |image| verifier.verify_at(image, policy, at),
+        Some(cache),
+    )
+    .await?;
     Ok(VerifiedImage { signed, result })
 }
 
@@ -101,11 +119,16 @@ pub async fn verify_attestations_image(
 ) -> Result<AttestationResult, Error> {
     let scope = if rego.is_empty() { scope } else { SignatureScope::All };
     let at = SystemTime::now();
-    let (_, result) =
-        fetch_and_verify(client, reference, AttachmentKind::Attestation, BundlePurpose::Attestations, scope, |image| {
-            verifier.verify_attestations_at(image, policy, predicate_type, rego, at)
-        })
-        .await?;
+    let (_, result) = fetch_and_verify(
+        client,
+        reference,
+        AttachmentKind::Attestation,
+        BundlePurpose::Attestations,
+        scope,
+        |image| verifier.verify_attestations_at(image, policy, predicate_type, rego, at),
+        NO_CACHING,
+    )
+    .await?;
     Ok(result)
 }
 
@@ -129,9 +152,24 @@ pub async fn verify_many(
     futures_util::stream::iter(verifications).buffered(options.max_concurrency.max(1)).collect().await
 }
 
+/// How [`fetch_and_verify`] reuses verdicts: `lookup` (image digest, legacy manifest digest) gives
+/// the one held for that content, `keep` is given a pass the legacy manifest alone proved.
+struct ResultCaching<L, K> {
+    lookup: L,
+    keep: K,
+}
+
+type NoCaching<T> = ResultCaching<fn(&Digest, &Digest) -> Option<(SignedImage, T)>, fn(&Digest, &SignedImage, &T)>;
+
+/// Attestations are verified in full every time.
+const NO_CACHING: Option<NoCaching<AttestationResult>> = None;
+
 /// Reads the legacy attachment of `kind`, verifies it with `verify` and, unless that passed under
 /// [`SignatureScope::Sufficient`], reads the bundles of `purpose` and verifies everything together
-/// (one budget bounds both reads, as in [`RegistryClient::fetch_signatures`]).
+/// (one budget bounds both reads, as in [`RegistryClient::fetch_signatures`]). With `cache`, under
+/// [`SignatureScope::Sufficient`], a verdict held for the same image and legacy manifest is
+/// returned before any blob is read or any signature verified, and a pass on the legacy manifest
+/// is kept.
 async fn fetch_and_verify<T>(
     client: &RegistryClient,
     reference: &ImageReference,
@@ -139,14 +177,28 @@ async fn fetch_and_verify<T>(
     purpose: BundlePurpose,
     scope: SignatureScope,
     verify: impl Fn(&SignedImage) -> Result<T, Error>,
+    cache: Option<
+        ResultCaching<impl Fn(&Digest, &Digest) -> Option<(SignedImage, T)>, impl Fn(&Digest, &SignedImage, &T)>,
+    >,
 ) -> Result<(SignedImage, T), Error> {
     let digest = client.digest_of(reference).await?;
     let budget = FetchBudget::new(client.limits());
-    let legacy = client.fetch_attached_within(reference, &digest, kind, &budget).await?;
+    let manifest = client.read_attached_manifest(reference, &digest, kind, &budget).await?;
+    let cache = cache.filter(|_| scope == SignatureScope::Sufficient);
+    let manifest_digest = manifest.digest.clone();
+    if let (Some(cache), Some(manifest_digest)) = (&cache, &manifest_digest)
+        && let Some(held) = (cache.lookup)(&digest, manifest_digest)
+    {
+        return Ok(held);
+    }
+    let legacy = client.read_attached_blobs(&reference.location, manifest, &budget).await?;
     if scope == SignatureScope::Sufficient
         && !legacy.signatures.is_empty()
         && let Ok(result) = verify(&legacy)
     {
+        if let (Some(cache), Some(manifest_digest)) = (&cache, &manifest_digest) {
+            (cache.keep)(manifest_digest, &legacy, &result);
+        }
         return Ok((legacy, result));
     }
     let all = client.with_bundles(reference, legacy, purpose, &budget).await?;

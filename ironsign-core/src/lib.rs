@@ -124,4 +124,7 @@ pub use trust_config::TrustConfig;
 pub use tsa::{TimestampAuthorities, TimestampClient, VerifiedTimestamp};
 pub use verify::attestation::{AttestationResult, VerifiedAttestation};
 pub use verify::rego::RegoPolicy;
-pub use verify::{Identity, IdentityField, Policy, PolicySpec, VerificationResult, VerifiedSignature, Verifier};
+pub use verify::{
+    Identity, IdentityField, Policy, PolicySpec, RESULT_WINDOW, ResultCacheStats, VerificationResult,
+    VerifiedSignature, Verifier,
+};

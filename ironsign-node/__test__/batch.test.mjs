@@ -47,6 +47,27 @@ test('verifyMany reports the bad image and verifies the others', async () => {
   }
 })
 
+test('verifyMany reuses the verdict of an unchanged image', async () => {
+  // A trust root of this test's own: its cache and counters are this test's.
+  const own = TrustRoot.fromPem({ roots: [pki.read('root.pem')] })
+  const image = makeImage(registry.addr, 'app/batch-cached')
+  await reg.sign(image.pinned, signer)
+  const [first] = await reg.verifyMany([image.pinned], own, policy)
+  assert.deepEqual(own.resultCacheStats(), { hits: 0, misses: 1, entries: 1 })
+  const [again] = await reg.verifyMany([image.pinned], own, policy)
+  assert.equal(own.resultCacheStats().hits, 1)
+  assert.deepEqual(again.result, first.result)
+  // A signature appended: verified in full, both listed.
+  await reg.sign(image.pinned, signer, { annotations: { run: '2' } })
+  const [appended] = await reg.verifyMany([image.pinned], own, policy)
+  assert.equal(appended.result.signatures.length, 2)
+  assert.equal(own.resultCacheStats().misses, 2)
+  // Another policy: verified in full, and refused.
+  const [refused] = await reg.verifyMany([image.pinned], own, new Policy({ identity: 'someone@example.com' }))
+  assert.equal(refused.error.code, 'NO_MATCHING_SIGNATURE')
+  assert.equal(own.resultCacheStats().hits, 1)
+})
+
 test('verifyMany refuses bad arguments', async () => {
   await rejectsWith(() => reg.verifyMany(['registry.example/a:1'], trust, policy, { maxConcurrency: 0 }), 'INVALID_ARGUMENT', assert)
   await rejectsWith(reg.verifyMany(['registry.example/a:1', 'NOT A REFERENCE'], trust, policy), 'INVALID_REFERENCE', assert)

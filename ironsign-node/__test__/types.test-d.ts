@@ -12,6 +12,7 @@ import {
   type GcReport,
   type ResignPlan,
   type ResignReport,
+  type ResultCacheStats,
   type TransferReport,
   type ErrorCode,
   type IronsignError,
@@ -77,6 +78,9 @@ async function main(rootPem: string, keyPem: Buffer): Promise<void> {
       void verifiedDigest
     }
   }
+  const stats: ResultCacheStats = trust.resultCacheStats()
+  const reused: number = stats.hits + stats.misses + stats.entries
+  void reused
   // @ts-expect-error: the references are a list
   await reg.verifyMany('host/a:1', trust, policy)
   // @ts-expect-error: maxConcurrency is a number

@@ -52,6 +52,34 @@ def test_verify_many_reports_the_bad_image_and_verifies_the_others(
         assert [r["code"] for r in refused.rejections] == ["CERT_UNTRUSTED_CHAIN"]
 
 
+def test_verify_many_reuses_the_verdict_of_an_unchanged_image(
+    new_image: Callable[..., Image],
+    client: ironsign.RegistryClient,
+    signer: ironsign.Signer,
+    pki: Path,
+    policy: ironsign.Policy,
+) -> None:
+    # A trust root of this test's own: its cache and counters are this test's.
+    trust = ironsign.TrustRoot.from_pem_files(roots=[pki / "root.pem"], intermediates=[pki / "inter.pem"])
+    image = new_image()
+    client.sign(image.ref, signer)
+    [first] = client.verify_many([image.ref], trust, policy)
+    assert trust.result_cache_stats() == {"hits": 0, "misses": 1, "entries": 1}
+    [again] = client.verify_many([image.ref], trust, policy)
+    assert trust.result_cache_stats()["hits"] == 1
+    assert isinstance(first, ironsign.VerificationResult) and isinstance(again, ironsign.VerificationResult)
+    assert again.to_dict() == first.to_dict()
+    # A signature appended: verified in full, both listed.
+    client.sign(image.ref, signer, annotations={"run": "2"})
+    [appended] = client.verify_many([image.ref], trust, policy)
+    assert isinstance(appended, ironsign.VerificationResult) and len(appended.signatures) == 2
+    assert trust.result_cache_stats()["misses"] == 2
+    # Another policy: verified in full, and refused.
+    [refused] = client.verify_many([image.ref], trust, ironsign.Policy(identity="someone@example.com"))
+    assert isinstance(refused, ironsign.NoMatchingSignatureError)
+    assert trust.result_cache_stats()["hits"] == 1
+
+
 def test_verify_many_refuses_bad_arguments(
     client: ironsign.RegistryClient, trust: ironsign.TrustRoot, policy: ironsign.Policy
 ) -> None:

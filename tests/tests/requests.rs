@@ -279,3 +279,120 @@ fn requests_of_tree_sign_attest_and_verify_attestation() {
 const SIGN_REQUESTS: usize = 12;
 /// Attesting by tag: as signing, on the `.att` tag.
 const ATTEST_REQUESTS: usize = 12;
+
+mod result_cache {
+    //! The verifier's cache of verdicts by content: verifying an unchanged image again costs the
+    //! requests that prove nothing changed (the tag's resolution and the `.sig` manifest) and no
+    //! signature verification (its payload is not even read); anything appended, another policy
+    //! or another verifier verifies in full, and a failure is never served from it.
+    use super::*;
+    use ironsign::batch::{self, BatchOptions};
+    use ironsign::{Identity, ImageReference, Policy, TrustRoot, Verifier};
+
+    fn verifier(root: &str) -> Verifier {
+        Verifier::new(TrustRoot::from_pem(&std::fs::read(pki_file(root)).unwrap(), None).unwrap())
+    }
+
+    fn verify_many(
+        verifier: &Verifier,
+        policy: &Policy,
+        images: &[&str],
+    ) -> Vec<Result<batch::VerifiedImage, ironsign::Error>> {
+        let references: Vec<ImageReference> = images.iter().map(|i| ImageReference::parse(i).unwrap()).collect();
+        block_on(batch::verify_many(&client(), verifier, &references, policy, &BatchOptions::default()))
+    }
+
+    #[test]
+    fn an_unchanged_image_is_verified_again_with_the_requests_proving_it_and_no_cryptography() {
+        let reg = CountedRegistry::start();
+        let (tagged, pinned) = reg.image("app/cached");
+        sign(&[&pinned]);
+        let (verifier, policy) = (verifier("root.pem"), Policy::identity(Identity::san(IDENTITY)));
+        let mut first = None;
+        let cold = reg.requests(|| first = Some(verify_many(&verifier, &policy, &[&tagged, &pinned])));
+        assert_eq!(cold.iter().filter(|r| r.contains("blob")).count(), 2, "{cold:?}");
+        let first: Vec<_> = first.unwrap().into_iter().map(Result::unwrap).collect();
+        let stats = verifier.result_cache_stats();
+        // The two references name one image: the second may already find the first's verdict.
+        assert_eq!((stats.hits + stats.misses, stats.entries), (2, 1), "{stats:?}");
+
+        let mut again = None;
+        let warm = reg.requests(|| again = Some(verify_many(&verifier, &policy, &[&tagged, &pinned])));
+        // By tag: the tag and the .sig manifest; by digest: the .sig manifest. No blob: no payload
+        // was read, so no signature can have been verified.
+        let mut warm_sorted = warm.clone();
+        warm_sorted.sort();
+        assert_eq!(warm_sorted, strs(&["GET .sig 200", "GET .sig 200", "HEAD tag 200"]), "{warm:?}");
+        assert_eq!(verifier.result_cache_stats().hits, stats.hits + 2);
+        let again: Vec<_> = again.unwrap().into_iter().map(Result::unwrap).collect();
+        for (cached, fresh) in again.iter().zip(&first) {
+            assert_eq!(cached.result, fresh.result);
+        }
+        // A clone shares the cache (it trusts the same); the CLI's one-image-per-process runs
+        // are unaffected (3 requests by tag, see above).
+        let clone = verifier.clone();
+        verify_many(&clone, &policy, &[&pinned]).pop().unwrap().unwrap();
+        assert_eq!(clone.result_cache_stats().hits, stats.hits + 3);
+    }
+
+    #[test]
+    fn appending_a_signature_another_policy_or_another_root_verifies_in_full() {
+        let reg = CountedRegistry::start();
+        let (_, pinned) = reg.image("app/appended");
+        sign(&[&pinned]);
+        let (verifier, policy) = (verifier("root.pem"), Policy::identity(Identity::san(IDENTITY)));
+        verify_many(&verifier, &policy, &[&pinned]).pop().unwrap().unwrap();
+        let misses = verifier.result_cache_stats().misses;
+
+        // A second signature appended (another payload): the .sig manifest changed, the verdict is
+        // reached again from both payloads and lists both signatures.
+        sign(&["-a", "run=2", &pinned]);
+        let mut run = None;
+        let requests = reg.requests(|| run = Some(verify_many(&verifier, &policy, &[&pinned])));
+        assert_eq!(requests, strs(&["GET .sig 200", "GET blob 200", "GET blob 200"]), "payloads are read again");
+        assert_eq!(run.unwrap().pop().unwrap().unwrap().result.signatures.len(), 2);
+        assert_eq!(verifier.result_cache_stats().misses, misses + 1);
+
+        // Another policy: in full, and it fails as it must.
+        let other = Policy::identity(Identity::san("someone-else@example.com"));
+        let err = verify_many(&verifier, &other, &[&pinned]).pop().unwrap().unwrap_err();
+        assert_eq!(err.code(), "NO_MATCHING_SIGNATURE");
+        assert_eq!(verifier.result_cache_stats().misses, misses + 2);
+        // Another root: another verifier, which holds nothing, and refuses.
+        let attacker = verifier_with_attacker_root();
+        let err = verify_many(&attacker, &policy, &[&pinned]).pop().unwrap().unwrap_err();
+        assert_eq!(err.code(), "NO_MATCHING_SIGNATURE");
+        assert_eq!(attacker.result_cache_stats().hits, 0);
+    }
+
+    fn verifier_with_attacker_root() -> Verifier {
+        verifier("attacker-root.pem")
+    }
+
+    #[test]
+    fn a_tampered_signature_replacing_a_cached_one_fails() {
+        let reg = CountedRegistry::start();
+        let (tagged, pinned) = reg.image("app/tampered");
+        sign(&[&pinned]);
+        let (verifier, policy) = (verifier("root.pem"), Policy::identity(Identity::san(IDENTITY)));
+        verify_many(&verifier, &policy, &[&tagged]).pop().unwrap().unwrap();
+        // The .sig tag rewritten with the same signature and certificate over another payload
+        // (the optional section changed): what the cache holds is for the old manifest only.
+        let image = block_on(client().fetch_attached(
+            &ImageReference::parse(&pinned).unwrap(),
+            &ImageReference::parse(&pinned).unwrap().digest.unwrap(),
+            ironsign::cosign::AttachmentKind::Signature,
+        ))
+        .unwrap();
+        let layer = &image.signatures[0];
+        let mut payload: serde_json::Value = serde_json::from_slice(&layer.payload).unwrap();
+        payload["optional"] = serde_json::json!({"env": "prod"});
+        push_raw_signatures(&pinned, &[(serde_json::to_vec(&payload).unwrap(), layer.annotations.clone())]);
+        let err = verify_many(&verifier, &policy, &[&tagged]).pop().unwrap().unwrap_err();
+        assert_eq!(err.code(), "NO_MATCHING_SIGNATURE", "{err:?}");
+        // And again: a failure is never kept, so it is reached in full every time.
+        let hits = verifier.result_cache_stats().hits;
+        verify_many(&verifier, &policy, &[&tagged]).pop().unwrap().unwrap_err();
+        assert_eq!(verifier.result_cache_stats().hits, hits);
+    }
+}

@@ -529,7 +529,7 @@ impl TrustRoot {
 
     /// Fails when a CRL that speaks for a certificate of `path` (its issuer's) is past its
     /// nextUpdate at `now`.
-    fn check_crls_fresh(&self, path: &[Certificate], now: SystemTime) -> Result<(), CertificateError> {
+    pub(crate) fn check_crls_fresh(&self, path: &[Certificate], now: SystemTime) -> Result<(), CertificateError> {
         let now = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         for cert in path {
             let Ok(issuer) = cert.parsed.tbs_certificate().issuer().to_der() else { continue };

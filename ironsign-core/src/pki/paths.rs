@@ -73,6 +73,18 @@ impl PathCache {
         (cached.not_before <= at && at <= cached.not_after).then(|| cached.path.clone())
     }
 
+    /// The path validated for this leaf, chain and rule, and its validity window, if one is held.
+    pub(crate) fn validated(
+        &self,
+        leaf: &Certificate,
+        untrusted: &[Certificate],
+        eku: EkuRule,
+    ) -> Option<(Vec<Certificate>, Duration, Duration)> {
+        let entries = self.entries.lock().ok()?;
+        let cached = entries.get(&PathKey::new(leaf, untrusted, eku))?;
+        Some((cached.path.clone(), cached.not_before, cached.not_after))
+    }
+
     fn put(&self, key: PathKey, path: &[Certificate]) {
         let Some(not_before) = path.iter().map(|c| c.validity().0).max() else { return };
         let Some(not_after) = path.iter().map(|c| c.validity().1).min() else { return };
