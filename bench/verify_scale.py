@@ -88,8 +88,10 @@ def main() -> int:
 
     profile_flag = ["--release"] if args.profile == "release" else []
     env_target = {"CARGO_TARGET_DIR": str(TARGET)}
-    sh(["cargo", "build", "--quiet", *profile_flag, "-p", "ironsign-cli"], env=env_target)
-    sh(["cargo", "build", "--quiet", *profile_flag, "-p", "ironsign", "--example", "verify_many"], env=env_target)
+    # --workspace, as the tests build: one package alone unifies features differently and
+    # rebuilds dependencies.
+    sh(["cargo", "build", "--quiet", *profile_flag, "--workspace", "--bins"], env=env_target)
+    sh(["cargo", "build", "--quiet", *profile_flag, "--workspace", "--example", "verify_many"], env=env_target)
     ironsign = TARGET / args.profile / "ironsign"
     batch = TARGET / args.profile / "examples" / "verify_many"
     cosign = TOOLS / "cosign-v2.6.5" / "cosign"
