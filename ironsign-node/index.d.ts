@@ -179,6 +179,11 @@ export interface VerificationResult {
   rejected: SignatureRejection[]
 }
 
+/** One image of `verifyMany`: what its verification proved, or the error it failed with. */
+export type VerifyManyEntry =
+  | { reference: string; result: VerificationResult; error?: undefined }
+  | { reference: string; result?: undefined; error: { code: ErrorCode; family: ErrorFamily; message: string; details: Record<string, any> } }
+
 export interface VerifiedAttestation {
   index: number
   layerDigest: string
@@ -419,9 +424,19 @@ export declare class RegistryClient {
   /**
    * Fetches the signatures of `reference` and verifies them against `trust` and `policy`.
    * Resolves to what was proven; rejects with `NO_SIGNATURES` or `NO_MATCHING_SIGNATURE`
-   * (whose `details.rejections` say why each signature was rejected).
+   * (whose `details.rejections` say why each signature was rejected). The Sigstore bundle
+   * referrers are read only when no legacy `.sig` signature satisfies the policy (the same
+   * verdict, fewer requests); `allSignatures: true` reads and lists every one.
    */
-  verify(reference: string, trust: TrustRoot, policy: Policy): Promise<VerificationResult>
+  verify(reference: string, trust: TrustRoot, policy: Policy, options?: VerifyOptions | undefined | null): Promise<VerificationResult>
+  /**
+   * Verifies many images with this one client and `trust`'s verifier (its validated
+   * certificate paths are reused), at most `maxConcurrency` at once. Resolves to one entry per
+   * reference, in order: `{ reference, result }` or `{ reference, error }` (the error's code,
+   * family, message and details): one bad image does not hide the others' verdicts. A
+   * reference that does not parse rejects the whole call (`INVALID_REFERENCE`).
+   */
+  verifyMany(references: Array<string>, trust: TrustRoot, policy: Policy, options?: VerifyManyOptions | undefined | null): Promise<VerifyManyEntry[]>
   /**
    * Verifies `reference` as a trust configuration says: covered by its image patterns (else
    * `IMAGE_NOT_COVERED`, before any request), signed by its identity under its CAs, with a
@@ -607,6 +622,11 @@ export declare class TrustRoot {
   withTimestampAuthorities(pem: Bytes): TrustRoot
   /** This trust plus certificate revocation lists (PEM or DER). */
   withCrls(crls: Bytes): TrustRoot
+  /**
+   * What this trust root's cache of verdicts by content did: `hits` are verifications of an
+   * unchanged image under the same policy answered with no signature verified.
+   */
+  resultCacheStats(): ResultCacheStats
   /** Trusts signatures made with these public keys (PEM), cosign's `--key`. */
   static fromPublicKeys(keys: string | Buffer | Array<string | Buffer>): TrustRoot
 }
@@ -852,6 +872,16 @@ export interface ResignPlanOptions {
   maxRepositories?: number
 }
 
+/** What a trust root's cache of verdicts by content did. */
+export interface ResultCacheStats {
+  /** Verifications answered from the cache (no signature verified). */
+  hits: number
+  /** Verifications that verified in full. */
+  misses: number
+  /** Verdicts held. */
+  entries: number
+}
+
 /** An SBOM read from the registry. */
 export interface SbomDownload {
   /** The SBOM document, as stored. */
@@ -954,6 +984,26 @@ export interface VerifyBlobAttestationOptions {
   predicateType?: string
   /** `false` skips the subject check (cosign's `--check-claims=false`); default true. */
   checkClaims?: boolean
+}
+
+/** Options of [`RegistryClient::verify_many`]. */
+export interface VerifyManyOptions {
+  /** Most images verified at once (default 16, at least 1). */
+  maxConcurrency?: number
+  /**
+   * Read and list every signature in both formats; by default the Sigstore bundle referrers
+   * are read only when no legacy `.sig` signature satisfies the policy (the same verdict).
+   */
+  allSignatures?: boolean
+}
+
+/** Options of [`RegistryClient::verify`]. */
+export interface VerifyOptions {
+  /**
+   * Read and list every signature in both formats; by default the Sigstore bundle referrers
+   * are read only when no legacy `.sig` signature satisfies the policy (the same verdict).
+   */
+  allSignatures?: boolean
 }
 
 /** The package version (the workspace version, shared by every ironsign crate and package). */

@@ -179,6 +179,11 @@ export interface VerificationResult {
   rejected: SignatureRejection[]
 }
 
+/** One image of `verifyMany`: what its verification proved, or the error it failed with. */
+export type VerifyManyEntry =
+  | { reference: string; result: VerificationResult; error?: undefined }
+  | { reference: string; result?: undefined; error: { code: ErrorCode; family: ErrorFamily; message: string; details: Record<string, any> } }
+
 export interface VerifiedAttestation {
   index: number
   layerDigest: string

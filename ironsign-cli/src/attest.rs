@@ -187,8 +187,16 @@ pub async fn verify_attestation(c: VerifyAttestationCmd) -> anyhow::Result<()> {
         }
     };
     let client = c.registry.client(&[&image])?;
-    let attached = client.fetch_attestations(&image).await?;
-    let result = Verifier::new(trust).verify_attestations(&attached, &policy, kind.uri(), &policies)?;
+    let result = ironsign::batch::verify_attestations_image(
+        &client,
+        &Verifier::new(trust),
+        &image,
+        &policy,
+        kind.uri(),
+        &policies,
+        ironsign::SignatureScope::Sufficient,
+    )
+    .await?;
     match c.output {
         Output::Json => outln!("{}", serde_json::to_string_pretty(&result)?),
         Output::Text => {

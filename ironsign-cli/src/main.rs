@@ -21,7 +21,7 @@ mod trusted_root;
 use anyhow::Context as _;
 use args::{PolicyArgs, RegistryArgs, TrustArgs};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use ironsign::{Error, ErrorFamily, ImageReference, SignOptions, Verifier};
+use ironsign::{BatchOptions, Error, ErrorFamily, ImageReference, SignOptions, SignatureScope, Verifier};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -177,6 +177,11 @@ struct VerifyCmd {
     /// How many images to verify at once.
     #[arg(long = "max-workers", default_value_t = 10)]
     max_workers: usize,
+    /// Read and verify every signature in both formats and list them all. Without it, the Sigstore
+    /// bundle referrers are read only when no legacy .sig signature satisfies the policy (the
+    /// verdict is the same; fewer registry requests).
+    #[arg(long = "all-signatures")]
+    all_signatures: bool,
     #[command(flatten)]
     trust: TrustArgs,
     #[command(flatten)]
@@ -539,12 +544,12 @@ async fn verify(c: VerifyCmd) -> anyhow::Result<()> {
     let policy = c.policy.policy(&trust, &annotations)?;
     let client = c.registry.client(&images.iter().collect::<Vec<_>>())?;
     let verifier = Verifier::new(trust);
-    let results = for_each_image(&images, c.max_workers, |image| async {
-        let signed = client.fetch_signatures(image).await?;
-        let result = verifier.verify(&signed, &policy)?;
-        Ok((signed, result))
-    })
-    .await;
+    let scope = if c.all_signatures { SignatureScope::All } else { SignatureScope::Sufficient };
+    let options = BatchOptions { max_concurrency: c.max_workers, scope };
+    let results = ironsign::batch::verify_many(&client, &verifier, &images, &policy, &options)
+        .await
+        .into_iter()
+        .map(|verified| verified.map(|v| (v.signed, v.result)));
     let many = images.len() > 1;
     let mut first_error = None;
     for (image, outcome) in images.iter().zip(results) {
@@ -818,8 +823,9 @@ mod tests {
         Cli::command().debug_assert();
         let (verify, resign) = (flags("verify"), flags("resign"));
         let missing: Vec<&str> = verify.difference(&resign).map(String::as_str).collect();
-        // --max-workers is throughput; a trust configuration is not offered to resign.
-        assert_eq!(missing, ["max-workers", "trust-config"]);
+        // --max-workers is throughput, --all-signatures what is listed (resign reads every
+        // signature); a trust configuration is not offered to resign.
+        assert_eq!(missing, ["all-signatures", "max-workers", "trust-config"]);
     }
 
     /// The CLI builds its policy with the core's rules: mixing identity forms (cosign would

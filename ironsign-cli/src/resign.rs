@@ -43,6 +43,10 @@ pub struct ResignCmd {
     /// Most repositories read from the catalog.
     #[arg(long = "max-repositories", default_value_t = 10_000)]
     max_repositories: usize,
+    /// Scan only this shard of the repositories: INDEX/COUNT (1 ≤ INDEX ≤ COUNT), by a stable
+    /// hash of the repository name, so COUNT jobs together scan each repository exactly once.
+    #[arg(long = "shard", value_name = "INDEX/COUNT")]
+    shard: Option<String>,
     #[command(flatten)]
     registry: RegistryArgs,
     #[arg(long, short = 'o', value_enum, default_value_t)]
@@ -86,6 +90,7 @@ pub async fn resign(c: ResignCmd) -> anyhow::Result<()> {
     };
     // The same trust and policy as verify, built by the same code: what verify refuses never
     // makes an image due.
+    let shard = crate::lifecycle::parse_shard(c.shard.as_deref())?;
     let trust = c.trust.trust_root()?;
     let policy = c.policy.policy(&trust, &args::parse_annotations(&c.annotations)?)?;
     let refs: Vec<ImageReference> = c
@@ -100,6 +105,7 @@ pub async fn resign(c: ResignCmd) -> anyhow::Result<()> {
             locations.push(crate::lifecycle::repository_location(&format!("{registry}/{repo}"))?);
         }
     }
+    let locations = shard.select(locations);
     let terminal = std::io::stderr().is_terminal();
     let progress = move |label: &'static str| {
         move |n: usize| {

@@ -72,6 +72,7 @@
 
 pub mod attach;
 pub mod blob;
+pub mod batch;
 pub mod bundle;
 pub mod cosign;
 pub mod csr;
@@ -90,6 +91,7 @@ pub mod referrers;
 pub mod registry;
 pub mod sbom;
 pub mod schema;
+pub mod shard;
 pub mod sign;
 pub mod transfer;
 pub mod verify;
@@ -103,6 +105,7 @@ pub mod tsa;
 
 // The public interface is:
 pub use blob::{BlobEvidence, BlobFormat, SignedBlob};
+pub use batch::{BatchOptions, SignatureScope, VerifiedImage};
 pub use cosign::{Limits, SignatureFormat, SignatureLayer, SignedImage};
 pub use error::TimestampError;
 pub use error::{
@@ -128,4 +131,7 @@ pub use tsa::{TimestampAuthorities, TimestampClient, VerifiedTimestamp};
 pub use verify::attestation::{AttestationResult, VerifiedAttestation};
 pub use verify::blob::BlobVerification;
 pub use verify::rego::RegoPolicy;
-pub use verify::{Identity, IdentityField, Policy, PolicySpec, VerificationResult, VerifiedSignature, Verifier};
+pub use verify::{
+    Identity, IdentityField, Policy, PolicySpec, RESULT_WINDOW, ResultCacheStats, VerificationResult,
+    VerifiedSignature, Verifier,
+};

@@ -27,7 +27,10 @@ test('bundleFormat writes a bundle referrer that verifies beside the legacy sign
   assert.match(entry.referrer, /^sha256:[0-9a-f]{64}$/)
   assert.equal(entry.tag, image.digest.replace(':', '-'))
 
-  const res = await reg.verify(image.pinned, trust, policy)
+  // The legacy signature satisfies the policy: the bundles are not read unless asked for.
+  const first = await reg.verify(image.pinned, trust, policy)
+  assert.deepEqual(first.signatures.map((s) => s.format), ['legacy_tag'])
+  const res = await reg.verify(image.pinned, trust, policy, { allSignatures: true })
   assert.deepEqual(res.signatures.map((s) => s.format).sort(), ['legacy_tag', 'sigstore_bundle'])
   const bundled = res.signatures.find((s) => s.format === 'sigstore_bundle')
   assert.equal(bundled.referrer, entry.referrer)

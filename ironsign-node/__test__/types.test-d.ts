@@ -17,11 +17,13 @@ import {
   type GcReport,
   type ResignPlan,
   type ResignReport,
+  type ResultCacheStats,
   type TransferReport,
   type ErrorCode,
   type IronsignError,
   type SbomDownload,
   type VerificationResult,
+  type VerifyManyEntry,
 } from '../index'
 
 async function main(rootPem: string, keyPem: Buffer): Promise<void> {
@@ -85,6 +87,25 @@ async function main(rootPem: string, keyPem: Buffer): Promise<void> {
       console.log(err.details, err.family)
     }
   }
+
+  const batch: VerifyManyEntry[] = await reg.verifyMany(['host/a:1', 'host/b:1'], trust, policy, { maxConcurrency: 4 })
+  await reg.verifyMany(['host/a:1'], trust, policy, { allSignatures: true })
+  for (const entry of batch) {
+    if (entry.error) {
+      const failed: ErrorCode = entry.error.code
+      void failed
+    } else {
+      const verifiedDigest: string = entry.result.digest
+      void verifiedDigest
+    }
+  }
+  const stats: ResultCacheStats = trust.resultCacheStats()
+  const reused: number = stats.hits + stats.misses + stats.entries
+  void reused
+  // @ts-expect-error: the references are a list
+  await reg.verifyMany('host/a:1', trust, policy)
+  // @ts-expect-error: maxConcurrency is a number
+  await reg.verifyMany(['host/a:1'], trust, policy, { maxConcurrency: 'all' })
 
   // @ts-expect-error: an unknown code is not an ErrorCode
   const bad: ErrorCode = 'NOT_A_CODE'

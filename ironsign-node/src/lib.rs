@@ -339,6 +339,14 @@ impl TrustRoot {
         })
     }
 
+    /// What this trust root's cache of verdicts by content did: `hits` are verifications of an
+    /// unchanged image under the same policy answered with no signature verified.
+    #[napi]
+    pub fn result_cache_stats(&self) -> ResultCacheStats {
+        let stats = self.verifier.result_cache_stats();
+        ResultCacheStats { hits: stats.hits as i64, misses: stats.misses as i64, entries: stats.entries as i64 }
+    }
+
     /// Trusts signatures made with these public keys (PEM), cosign's `--key`.
     #[napi(factory)]
     pub fn from_public_keys(
@@ -358,6 +366,17 @@ impl TrustRoot {
             Ok(TrustRoot { verifier: Arc::new(ironsign::Verifier::new(ironsign::TrustRoot::from_public_keys(keys))) })
         })
     }
+}
+
+/// What a trust root's cache of verdicts by content did.
+#[napi(object)]
+pub struct ResultCacheStats {
+    /// Verifications answered from the cache (no signature verified).
+    pub hits: i64,
+    /// Verifications that verified in full.
+    pub misses: i64,
+    /// Verdicts held.
+    pub entries: i64,
 }
 
 /// Options of the [`Policy`] constructor. Give identities for certificate trust (any one of

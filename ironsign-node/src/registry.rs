@@ -93,6 +93,32 @@ pub struct SignImageOptions {
     pub bundle_format: Option<bool>,
 }
 
+/// Options of [`RegistryClient::verify`].
+#[napi(object)]
+pub struct VerifyOptions {
+    /// Read and list every signature in both formats; by default the Sigstore bundle referrers
+    /// are read only when no legacy `.sig` signature satisfies the policy (the same verdict).
+    pub all_signatures: Option<bool>,
+}
+
+/// `allSignatures`: every signature, or only what the verdict needs.
+fn signature_scope(all_signatures: Option<bool>) -> ironsign::SignatureScope {
+    match all_signatures {
+        Some(true) => ironsign::SignatureScope::All,
+        _ => ironsign::SignatureScope::Sufficient,
+    }
+}
+
+/// Options of [`RegistryClient::verify_many`].
+#[napi(object)]
+pub struct VerifyManyOptions {
+    /// Most images verified at once (default 16, at least 1).
+    pub max_concurrency: Option<u32>,
+    /// Read and list every signature in both formats; by default the Sigstore bundle referrers
+    /// are read only when no legacy `.sig` signature satisfies the policy (the same verdict).
+    pub all_signatures: Option<bool>,
+}
+
 /// `bundleFormat: true`: a Sigstore bundle referrer instead of the legacy tag.
 fn signature_format(bundle_format: Option<bool>) -> ironsign::SignatureFormat {
     if bundle_format.unwrap_or(false) {
@@ -291,7 +317,9 @@ impl RegistryClient {
 
     /// Fetches the signatures of `reference` and verifies them against `trust` and `policy`.
     /// Resolves to what was proven; rejects with `NO_SIGNATURES` or `NO_MATCHING_SIGNATURE`
-    /// (whose `details.rejections` say why each signature was rejected).
+    /// (whose `details.rejections` say why each signature was rejected). The Sigstore bundle
+    /// referrers are read only when no legacy `.sig` signature satisfies the policy (the same
+    /// verdict, fewer requests); `allSignatures: true` reads and lists every one.
     #[napi(ts_return_type = "Promise<VerificationResult>")]
     pub fn verify<'env>(
         &self,
@@ -299,14 +327,60 @@ impl RegistryClient {
         reference: String,
         trust: &TrustRoot,
         policy: &Policy,
+        options: Option<VerifyOptions>,
     ) -> napi::Result<PromiseRaw<'env, Value>> {
         let (client, verifier, policy) = (self.inner.clone(), trust.verifier.clone(), policy.policy.clone());
+        let scope = signature_scope(options.and_then(|o| o.all_signatures));
         spawn(
             env,
             async move {
-                let signed = client.fetch_signatures(&parse(&reference)?).await?;
-                // Pure and CPU-bound: runs here, on a runtime worker, not on the JS thread.
-                Ok(to_js(&verifier.verify(&signed, &policy)?))
+                // Verification is pure and CPU-bound: it runs on a runtime worker, not on the JS thread.
+                let reference = parse(&reference)?;
+                let verified = ironsign::batch::verify_image(&client, &verifier, &reference, &policy, scope).await?;
+                Ok(to_js(&verified.result))
+            },
+            |_, value| Ok(value),
+        )
+    }
+
+    /// Verifies many images with this one client and `trust`'s verifier (its validated
+    /// certificate paths are reused), at most `maxConcurrency` at once. Resolves to one entry per
+    /// reference, in order: `{ reference, result }` or `{ reference, error }` (the error's code,
+    /// family, message and details): one bad image does not hide the others' verdicts. A
+    /// reference that does not parse rejects the whole call (`INVALID_REFERENCE`).
+    #[napi(ts_return_type = "Promise<VerifyManyEntry[]>")]
+    pub fn verify_many<'env>(
+        &self,
+        env: &'env Env,
+        references: Vec<String>,
+        trust: &TrustRoot,
+        policy: &Policy,
+        options: Option<VerifyManyOptions>,
+    ) -> napi::Result<PromiseRaw<'env, Value>> {
+        let (client, verifier, policy) = (self.inner.clone(), trust.verifier.clone(), policy.policy.clone());
+        let options = options.unwrap_or(VerifyManyOptions { max_concurrency: None, all_signatures: None });
+        let batch = sync(env, || {
+            let max_concurrency = options.max_concurrency.unwrap_or(16) as usize;
+            if max_concurrency == 0 {
+                return Err(invalid_argument("maxConcurrency", "must be at least 1"));
+            }
+            Ok(ironsign::BatchOptions { max_concurrency, scope: signature_scope(options.all_signatures) })
+        })?;
+        spawn(
+            env,
+            async move {
+                let images = references.iter().map(|r| parse(r)).collect::<Result<Vec<_>, _>>()?;
+                let results = ironsign::batch::verify_many(&client, &verifier, &images, &policy, &batch).await;
+                let entries = references.iter().zip(results).map(|(reference, result)| match result {
+                    Ok(verified) => serde_json::json!({"reference": reference, "result": to_js(&verified.result)}),
+                    Err(e) => serde_json::json!({"reference": reference, "error": {
+                        "code": e.code(),
+                        "family": crate::errors::family(e.family()),
+                        "message": e.to_string(),
+                        "details": crate::convert::camel_case_keys(e.details()),
+                    }}),
+                });
+                Ok(Value::Array(entries.collect()))
             },
             |_, value| Ok(value),
         )

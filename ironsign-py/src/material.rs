@@ -334,6 +334,14 @@ impl PyTrustRoot {
         Ok(PyTrustRoot::new(self.verifier.trust().clone().with_crls(&crls, "CRL").py_err(py)?))
     }
 
+    /// What this trust root's cache of verdicts by content did: ``hits`` (verifications of an
+    /// unchanged image under the same policy, answered with no signature verified), ``misses``
+    /// and ``entries``.
+    fn result_cache_stats(&self) -> std::collections::HashMap<&'static str, u64> {
+        let stats = self.verifier.result_cache_stats();
+        [("hits", stats.hits), ("misses", stats.misses), ("entries", stats.entries as u64)].into()
+    }
+
     fn __repr__(&self) -> String {
         let t = self.verifier.trust();
         format!(

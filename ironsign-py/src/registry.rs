@@ -82,6 +82,31 @@ fn envelopes_to_py(py: Python<'_>, lines: Vec<String>) -> PyResult<Py<PyAny>> {
     Ok(list.into_any().unbind())
 }
 
+/// `all_signatures=`: every signature, or only what the verdict needs.
+fn signature_scope(all_signatures: bool) -> ironsign::SignatureScope {
+    if all_signatures { ironsign::SignatureScope::All } else { ironsign::SignatureScope::Sufficient }
+}
+
+/// `verify_many`'s keyword arguments as the core's batch options.
+fn batch_options(max_concurrency: usize, all_signatures: bool) -> Result<ironsign::BatchOptions, Error> {
+    if max_concurrency == 0 {
+        return Err(invalid_argument("max_concurrency", "must be at least 1"));
+    }
+    Ok(ironsign::BatchOptions { max_concurrency, scope: signature_scope(all_signatures) })
+}
+
+/// `verify_many`'s entries: a `VerificationResult`, or the exception the verification raised.
+fn verify_many_to_py(py: Python<'_>, results: Vec<Result<ironsign::VerificationResult, Error>>) -> PyResult<Py<PyAny>> {
+    let list = pyo3::types::PyList::empty(py);
+    for result in results {
+        match result {
+            Ok(r) => list.append(Py::new(py, VerificationResult(r))?)?,
+            Err(e) => list.append(to_py_err(py, e).into_value(py))?,
+        }
+    }
+    Ok(list.into_any().unbind())
+}
+
 /// `sign(attachment=)`: only `"sbom"` (cosign's `--attachment sbom`).
 fn attachment_kind(attachment: Option<&str>) -> Result<Option<AttachmentKind>, Error> {
     match attachment {
@@ -198,13 +223,30 @@ impl Client {
         reference: &str,
         trust: &PyTrustRoot,
         policy: &PyPolicy,
+        scope: ironsign::SignatureScope,
     ) -> impl Future<Output = Result<ironsign::VerificationResult, Error>> + Send + 'static {
         let (client, reference) = (self.inner.clone(), parse(reference));
         let (verifier, policy) = (trust.verifier.clone(), policy.policy.clone());
         async move {
-            let signed = client.fetch_signatures(&reference?).await?;
-            // Verification is pure and takes well under a millisecond: run it in place.
-            verifier.verify(&signed, &policy)
+            // Verification is pure and takes well under a millisecond: it runs in place.
+            Ok(ironsign::batch::verify_image(&client, &verifier, &reference?, &policy, scope).await?.result)
+        }
+    }
+
+    /// The core's `verify_many`: one result or error per reference, in order. A reference that does
+    /// not parse fails the whole call (it is the caller's input, not an image's verdict).
+    fn verify_many(
+        &self,
+        references: Vec<String>,
+        trust: &PyTrustRoot,
+        policy: &PyPolicy,
+        options: ironsign::BatchOptions,
+    ) -> impl Future<Output = Result<Vec<Result<ironsign::VerificationResult, Error>>, Error>> + Send + 'static {
+        let (client, verifier, policy) = (self.inner.clone(), trust.verifier.clone(), policy.policy.clone());
+        let references: Result<Vec<_>, _> = references.iter().map(|r| parse(r)).collect();
+        async move {
+            let results = ironsign::batch::verify_many(&client, &verifier, &references?, &policy, &options).await;
+            Ok(results.into_iter().map(|r| r.map(|v| v.result)).collect())
         }
     }
 
@@ -441,14 +483,39 @@ impl PyRegistryClient {
 
     /// Fetches the signatures of `reference` and verifies them against `trust` and `policy`.
     /// Raises `NoSignaturesError`, `NoMatchingSignatureError`, `ImageNotFoundError`, ...
+    /// The Sigstore bundle referrers are read only when no legacy `.sig` signature satisfies the
+    /// policy (the same verdict, fewer requests); `all_signatures=True` reads and lists every one.
+    #[pyo3(signature = (reference, trust, policy, *, all_signatures = false))]
     fn verify(
         &self,
         py: Python<'_>,
         reference: &str,
         trust: &PyTrustRoot,
         policy: &PyPolicy,
+        all_signatures: bool,
     ) -> PyResult<VerificationResult> {
-        block_on(py, self.client.verify(reference, trust, policy)).map(VerificationResult)
+        block_on(py, self.client.verify(reference, trust, policy, signature_scope(all_signatures)))
+            .map(VerificationResult)
+    }
+
+    /// Verifies many images with this one client and `trust`'s verifier (its validated
+    /// certificate paths are reused), at most `max_concurrency` at once. Returns one entry per
+    /// reference, in order: its `VerificationResult`, or the exception its verification raised
+    /// (returned, not raised: one bad image does not hide the others' verdicts).
+    /// `all_signatures=True` reads and lists every signature in both formats.
+    #[pyo3(signature = (references, trust, policy, *, max_concurrency = 16, all_signatures = false))]
+    fn verify_many(
+        &self,
+        py: Python<'_>,
+        references: Vec<String>,
+        trust: &PyTrustRoot,
+        policy: &PyPolicy,
+        max_concurrency: usize,
+        all_signatures: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let options = batch_options(max_concurrency, all_signatures).py_err(py)?;
+        let results = block_on(py, self.client.verify_many(references, trust, policy, options))?;
+        verify_many_to_py(py, results)
     }
 
     /// Verifies `reference` as a trust configuration says: covered by its image patterns, signed
@@ -761,14 +828,31 @@ impl PyAsyncRegistryClient {
     }
 
     /// See `ironsign.RegistryClient.verify`.
+    #[pyo3(signature = (reference, trust, policy, *, all_signatures = false))]
     fn verify<'py>(
         &self,
         py: Python<'py>,
         reference: &str,
         trust: &PyTrustRoot,
         policy: &PyPolicy,
+        all_signatures: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, self.client.verify(reference, trust, policy), VerificationResult)
+        awaitable(py, self.client.verify(reference, trust, policy, signature_scope(all_signatures)), VerificationResult)
+    }
+
+    /// See `ironsign.RegistryClient.verify_many`.
+    #[pyo3(signature = (references, trust, policy, *, max_concurrency = 16, all_signatures = false))]
+    fn verify_many<'py>(
+        &self,
+        py: Python<'py>,
+        references: Vec<String>,
+        trust: &PyTrustRoot,
+        policy: &PyPolicy,
+        max_concurrency: usize,
+        all_signatures: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = batch_options(max_concurrency, all_signatures).py_err(py)?;
+        awaitable_py(py, self.client.verify_many(references, trust, policy, options), verify_many_to_py)
     }
 
     /// See `ironsign.RegistryClient.verify_with_trust_config`.
@@ -1000,7 +1084,7 @@ pub fn _bench_rust_verify_loop(
     let run = async move {
         let start = std::time::Instant::now();
         for _ in 0..n {
-            client.verify(reference, trust, policy).await?;
+            client.verify(reference, trust, policy, ironsign::SignatureScope::Sufficient).await?;
         }
         Ok(start.elapsed().as_secs_f64())
     };

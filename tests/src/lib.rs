@@ -750,6 +750,44 @@ impl Drop for VaultServer {
     }
 }
 
+/// A distribution registry private to one test (its own `IRONSIGN_STATE`, so its catalog and its
+/// access log hold only what the test does), stopped by `scripts/registry` when dropped.
+pub struct PrivateRegistry {
+    state: tempfile::TempDir,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+}
+
+impl PrivateRegistry {
+    /// Starts one (Debian's distribution 2.8, anonymous, plain HTTP).
+    pub fn start() -> Self {
+        let state = tempfile::tempdir().expect("tempdir");
+        let out = Command::new(repo_root().join("scripts/registry"))
+            .args(["start", "private"])
+            .env("IRONSIGN_STATE", state.path())
+            .output()
+            .expect("scripts/registry");
+        assert!(out.status.success(), "scripts/registry start: {}", String::from_utf8_lossy(&out.stderr));
+        let addr = String::from_utf8(out.stdout).expect("utf-8").trim().to_owned();
+        PrivateRegistry { state, addr }
+    }
+
+    /// Its log (application log and access log).
+    pub fn log(&self) -> PathBuf {
+        self.state.path().join("private/registry.log")
+    }
+}
+
+impl Drop for PrivateRegistry {
+    fn drop(&mut self) {
+        // Never panic here: this also runs while a failed test unwinds.
+        let _ = Command::new(repo_root().join("scripts/registry"))
+            .args(["stop", "private"])
+            .env("IRONSIGN_STATE", self.state.path())
+            .output();
+    }
+}
+
 /// Signs `image` with the test leaf, its certificate and chain (`extra`: more `sign` flags, e.g.
 /// `--bundle-format`).
 pub fn sign_with_chain(image: &str, extra: &[&str]) {

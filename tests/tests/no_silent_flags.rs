@@ -16,6 +16,7 @@ const NOT_TRUST: &[(&str, &str)] = &[
     ("--help", "prints help"),
     ("--output", "output format only"),
     ("--max-workers", "concurrency only"),
+    ("--all-signatures", "which verified signatures are listed, not whether the image verifies"),
     ("--no-platforms", "tree: which manifests are listed, not how they are checked"),
     ("--allow-http-registry", "registry transport"),
     (

@@ -134,19 +134,24 @@ fn client_as(user: &str, password: &str) -> ironsign::RegistryClient {
 
 /// Pushes a small image to `addr/repo:v1` as `pusher`: returns (tag reference, digest reference).
 fn push_image_as_pusher(addr: &str, repo: &str) -> (String, String) {
-    let image = format!("{addr}/{repo}:v1");
+    push_tagged_as_pusher(addr, repo, "v1")
+}
+
+/// Pushes a small image to `addr/repo:tag` as `pusher`: returns (tag reference, digest reference).
+fn push_tagged_as_pusher(addr: &str, repo: &str, tag: &str) -> (String, String) {
+    let image = format!("{addr}/{repo}:{tag}");
     let reference = ironsign::ImageReference::parse(&image).unwrap();
     let client = client_as("pusher", "pw1");
     let digest = block_on(async {
         // Unique content, so every test signs a digest of its own.
-        let config = format!(r#"{{"created-by":"{repo}"}}"#);
+        let config = format!(r#"{{"created-by":"{repo}:{tag}"}}"#);
         let config_digest = client.put_blob(&reference.location, config.as_bytes()).await.unwrap();
         let manifest = format!(
             r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","size":{},"digest":"{config_digest}"}},"layers":[]}}"#,
             config.len()
         );
         client
-            .put_manifest(&reference.location, "v1", manifest.as_bytes(), ironsign::cosign::OCI_MANIFEST)
+            .put_manifest(&reference.location, tag, manifest.as_bytes(), ironsign::cosign::OCI_MANIFEST)
             .await
             .unwrap()
     });
@@ -213,6 +218,36 @@ fn granted(requests: &[serde_json::Value], user: &str, scope: &str, repo: &str) 
             entry["actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect()
         })
         .collect()
+}
+
+/// Concurrent requests challenged at once fetch one token for their scope (single flight), and
+/// a batch shares it: eight verifications at once cost one token request, not eight.
+#[test]
+fn concurrent_requests_fetch_one_token_per_scope() {
+    let reg = TokenRegistry::start();
+    let repo = unique_repo("token-flight");
+    let images: Vec<String> = (0..8).map(|i| push_tagged_as_pusher(&reg.addr, &repo, &format!("v{i}")).0).collect();
+    let pki = pki_files();
+    let mut args = sign_args(&pki, &["--registry-username", "pusher", "--registry-password", "pw1"]);
+    args.extend(images.iter().map(String::as_str));
+    ironsign_env(&args, &reg.env(None)).ok();
+
+    let pull = format!("repository:{repo}:pull");
+    let before = granted(&reg.token_requests(), "reader", &pull, &repo).len();
+    let references: Vec<ironsign::ImageReference> =
+        images.iter().map(|i| ironsign::ImageReference::parse(i).unwrap()).collect();
+    let trust = ironsign::TrustRoot::from_pem(&std::fs::read(&pki.root).unwrap(), None).unwrap();
+    let policy = ironsign::Policy::identity(ironsign::Identity::san("signer@example.com"));
+    let options = ironsign::BatchOptions { max_concurrency: 8, ..Default::default() };
+    let client = client_as("reader", "pw2");
+    let results = block_on(async {
+        ironsign::batch::verify_many(&client, &ironsign::Verifier::new(trust), &references, &policy, &options).await
+    });
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let fetched = granted(&reg.token_requests(), "reader", &pull, &repo).len() - before;
+    assert_eq!(fetched, 1, "{:#?}", reg.token_requests());
 }
 
 #[test]

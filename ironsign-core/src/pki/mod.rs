@@ -14,7 +14,10 @@ use std::time::{Duration, SystemTime};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName};
 
+mod paths;
 pub mod report;
+
+pub(crate) use paths::PathCache;
 
 /// `id-kp-codeSigning` (RFC 5280 §4.2.1.12).
 pub const OID_CODE_SIGNING: const_oid::ObjectIdentifier = const_oid::db::rfc5280::ID_KP_CODE_SIGNING;
@@ -526,7 +529,7 @@ impl TrustRoot {
 
     /// Fails when a CRL that speaks for a certificate of `path` (its issuer's) is past its
     /// nextUpdate at `now`.
-    fn check_crls_fresh(&self, path: &[Certificate], now: SystemTime) -> Result<(), CertificateError> {
+    pub(crate) fn check_crls_fresh(&self, path: &[Certificate], now: SystemTime) -> Result<(), CertificateError> {
         let now = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         for cert in path {
             let Ok(issuer) = cert.parsed.tbs_certificate().issuer().to_der() else { continue };
@@ -676,7 +679,7 @@ impl TrustRoot {
 }
 
 /// What the extended key usage of a leaf must allow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum EkuRule {
     /// codeSigning when the certificate has the extension (cosign's and Go's x509 rule).
     #[default]

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
@@ -254,13 +254,40 @@ struct Cached {
     expires: Instant,
 }
 
+/// A lock per (registry, scope), held while its authorisation is fetched.
+type Flights = Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>;
+
 /// Authorisations by (registry, scope), shared by every request of a client.
 #[derive(Default)]
 pub(crate) struct TokenCache {
     entries: Mutex<HashMap<(String, String), Cached>>,
+    flights: Flights,
 }
 
 impl TokenCache {
+    /// Holds the fetch of `scope`'s authorisation: whoever holds it fetches, the others wait and
+    /// then take what it got (single flight).
+    pub(crate) async fn flight(&self, registry: &str, scope: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry((registry.to_owned(), scope.to_owned())).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    /// Waits while `scope`'s authorisation is being fetched, if it is.
+    pub(crate) async fn await_flight(&self, registry: &str, scope: &str) {
+        let lock = {
+            let map = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            map.get(&(registry.to_owned(), scope.to_owned())).cloned()
+        };
+        if let Some(lock) = lock
+            && lock.try_lock().is_err()
+        {
+            drop(lock.lock().await);
+        }
+    }
+
     pub(crate) fn get(&self, registry: &str, scope: &str) -> Option<Authorization> {
         let map = self.entries.lock().ok()?;
         let c = map.get(&(registry.to_owned(), scope.to_owned()))?;

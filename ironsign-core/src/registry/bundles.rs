@@ -137,7 +137,7 @@ impl RegistryClient {
     /// falls back to them: missing candidates can only make verification fail, never pass.
     /// Without legacy layers the error is reported, and so is a bound exceeded (too many or too
     /// large), always: a bound never silently narrows what is verified.
-    pub(super) async fn with_bundles(
+    pub(crate) async fn with_bundles(
         &self,
         reference: &ImageReference,
         mut image: SignedImage,

@@ -47,6 +47,9 @@ pub struct RegistryOptions {
     pub request_timeout: Duration,
     /// Bounds on what is read.
     pub limits: Limits,
+    /// Most requests to one registry awaiting their answer at once, however many operations run
+    /// concurrently (the cap applies until the response headers arrive).
+    pub max_requests_per_registry: usize,
 }
 
 impl Default for RegistryOptions {
@@ -61,6 +64,7 @@ impl Default for RegistryOptions {
             read_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(300),
             limits: Limits::default(),
+            max_requests_per_registry: 32,
         }
     }
 }
@@ -372,10 +376,23 @@ impl RegistryClient {
         kind: AttachmentKind,
         budget: &FetchBudget,
     ) -> Result<SignedImage, Error> {
-        let mut image =
+        let manifest = self.read_attached_manifest(reference, digest, kind, budget).await?;
+        self.read_attached_blobs(&reference.location, manifest, budget).await
+    }
+
+    /// The first half of [`Self::fetch_attached_within`]: the attachment manifest (its digest
+    /// says what the attachment holds), its blobs not read yet.
+    pub(crate) async fn read_attached_manifest(
+        &self,
+        reference: &ImageReference,
+        digest: &Digest,
+        kind: AttachmentKind,
+        budget: &FetchBudget,
+    ) -> Result<AttachedManifest, Error> {
+        let image =
             SignedImage { repository: reference.repository_name(), digest: digest.clone(), signatures: Vec::new() };
         let Some((fetched, manifest)) = self.get_attachment_manifest(&reference.location, digest, kind).await? else {
-            return Ok(image);
+            return Ok(AttachedManifest { image, digest: None, pending: Vec::new() });
         };
         budget.charge(fetched.bytes.len() as u64, || format!("{} manifest", digest.attachment_tag(kind.suffix())))?;
         budget.count(manifest.layers.len())?;
@@ -388,7 +405,18 @@ impl RegistryClient {
                 referrer: None,
             })
             .collect();
-        image.signatures = self.fetch_layer_blobs(&reference.location, pending, budget).await?;
+        Ok(AttachedManifest { image, digest: Some(fetched.digest), pending })
+    }
+
+    /// The second half: the layers' blobs.
+    pub(crate) async fn read_attached_blobs(
+        &self,
+        location: &Location,
+        manifest: AttachedManifest,
+        budget: &FetchBudget,
+    ) -> Result<SignedImage, Error> {
+        let AttachedManifest { mut image, pending, .. } = manifest;
+        image.signatures = self.fetch_layer_blobs(location, pending, budget).await?;
         Ok(image)
     }
 
@@ -449,6 +477,14 @@ impl RegistryClient {
         }
         Ok(layers)
     }
+}
+
+/// An attachment manifest read, its layers' blobs not yet.
+pub(crate) struct AttachedManifest {
+    image: SignedImage,
+    /// The manifest's digest; `None` when there is no such attachment.
+    pub(crate) digest: Option<Digest>,
+    pending: Vec<PendingLayer>,
 }
 
 /// A signature layer whose blob is still to be read: its descriptor, the annotations it gets

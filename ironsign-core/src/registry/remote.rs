@@ -47,8 +47,30 @@ pub(crate) struct Remote {
     insecure: Vec<String>,
     keychain: Keychain,
     tokens: TokenCache,
-    schemes: std::sync::Mutex<std::collections::HashMap<String, &'static str>>,
+    /// The scheme of each registry that may speak plain HTTP, settled by its first request.
+    schemes: PerRegistry<tokio::sync::OnceCell<&'static str>>,
+    /// At most `RegistryOptions::max_requests_per_registry` requests awaiting an answer per registry.
+    in_flight: PerRegistry<tokio::sync::Semaphore>,
+    max_in_flight: usize,
+    /// Registries that answered that they have no referrers API: not asked again by this client.
+    without_referrers_api: std::sync::Mutex<std::collections::HashSet<String>>,
     request_timeout: Duration,
+}
+
+/// One shared value per registry, made on first use.
+struct PerRegistry<T>(std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<T>>>);
+
+impl<T> Default for PerRegistry<T> {
+    fn default() -> Self {
+        PerRegistry(Default::default())
+    }
+}
+
+impl<T> PerRegistry<T> {
+    fn get(&self, registry: &str, make: impl FnOnce() -> T) -> std::sync::Arc<T> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(registry.to_owned()).or_insert_with(|| std::sync::Arc::new(make())).clone()
+    }
 }
 
 fn is_loopback(registry: &str) -> bool {
@@ -85,6 +107,9 @@ impl Remote {
             keychain: options.keychain.clone(),
             tokens: TokenCache::default(),
             schemes: Default::default(),
+            in_flight: Default::default(),
+            max_in_flight: options.max_requests_per_registry.max(1),
+            without_referrers_api: Default::default(),
             request_timeout: options.request_timeout,
         })
     }
@@ -96,31 +121,96 @@ impl Remote {
         self.request_timeout + Duration::from_secs(size >> 20)
     }
 
+    /// The host part of a registry's URLs.
+    fn host(registry: &str) -> &str {
+        if registry == crate::reference::DOCKER_HUB { "index.docker.io" } else { registry }
+    }
+
+    /// Whether a registry may be reached over plain HTTP: loopback, or allowed by the caller.
+    fn may_use_http(&self, registry: &str) -> bool {
+        is_loopback(registry) || self.insecure.iter().any(|r| r == registry)
+    }
+
     /// `scheme://host` for a registry. Loopback and explicitly allowed registries may use plain
-    /// HTTP; which one they speak is probed once per registry with an unauthenticated `GET /v2/`
-    /// over plain HTTP (cheaper than a failing TLS handshake): a TLS server answers it with a
-    /// 400 naming HTTPS, or drops the connection, and is then used over HTTPS, so a TLS registry
-    /// is never downgraded and its certificate problems surface.
+    /// HTTP: which one they speak is settled by the first request ([`Self::settle_scheme`]); until
+    /// then their URLs are built with `http`, and rewritten if the registry turns out to speak TLS.
     async fn base(&self, registry: &str) -> String {
-        let host = if registry == crate::reference::DOCKER_HUB { "index.docker.io" } else { registry };
-        if !(is_loopback(registry) || self.insecure.iter().any(|r| r == registry)) {
+        let host = Self::host(registry);
+        if !self.may_use_http(registry) {
             return format!("https://{host}");
         }
-        if let Some(scheme) = self.schemes.lock().ok().and_then(|m| m.get(registry).copied()) {
-            return format!("{scheme}://{host}");
-        }
-        let scheme = match self.http.get(format!("http://{host}/v2/")).send().await {
-            Ok(resp) if resp.status() == StatusCode::BAD_REQUEST => {
-                let body = read_bounded(resp, 4096, "probe", registry).await.unwrap_or_default();
-                if String::from_utf8_lossy(&body).to_ascii_lowercase().contains("https") { "https" } else { "http" }
-            }
-            Ok(_) => "http",
-            Err(_) => "https",
-        };
-        if let Ok(mut m) = self.schemes.lock() {
-            m.insert(registry.to_owned(), scheme);
-        }
+        let scheme = self.schemes.get(registry, Default::default).get().copied().unwrap_or("http");
         format!("{scheme}://{host}")
+    }
+
+    /// Settles the scheme of a registry that may speak plain HTTP, once per registry: concurrent
+    /// first requests wait for one answer instead of each probing. A GET or HEAD of the
+    /// registry's own URL is itself the probe, sent over plain HTTP, and its answer is returned
+    /// for the caller to use, so no request is spent on finding out; other requests (and an
+    /// inconclusive answer: a 400, or a failure) are settled with an unauthenticated `GET /v2/`
+    /// over plain HTTP.
+    /// A TLS server answers plain HTTP with a 400 naming HTTPS, or drops the connection, and is
+    /// then used over HTTPS, so a TLS registry is never downgraded and its certificate problems
+    /// surface. Returns the URL to use and the answer already received, if any.
+    async fn settle_scheme(
+        &self,
+        registry: &str,
+        method: &Method,
+        url: &str,
+        build: &(dyn Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder + Send + Sync),
+    ) -> (String, Option<reqwest::Response>) {
+        if !self.may_use_http(registry) {
+            return (url.to_owned(), None);
+        }
+        let host = Self::host(registry);
+        let plain_base = format!("http://{host}/");
+        let cell = self.schemes.get(registry, Default::default);
+        let mut answer = None;
+        let scheme = *cell
+            .get_or_init(|| async {
+                let probe_with_request = matches!(*method, Method::GET | Method::HEAD) && url.starts_with(&plain_base);
+                if probe_with_request {
+                    let permit = self.permit(registry).await;
+                    let sent = build(self.http.request(method.clone(), url)).send().await;
+                    drop(permit);
+                    // A 400 or a failure (a TLS server dropping plain HTTP, or a reset the request
+                    // itself met) is inconclusive: the probe below decides, and the request is
+                    // sent again by the caller.
+                    if let Ok(resp) = sent
+                        && resp.status() != StatusCode::BAD_REQUEST
+                    {
+                        answer = Some(resp);
+                        return "http";
+                    }
+                }
+                let permit = self.permit(registry).await;
+                let probe = self.http.get(format!("http://{host}/v2/")).send().await;
+                drop(permit);
+                match probe {
+                    Ok(resp) if resp.status() == StatusCode::BAD_REQUEST => {
+                        let body = read_bounded(resp, 4096, "probe", registry).await.unwrap_or_default();
+                        if String::from_utf8_lossy(&body).to_ascii_lowercase().contains("https") {
+                            "https"
+                        } else {
+                            "http"
+                        }
+                    }
+                    Ok(_) => "http",
+                    Err(_) => "https",
+                }
+            })
+            .await;
+        let url = match url.strip_prefix(&plain_base) {
+            Some(path) if scheme == "https" => format!("https://{host}/{path}"),
+            _ => url.to_owned(),
+        };
+        (url, answer)
+    }
+
+    /// A place among the requests in flight to `registry`.
+    async fn permit(&self, registry: &str) -> tokio::sync::OwnedSemaphorePermit {
+        let semaphore = self.in_flight.get(registry, || tokio::sync::Semaphore::new(self.max_in_flight));
+        semaphore.acquire_owned().await.expect("the semaphore is never closed")
     }
 
     /// Sends a request built by `build`, handling authentication and retrying what is safe.
@@ -139,17 +229,35 @@ impl Remote {
         // client do: a `Link` or upload `Location` naming another host gets the request without
         // them, and that host's challenge is not answered with them either. (Redirects are
         // followed by reqwest, which drops `Authorization` when the origin changes.)
+        let (url, mut first_answer) = self.settle_scheme(registry, &method, url, build).await;
+        let url = url.as_str();
         let base = self.base(registry).await;
         let own_origin = same_origin(url, &base);
+        if own_origin && first_answer.is_none() {
+            // Another request may be fetching this scope's token: wait for it rather than be
+            // refused without one.
+            self.tokens.await_flight(registry, &scope).await;
+        }
         let mut authenticated = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut req = build(self.http.request(method.clone(), url));
-            if let Some(auth) = self.tokens.get(registry, &scope).filter(|_| own_origin) {
-                req = req.header(header::AUTHORIZATION, auth.header());
-            }
-            let result = req.send().await;
+            let mut sent_authorization = None;
+            let result = match first_answer.take() {
+                Some(answer) => Ok(answer),
+                None => {
+                    let mut req = build(self.http.request(method.clone(), url));
+                    if let Some(auth) = self.tokens.get(registry, &scope).filter(|_| own_origin) {
+                        let value = zeroize::Zeroizing::new(auth.header());
+                        req = req.header(header::AUTHORIZATION, value.as_str());
+                        sent_authorization = Some(value);
+                    }
+                    let permit = self.permit(registry).await;
+                    let result = req.send().await;
+                    drop(permit);
+                    result
+                }
+            };
             let retry_delay = match &result {
                 Err(e) if retryable_error(&method, e) => Some(backoff(attempt, None)),
                 Ok(r) if idempotent && matches!(r.status().as_u16(), 429 | 500 | 502 | 503 | 504) => {
@@ -180,7 +288,9 @@ impl Remote {
                     .and_then(|v| v.to_str().ok())
                     .and_then(parse_challenge);
                 if let Some(challenge) = challenge
-                    && self.authenticate(registry, &scope, &challenge).await?
+                    && self
+                        .authenticate(registry, &scope, &challenge, sent_authorization.as_deref().map(String::as_str))
+                        .await?
                 {
                     attempt -= 1;
                     continue;
@@ -198,8 +308,22 @@ impl Remote {
         }
     }
 
-    /// Obtains an authorisation for `scope` after a challenge; false when there is nothing to try.
-    async fn authenticate(&self, registry: &str, scope: &str, challenge: &Challenge) -> Result<bool, RegistryError> {
+    /// Obtains an authorisation for `scope` after a challenge to a request sent with `refused`
+    /// (or none); false when there is nothing to try. One fetch per registry and scope at a time
+    /// (single flight): a request challenged while another fetches takes the token it got.
+    async fn authenticate(
+        &self,
+        registry: &str,
+        scope: &str,
+        challenge: &Challenge,
+        refused: Option<&str>,
+    ) -> Result<bool, RegistryError> {
+        let _flight = self.tokens.flight(registry, scope).await;
+        if let Some(current) = self.tokens.get(registry, scope)
+            && Some(zeroize::Zeroizing::new(current.header()).as_str()) != refused
+        {
+            return Ok(true);
+        }
         let credential = self.keychain.lookup(registry)?;
         match challenge {
             Challenge::Basic => match credential {
@@ -695,7 +819,9 @@ impl Remote {
 
     /// Asks the referrers API (`GET /v2/<name>/referrers/<digest>`) of the registry, following
     /// `Link` pagination, up to `limit` descriptors. Anything but a 200 with an OCI index means the
-    /// registry has no referrers API (the rule of the distribution spec and ggcr).
+    /// registry has no referrers API (the rule of the distribution spec and ggcr). That answer is
+    /// remembered for the registry, so this client does not ask again, unless it was one a
+    /// registry gives when busy or failing (429, 5xx), which says nothing about the API.
     pub(crate) async fn get_referrers(
         &self,
         registry: &str,
@@ -703,6 +829,9 @@ impl Remote {
         digest: &Digest,
         limit: usize,
     ) -> Result<ReferrersAnswer, RegistryError> {
+        if self.without_referrers_api.lock().unwrap_or_else(|e| e.into_inner()).contains(registry) {
+            return Ok(ReferrersAnswer::Unsupported);
+        }
         let mut url = format!("{}/v2/{repository}/referrers/{digest}", self.base(registry).await);
         let mut found = Vec::new();
         for page in 0..=limit {
@@ -716,6 +845,13 @@ impl Remote {
                 || content_type.split(';').next().unwrap_or("").trim() != crate::cosign::OCI_INDEX
             {
                 if page == 0 {
+                    let status = resp.status();
+                    if !(status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()) {
+                        self.without_referrers_api
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(registry.to_owned());
+                    }
                     return Ok(ReferrersAnswer::Unsupported);
                 }
                 // A later page failing is an error, not a fallback.

@@ -28,6 +28,10 @@ pub mod attestation;
 pub mod blob;
 mod bundle;
 pub mod rego;
+mod results;
+
+pub(crate) use results::ContentKey;
+pub use results::{RESULT_WINDOW, ResultCacheStats};
 
 use crate::cosign::{self, SignatureFormat, SignatureLayer, SignedImage, SimpleSigning};
 use crate::error::{Error, InputError, RejectionReason, SignatureRejection, VerificationError};
@@ -174,6 +178,35 @@ impl Policy {
     }
 
     /// The extended key usage the leaf must allow under this policy.
+    /// A digest of every part of the policy (the identities with their fields and patterns, the
+    /// annotations, the requirements), so that verdicts are reused only under the same policy.
+    pub(crate) fn fingerprint(&self) -> [u8; 32] {
+        // Destructured, so that a new part of the policy cannot be left out of the fingerprint.
+        let Policy { identities, any_identity, annotations, require_code_signing_eku, require_timestamp } = self;
+        let mut hash = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        // Every item length-prefixed, so no two policies hash the same bytes.
+        let mut item = |bytes: &[u8]| {
+            hash.update(&(bytes.len() as u64).to_be_bytes());
+            hash.update(bytes);
+        };
+        item(&[u8::from(*any_identity), u8::from(*require_code_signing_eku), u8::from(*require_timestamp)]);
+        item(&(identities.len() as u64).to_be_bytes());
+        for identity in identities {
+            let (kind, text) = match &identity.matcher {
+                Matcher::Exact(value) => (0u8, value.as_str()),
+                Matcher::Regex(regex) => (1u8, regex.as_str()),
+            };
+            item(&[identity.field as u8, kind]);
+            item(text.as_bytes());
+        }
+        item(&(annotations.len() as u64).to_be_bytes());
+        for (key, value) in annotations {
+            item(key.as_bytes());
+            item(value.as_bytes());
+        }
+        hash.finish().as_ref().try_into().expect("32 bytes")
+    }
+
     pub(crate) fn eku_rule(&self) -> crate::pki::EkuRule {
         if self.require_code_signing_eku {
             crate::pki::EkuRule::CodeSigning
@@ -437,12 +470,47 @@ pub struct VerificationResult {
 pub struct Verifier {
     trust: TrustRoot,
     max_chain: usize,
+    /// Certificate paths validated against `trust` (shared by clones, which trust the same).
+    paths: std::sync::Arc<crate::pki::PathCache>,
+    /// Verdicts reached under `trust`, by content (shared by clones).
+    results: std::sync::Arc<results::ResultCache>,
 }
 
 impl Verifier {
-    /// A verifier trusting `trust`.
+    /// A verifier trusting `trust`. It remembers the certificate paths it validates, so verifying
+    /// many images signed by one certificate builds its path once (see `pki::paths`: a cached
+    /// path is used only where the leaf, the chain offered, the validity window of every
+    /// certificate on the path and the CRLs' freshness still hold).
     pub fn new(trust: TrustRoot) -> Self {
-        Verifier { trust, max_chain: crate::pki::DEFAULT_MAX_CHAIN }
+        Verifier {
+            trust,
+            max_chain: crate::pki::DEFAULT_MAX_CHAIN,
+            paths: Default::default(),
+            results: Default::default(),
+        }
+    }
+
+    /// What its cache of verdicts by content did (see [`crate::batch`]): hits are verifications
+    /// that verified no signature.
+    pub fn result_cache_stats(&self) -> ResultCacheStats {
+        self.results.stats()
+    }
+
+    /// The verdict held for `key`, if it still holds at `at`.
+    pub(crate) fn cached_result(&self, key: &ContentKey, at: SystemTime) -> Option<(SignedImage, VerificationResult)> {
+        self.results.get(key, &self.trust, at)
+    }
+
+    /// Keeps a pass reached at `at` on `signed` under `key` (see `results::ResultCache::put`).
+    pub(crate) fn cache_result(
+        &self,
+        key: ContentKey,
+        signed: &SignedImage,
+        result: &VerificationResult,
+        policy: &Policy,
+        at: SystemTime,
+    ) {
+        self.results.put(key, signed, result, &self.paths, policy.eku_rule(), at);
     }
 
     /// The trust material.
@@ -593,7 +661,15 @@ impl Verifier {
             };
             let path = self
                 .trust
-                .verify_code_signing(&leaf, &untrusted, at, time.now, policy.eku_rule(), timestamp_needed)
+                .verify_code_signing_cached(
+                    &self.paths,
+                    &leaf,
+                    &untrusted,
+                    at,
+                    time.now,
+                    policy.eku_rule(),
+                    timestamp_needed,
+                )
                 .map_err(RejectionReason::Certificate)?;
             checks.extend([Check::CodeSigningUsage, Check::Validity, Check::ChainToRoot]);
             let matched = policy.match_identity(leaf.summary())?;

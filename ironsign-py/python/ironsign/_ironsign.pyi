@@ -338,6 +338,7 @@ class TrustRoot:
     def public_key_fingerprints(self) -> list[str]: ...
     def with_timestamp_authorities(self, pem: bytes) -> TrustRoot: ...
     def with_crls(self, crls: bytes) -> TrustRoot: ...
+    def result_cache_stats(self) -> dict[str, int]: ...
 
 @final
 class Policy:
@@ -427,7 +428,18 @@ class RegistryClient:
         attachment: Literal["sbom"] | None = None,
         bundle_format: bool = False,
     ) -> SignReport: ...
-    def verify(self, reference: str, trust: TrustRoot, policy: Policy) -> VerificationResult: ...
+    def verify(
+        self, reference: str, trust: TrustRoot, policy: Policy, *, all_signatures: bool = False
+    ) -> VerificationResult: ...
+    def verify_many(
+        self,
+        references: Sequence[str],
+        trust: TrustRoot,
+        policy: Policy,
+        *,
+        max_concurrency: int = 16,
+        all_signatures: bool = False,
+    ) -> list[VerificationResult | Exception]: ...
     def verify_with_trust_config(self, reference: str, trust_config: TrustConfig) -> TrustConfigVerification: ...
     def generate_payload(
         self, reference: str, *, annotations: Mapping[str, str] | None = None, identity: str | None = None
@@ -548,7 +560,18 @@ class AsyncRegistryClient:
         attachment: Literal["sbom"] | None = None,
         bundle_format: bool = False,
     ) -> Awaitable[SignReport]: ...
-    def verify(self, reference: str, trust: TrustRoot, policy: Policy) -> Awaitable[VerificationResult]: ...
+    def verify(
+        self, reference: str, trust: TrustRoot, policy: Policy, *, all_signatures: bool = False
+    ) -> Awaitable[VerificationResult]: ...
+    def verify_many(
+        self,
+        references: Sequence[str],
+        trust: TrustRoot,
+        policy: Policy,
+        *,
+        max_concurrency: int = 16,
+        all_signatures: bool = False,
+    ) -> Awaitable[list[VerificationResult | Exception]]: ...
     def verify_with_trust_config(
         self, reference: str, trust_config: TrustConfig
     ) -> Awaitable[TrustConfigVerification]: ...
