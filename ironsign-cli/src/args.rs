@@ -295,11 +295,11 @@ pub struct TrustArgs {
     pub certificate_chain: Option<PathBuf>,
     /// A Sigstore trusted_root.json (cosign v3's --trusted-root; `trusted-root create` writes
     /// one): its certificate authorities and timestamp authorities, instead of the chain, root and
-    /// TSA flags.
+    /// TSA flags. With --key only its timestamp authorities are used, as in cosign.
     #[arg(
         long = "trusted-root",
         value_name = "FILE",
-        conflicts_with_all = ["certificate_chain", "ca_roots", "ca_intermediates", "timestamp_certificate_chain", "key"]
+        conflicts_with_all = ["certificate_chain", "ca_roots", "ca_intermediates", "timestamp_certificate_chain"]
     )]
     pub trusted_root: Option<PathBuf>,
     /// Root CA certificates (PEM bundle); several files allowed.
@@ -352,8 +352,7 @@ impl TrustArgs {
         // Key trust and certificate trust together could admit nothing more (certificate trust
         // needs an identity, which a key-only signature never carries), and intermediates without
         // roots have nothing to lead to: refused rather than ignored.
-        let certificate_trust =
-            self.certificate_chain.is_some() || !self.ca_roots.is_empty() || self.trusted_root.is_some();
+        let certificate_trust = self.certificate_chain.is_some() || !self.ca_roots.is_empty();
         if !self.key.is_empty() && certificate_trust {
             return Err(InputError::InvalidArgument {
                 name: "--key".into(),
@@ -374,7 +373,14 @@ impl TrustArgs {
             .map(|p| Ok(PublicKey::from_pem(&read(p)?, &p.display().to_string())?))
             .collect::<Result<Vec<_>, Error>>()?;
         let trust = if let Some(path) = &self.trusted_root {
-            ironsign::trusted_root::read(&read(path)?)?
+            let from_file = ironsign::trusted_root::read(&read(path)?)?;
+            if keys.is_empty() {
+                from_file
+            } else {
+                // As cosign: a key-only signature carries no certificate for the file's CAs to
+                // anchor, so with --key the file supplies its timestamp authorities only.
+                TrustRoot::default().with_timestamp_authorities(from_file.timestamp_authorities().clone())
+            }
         } else if let Some(chain) = &self.certificate_chain {
             TrustRoot::from_chain_pem(&read(chain)?)?
         } else if !self.ca_roots.is_empty() {

@@ -214,9 +214,7 @@ pub async fn verify_attestation(c: VerifyAttestationCmd) -> anyhow::Result<()> {
                     outln!("{}", serde_json::to_string(&a.statement)?);
                     continue;
                 }
-                let envelope =
-                    attached.signatures[a.index].dsse_envelope().context("a verified attestation has no envelope")?;
-                out!("{}\n", String::from_utf8_lossy(&envelope));
+                out!("{}\n", String::from_utf8_lossy(&a.envelope));
             }
         }
     }

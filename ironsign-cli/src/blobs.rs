@@ -293,12 +293,6 @@ pub struct BlobEvidenceArgs {
     /// The RFC 3161 timestamp file (cosign's {"SignedRFC3161Timestamp":…}).
     #[arg(long = "rfc3161-timestamp", value_name = "FILE")]
     rfc3161_timestamp: Option<PathBuf>,
-    /// Require a timestamp verified against --timestamp-certificate-chain (cosign's meaning).
-    #[arg(long = "use-signed-timestamps")]
-    use_signed_timestamps: bool,
-    /// Accepted for cosign compatibility: there is no transparency log to skip.
-    #[arg(long = "private-infrastructure", hide = true)]
-    _private_infrastructure: Option<bool>,
     /// Accepted for cosign compatibility: verification is always offline.
     #[arg(long = "offline", hide = true)]
     _offline: Option<bool>,
@@ -309,19 +303,10 @@ pub struct BlobEvidenceArgs {
     /// Accepted for cosign compatibility: one blob is verified.
     #[arg(long = "max-workers", hide = true)]
     _max_workers: Option<u32>,
-    /// cosign v3's trust format: not read by blob verification yet.
-    #[arg(long = "trusted-root", hide = true, value_name = "FILE")]
-    trusted_root: Option<PathBuf>,
 }
 
 impl BlobEvidenceArgs {
     fn evidence(&self) -> Result<BlobEvidence, Error> {
-        if self.trusted_root.is_some() {
-            return Err(invalid(
-                "--trusted-root",
-                "blob verification does not read trusted roots yet: give --certificate-chain or --ca-roots, and --timestamp-certificate-chain",
-            ));
-        }
         let file = |p: &Option<PathBuf>, what: &str| {
             p.as_deref().map(|p| read_bounded(p, MAX_EVIDENCE_SIZE, what)).transpose()
         };
@@ -333,8 +318,11 @@ impl BlobEvidenceArgs {
         })
     }
 
-    fn policy(&self, trust: &ironsign::TrustRoot, policy: &PolicyArgs) -> Result<ironsign::Policy, Error> {
-        Ok(policy.policy(trust, &Default::default())?.require_timestamp(self.use_signed_timestamps))
+    /// The policy: `--use-signed-timestamps` (read with the trust flags) requires a timestamp
+    /// verified against the timestamp authorities, as cosign's verify-blob does.
+    fn policy(trust: &ironsign::TrustRoot, flags: &TrustArgs, policy: &PolicyArgs) -> Result<ironsign::Policy, Error> {
+        let require_timestamp = flags.use_signed_timestamps == Some(true);
+        Ok(policy.policy(trust, &Default::default())?.require_timestamp(require_timestamp))
     }
 }
 
@@ -367,7 +355,7 @@ fn report(result: &BlobVerification, output: Output) -> anyhow::Result<()> {
 
 pub fn verify_blob(c: VerifyBlobCmd) -> anyhow::Result<()> {
     let trust = c.trust.trust_root()?;
-    let policy = c.evidence.policy(&trust, &c.policy)?;
+    let policy = BlobEvidenceArgs::policy(&trust, &c.trust, &c.policy)?;
     let evidence = c.evidence.evidence()?;
     let blob = read_bounded(&c.blob, MAX_BLOB_SIZE, "blob")?;
     let result = Verifier::new(trust).verify_blob(&blob, &evidence, &policy)?;
@@ -402,7 +390,7 @@ pub struct VerifyBlobAttestationCmd {
 
 pub fn verify_blob_attestation(c: VerifyBlobAttestationCmd) -> anyhow::Result<()> {
     let trust = c.trust.trust_root()?;
-    let policy = c.evidence.policy(&trust, &c.policy)?;
+    let policy = BlobEvidenceArgs::policy(&trust, &c.trust, &c.policy)?;
     let evidence = c.evidence.evidence()?;
     let kind = PredicateKind::parse(&c.predicate_type).map_err(Error::from)?;
     let check_claims = c.check_claims.unwrap_or(true);

@@ -71,8 +71,8 @@
 #![warn(missing_docs)]
 
 pub mod attach;
-pub mod blob;
 pub mod batch;
+pub mod blob;
 pub mod bundle;
 pub mod cosign;
 pub mod csr;
@@ -104,8 +104,8 @@ pub mod rotation;
 pub mod tsa;
 
 // The public interface is:
-pub use blob::{BlobEvidence, BlobFormat, SignedBlob};
 pub use batch::{BatchOptions, SignatureScope, VerifiedImage};
+pub use blob::{BlobEvidence, BlobFormat, SignedBlob};
 pub use cosign::{Limits, SignatureFormat, SignatureLayer, SignedImage};
 pub use error::TimestampError;
 pub use error::{

@@ -128,6 +128,12 @@ fn trusted_root_refusals() {
     let out = ironsign_verify(&d.join("no-root.json"), &image);
     assert_ne!(out.code, 0, "an intermediate became a trust anchor");
 
+    // With --key the file gives its timestamp authorities only (as in cosign): its CA does not
+    // make a certificate signature pass for another key.
+    let with_key =
+        ironsign(&["verify", "--key", &pki_file("dod-leaf.pub"), "--trusted-root", good.to_str().unwrap(), &image]);
+    assert_ne!(with_key.code, 0, "the trusted root's CA admitted a signature under --key");
+
     // Misuse: with other trust flags, with a log, with a window, with no root at the end.
     let root = good.to_str().unwrap();
     let both = ironsign(&["verify", "--trusted-root", root, "--ca-roots", &pki_file("root.pem"), &image]);

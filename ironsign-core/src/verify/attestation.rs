@@ -52,6 +52,10 @@ pub struct VerifiedAttestation {
     /// The verified RFC 3161 timestamp the certificates were checked at, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<crate::tsa::VerifiedTimestamp>,
+    /// The DSSE envelope verified, as `cosign verify-attestation` prints it (see
+    /// [`crate::cosign::SignatureLayer::dsse_envelope`]).
+    #[serde(skip)]
+    pub envelope: Vec<u8>,
 }
 
 /// What attestation verification proved, and only that.
@@ -118,6 +122,7 @@ impl Verifier {
                         statement,
                         checks,
                         timestamp,
+                        envelope: layer.dsse_envelope().unwrap_or_default(),
                     })
                 }
                 Err(reason) => rejected.push(SignatureRejection::new(index, layer.payload_digest.to_string(), reason)),
