@@ -144,6 +144,10 @@ pub struct VerifyAttestationCmd {
     /// prints it (`| jq -r .payload | base64 -d` gives the same statement).
     #[arg(long)]
     statements: bool,
+    /// Read and list every attestation in both formats; by default the Sigstore bundle
+    /// referrers are read only when no `.att` attestation satisfies the policy (the same verdict).
+    #[arg(long = "all-signatures")]
+    all_signatures: bool,
     #[command(flatten)]
     registry: RegistryArgs,
     #[arg(long, short = 'o', value_enum, default_value_t)]
@@ -194,7 +198,7 @@ pub async fn verify_attestation(c: VerifyAttestationCmd) -> anyhow::Result<()> {
         &policy,
         kind.uri(),
         &policies,
-        ironsign::SignatureScope::Sufficient,
+        if c.all_signatures { ironsign::SignatureScope::All } else { ironsign::SignatureScope::Sufficient },
     )
     .await?;
     match c.output {

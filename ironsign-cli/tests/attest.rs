@@ -28,8 +28,23 @@ fn verify_attestation(image: &str, kind: &str, extra: &[&str]) -> std::process::
     ironsign(args)
 }
 
+/// JSON lines (what `download` prints).
 fn statements(stdout: &str) -> Vec<serde_json::Value> {
     stdout.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The statements of the DSSE envelopes `verify-attestation` prints, one per line, read as
+/// cosign's users read them (`jq -r .payload | base64 -d`).
+fn verified_statements(stdout: &str) -> Vec<serde_json::Value> {
+    use base64::Engine as _;
+    statements(stdout)
+        .iter()
+        .map(|envelope| {
+            let payload =
+                base64::engine::general_purpose::STANDARD.decode(envelope["payload"].as_str().unwrap()).unwrap();
+            serde_json::from_slice(&payload).unwrap()
+        })
+        .collect()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -100,7 +115,7 @@ fn attest_then_verify_each_scanner_report() {
     ] {
         ok(&attest(&image, "vuln", &fixture(&format!("scanners/{file}")), &["--replace"]));
         let out = ok(&verify_attestation(&image, "vuln", &[]));
-        let verified = statements(&out);
+        let verified = verified_statements(&out);
         assert_eq!(verified.len(), 1, "--replace keeps one vuln attestation: {out}");
         let s = &verified[0];
         assert_eq!(s["_type"], "https://in-toto.io/Statement/v0.1");
@@ -115,7 +130,7 @@ fn attest_then_verify_each_scanner_report() {
     }
     // Grype's database build and scan time come from the report.
     let out = ok(&verify_attestation(&image, "vuln", &[]));
-    assert_eq!(statements(&out)[0]["predicate"]["metadata"]["scanStartedOn"], "2025-01-20T10:00:03Z");
+    assert_eq!(verified_statements(&out)[0]["predicate"]["metadata"]["scanStartedOn"], "2025-01-20T10:00:03Z");
 
     // Stored as cosign stores it.
     let manifest = reg.manifest("team/app", &attachment_tag(&image, "att"));
@@ -146,12 +161,12 @@ fn replace_keeps_other_types_and_append_keeps_same_type() {
     ok(&attest(&image, "vuln", &fixture("scanners/trivy.json"), &[]));
     ok(&attest(&image, "vuln", &fixture("scanners/grype.json"), &[]));
     ok(&attest(&image, "spdxjson", &fixture("sbom/spdx-2.3.json"), &[]));
-    assert_eq!(statements(&ok(&verify_attestation(&image, "vuln", &[]))).len(), 2);
+    assert_eq!(verified_statements(&ok(&verify_attestation(&image, "vuln", &[]))).len(), 2);
     ok(&attest(&image, "vuln", &fixture("scanners/twistcli.json"), &["--replace"]));
-    let vulns = statements(&ok(&verify_attestation(&image, "vuln", &[])));
+    let vulns = verified_statements(&ok(&verify_attestation(&image, "vuln", &[])));
     assert_eq!(vulns.len(), 1);
     assert_eq!(vulns[0]["predicate"]["scanner"]["uri"], "pkg:generic/twistcli");
-    assert_eq!(statements(&ok(&verify_attestation(&image, "spdxjson", &[]))).len(), 1);
+    assert_eq!(verified_statements(&ok(&verify_attestation(&image, "spdxjson", &[]))).len(), 1);
     let layers = reg.manifest("team/app", &attachment_tag(&image, "att"))["layers"].as_array().unwrap().len();
     assert_eq!(layers, 2);
 }
@@ -170,7 +185,7 @@ fn wrong_predicate_type_and_no_attestations_fail() {
     let error: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(error["error"]["details"]["NoMatchingSignature"]["rejections"][0]["reason"]["PredicateType"].is_object());
     // The custom type wraps the file as cosign does.
-    let custom = statements(&ok(&verify_attestation(&image, "custom", &[])));
+    let custom = verified_statements(&ok(&verify_attestation(&image, "custom", &[])));
     assert_eq!(custom[0]["predicate"]["Data"], std::fs::read_to_string(fixture("tracker/justified.json")).unwrap());
 }
 
@@ -251,7 +266,7 @@ fn scan_tracker_schema_and_rego_policy() {
     let policy = fixture("policies/no-unjustified-critical.rego").display().to_string();
     let tracker = "https://ironsign.dev/attestation/scan-tracker/v1";
     let out = ok(&verify_attestation(&good, tracker, &["--policy", &policy]));
-    assert_eq!(statements(&out)[0]["predicate"]["riskAssessment"]["state"], "approved");
+    assert_eq!(verified_statements(&out)[0]["predicate"]["riskAssessment"]["state"], "approved");
     let stderr = fails(&verify_attestation(&bad, tracker, &["--policy", &policy]), 12, "POLICY_DENIED");
     assert!(stderr.contains("no-unjustified-critical.rego"), "{stderr}");
     // Without the policy the bad report is still a valid attestation.
@@ -336,7 +351,7 @@ fn ironsign_verifies_cosign_attestations() {
             args.extend(cosign_legacy_write_flags(version));
             args.push(&image);
             ok(&cosign(version, &args));
-            let verified = statements(&ok(&verify_attestation(&image, kind, &[])));
+            let verified = verified_statements(&ok(&verify_attestation(&image, kind, &[])));
             assert_eq!(verified.len(), 1, "cosign {version:?} {kind}");
             assert_eq!(verified[0]["subject"][0]["digest"]["sha256"], image.rsplit_once("@sha256:").unwrap().1);
         }
@@ -457,7 +472,7 @@ fn attestations_and_sboms_in_an_oci_layout() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let image = format!("oci:{}:app", layout.display());
     ok(&attest(&image, "vuln", &fixture("scanners/trivy.json"), &[]));
-    let verified = statements(&ok(&verify_attestation(&image, "vuln", &[])));
+    let verified = verified_statements(&ok(&verify_attestation(&image, "vuln", &[])));
     assert_eq!(verified[0]["predicate"]["scanner"]["version"], "0.58.1");
     fails(&verify_attestation(&image, "spdxjson", &[]), 12, "NO_MATCHING_SIGNATURE");
     let sbom = fixture("sbom/syft.json");
@@ -565,7 +580,7 @@ fn concurrent_attestations_are_all_kept() {
     for w in writers {
         ok(&w.join().unwrap());
     }
-    let verified = statements(&ok(&verify_attestation(&image, "vuln", &[])));
+    let verified = verified_statements(&ok(&verify_attestation(&image, "vuln", &[])));
     let mut uris: Vec<String> =
         verified.iter().map(|s| s["predicate"]["scanner"]["uri"].as_str().unwrap().to_owned()).collect();
     uris.sort();

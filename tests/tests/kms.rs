@@ -512,3 +512,35 @@ fn vault_transit_failures_are_typed_and_push_nothing() {
     skip.push(("VAULT_SKIP_VERIFY".into(), "true".into()));
     failed_with_nothing_pushed(&sign(&skip, "hashivault://present"), "KMS_FAILED", &tagged);
 }
+
+/// `sign-blob --key awskms://…` (release tarballs are signed in the same pipeline): cosign v2 and
+/// v3 verify the signature by the public key ironsign prints, ironsign verifies cosign's own
+/// awskms blob signature, and another blob is refused by both.
+#[test]
+fn sign_blob_with_an_awskms_key_verifies_with_cosign_both_ways() {
+    let kms = KmsServer::start();
+    let env = kms.env();
+    let dir = tempfile::tempdir().unwrap();
+    kms.create_key("ECC_NIST_P256", "alias/ironsign-blob");
+    let uri = "awskms:///alias/ironsign-blob";
+    let blob = dir.path().join("release.tar.gz");
+    let other = dir.path().join("other.tar.gz");
+    std::fs::write(&blob, b"release bytes\n").unwrap();
+    std::fs::write(&other, b"other bytes\n").unwrap();
+    let (blob, other) = (blob.to_str().unwrap(), other.to_str().unwrap());
+    let public = public_key_file(&env, uri, dir.path());
+    let ours = ironsign_in(&env, &["sign-blob", "--key", uri, blob]).ok().stdout.trim().to_owned();
+    for version in Cosign::ALL {
+        let args = ["verify-blob", "--key", &public, "--signature", &ours, "--insecure-ignore-tlog"];
+        let mut args = args.to_vec();
+        args.extend(version.legacy_flags(false));
+        cosign_in(version, &[], &[&args[..], &[blob]].concat()).ok();
+        assert_ne!(cosign_in(version, &[], &[&args[..], &[other]].concat()).code, 0, "{version:?}: another blob");
+    }
+    let args = ["sign-blob", "--key", uri, "--tlog-upload=false", "-y", blob];
+    let theirs = cosign_in(Cosign::V2, &env, &args).ok().stdout.trim().to_owned();
+    for signature in [&ours, &theirs] {
+        ironsign(&["verify-blob", "--key", &public, "--signature", signature, blob]).ok();
+        assert_ne!(ironsign(&["verify-blob", "--key", &public, "--signature", signature, other]).code, 0);
+    }
+}

@@ -36,14 +36,14 @@ fn formats(report: &serde_json::Value, field: &str) -> BTreeSet<String> {
 }
 
 fn verify_json(image: &str) -> serde_json::Value {
-    verify_with_root(image, &["-o", "json"]).ok().json()
+    verify_with_root(image, &["--all-signatures", "-o", "json"]).ok().json()
 }
 
 fn verify_attestation_json(image: &str) -> serde_json::Value {
     let root = pki_file("root.pem");
     let args = ["verify-attestation", "--ca-roots", &root, "--certificate-identity", "signer@example.com"];
     let mut args = args.to_vec();
-    args.extend(["--type", "custom", "-o", "json", image]);
+    args.extend(["--type", "custom", "--all-signatures", "-o", "json", image]);
     ironsign(&args).ok().json()
 }
 
