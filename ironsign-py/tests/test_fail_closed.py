@@ -288,6 +288,12 @@ CASES: dict[str, Callable[[World], None]] = {
         (lambda w: str(states(w.client.list_artifacts(w.good, w.trust, ironsign.Policy(identity="x@example.com")))),
          "['rejected']"),
         (lambda w: w.client.list_artifacts(w.good, policy=w.policy), "INVALID_ARGUMENT")),
+    # Which verified signatures are listed, never the verdict (tests/tests/requests.rs proves
+    # what it reads): both values verify a good image and refuse another root the same way.
+    "RegistryClient.verify(all_signatures)": case(
+        (lambda w: w.client.verify(w.good, w.trust, w.policy, all_signatures=True), "ok"),
+        (lambda w: w.client.verify(w.good, ironsign.TrustRoot.from_pem(w.pem(OTHER_ROOT)), w.policy,
+                                   all_signatures=True), f"{REFUSED}:CERT_UNTRUSTED_CHAIN")),
     "RegistryClient.list_artifacts(platforms)": case(
         (lambda w: str([len(w.client.list_artifacts(w.index, platforms=p).platforms) for p in (True, False)]),
          "[2, 0]")),
